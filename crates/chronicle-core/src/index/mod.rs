@@ -1,0 +1,253 @@
+//! `LogIndex`: the in-memory index of a log, shared by the in-process
+//! backends (memory, file). It knows, per global position, the stream,
+//! version, type, commit time and well-known metadata of the event, plus a
+//! backend payload `P` (the whole event for memory, a file location for the
+//! file engine); per stream, its versions, lifecycle and retention; per
+//! event id, its position. It answers every read of the trait with the
+//! entries to return, and implements [`AppendView`] for the planner.
+//!
+//! Entries can be pushed ahead of their commit (the file engine indexes a
+//! batch before its fdatasync returns); readers see only positions up to
+//! the published head.
+
+mod reads;
+
+pub use reads::IndexPage;
+
+use crate::{
+    AppendView, Error, EventLocation, EventQuery, ExpectedVersion, Metadata, Result, StreamId, StreamInfo, StreamMetadata, StreamStatus,
+    Timestamp,
+};
+use std::{collections::HashMap, sync::Arc};
+use uuid::Uuid;
+
+/// One indexed event.
+#[derive(Clone, Debug)]
+pub struct IndexedEvent<P> {
+    /// Global position.
+    pub position: u64,
+    /// Stream.
+    pub stream: StreamId,
+    /// Version in the stream.
+    pub version: u64,
+    /// Event id.
+    pub event_id: Uuid,
+    /// Event type.
+    pub event_type: Arc<str>,
+    /// Commit time.
+    pub recorded_at: Timestamp,
+    /// Well-known metadata (`None` when every field is empty).
+    pub meta: Option<Arc<Metadata>>,
+    /// The backend's payload.
+    pub payload: P,
+}
+
+/// The index form of well-known metadata: `None` when every field is empty
+/// (the common case costs no allocation).
+pub fn compact_meta(meta: &Metadata) -> Option<Arc<Metadata>> {
+    (*meta != Metadata::default()).then(|| Arc::new(meta.clone()))
+}
+
+/// Per-stream state.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StreamRecord {
+    /// `positions[v - 1]` is the global position of version `v`.
+    pub(crate) positions: Vec<u64>,
+    pub(crate) status: StreamStatus,
+    pub(crate) metadata: StreamMetadata,
+    /// Versions up to this one were soft-deleted.
+    pub(crate) deleted_through: u64,
+}
+
+/// A change to a stream's lifecycle, decided by [`LogIndex::plan_delete`] or
+/// [`LogIndex::plan_metadata`] and applied by [`LogIndex::apply_change`]
+/// (after the backend made it durable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamChange {
+    /// New retention settings.
+    Metadata {
+        /// The stream.
+        stream: StreamId,
+        /// The settings.
+        metadata: StreamMetadata,
+    },
+    /// Soft delete (hide versions up to `deleted_through`) or tombstone.
+    Delete {
+        /// The stream.
+        stream: StreamId,
+        /// Tombstone (true) or soft delete.
+        tombstone: bool,
+        /// Last version hidden by a soft delete.
+        deleted_through: u64,
+    },
+}
+
+/// Fast, seeded hashing for the index maps (keys may come from clients, so
+/// the seed matters; SipHash is needlessly slow here).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The in-memory index; see the module docs.
+#[derive(Debug)]
+pub struct LogIndex<P> {
+    /// `log[p - 1]` is the entry at global position `p`.
+    pub(crate) log: Vec<IndexedEvent<P>>,
+    pub(crate) streams: Map<StreamId, StreamRecord>,
+    ids: Map<Uuid, u64>,
+    checkpoints: HashMap<String, u64>,
+    /// Highest position readers may see.
+    pub(crate) visible: u64,
+    /// Set once any stream is deleted or gets retention settings; until
+    /// then reads skip the per-event visibility check.
+    pub(crate) restricted: bool,
+}
+
+impl<P> Default for LogIndex<P> {
+    fn default() -> Self {
+        Self { log: Vec::new(), streams: Map::default(), ids: Map::default(), checkpoints: HashMap::new(), visible: 0, restricted: false }
+    }
+}
+
+impl<P> LogIndex<P> {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of entries, including unpublished ones.
+    pub fn len(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// True when nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    /// The published head: the last position readers may see.
+    pub fn visible_head(&self) -> u64 {
+        self.visible
+    }
+
+    /// Makes positions up to `head` visible to readers.
+    pub fn publish(&mut self, head: u64) {
+        self.visible = head.min(self.len());
+    }
+
+    /// Commit time of the last entry (for non-decreasing `recorded_at`).
+    pub fn last_recorded_at(&self) -> Timestamp {
+        self.log.last().map(|e| e.recorded_at).unwrap_or_default()
+    }
+
+    /// The entry at `position`, published or not.
+    pub fn entry(&self, position: u64) -> Option<&IndexedEvent<P>> {
+        self.log.get(usize::try_from(position.checked_sub(1)?).ok()?)
+    }
+
+    /// Every entry, published or not, in position order.
+    pub fn entries(&self) -> &[IndexedEvent<P>] {
+        &self.log
+    }
+
+    /// Indexes the next event; `entry.position` must be `len() + 1` and
+    /// `entry.version` the stream's next version (the planner decided
+    /// both). Returns the position.
+    pub fn push(&mut self, entry: IndexedEvent<P>) -> u64 {
+        debug_assert_eq!(entry.position, self.len() + 1);
+        let record = self.streams.entry(entry.stream.clone()).or_default();
+        record.status = StreamStatus::Active;
+        record.positions.push(entry.position);
+        debug_assert_eq!(record.positions.len() as u64, entry.version);
+        self.ids.insert(entry.event_id, entry.position);
+        let position = entry.position;
+        self.log.push(entry);
+        position
+    }
+
+    /// Decides a delete: checks tombstones and `expected`.
+    pub fn plan_delete(&self, stream: &StreamId, expected: ExpectedVersion, tombstone: bool) -> Result<StreamChange> {
+        let info = self.stream_info(stream);
+        if info.status == StreamStatus::Tombstoned {
+            return Err(Error::StreamDeleted { stream: stream.clone() });
+        }
+        let actual = info.current_version();
+        if !expected.accepts(actual) {
+            return Err(Error::WrongExpectedVersion { stream: stream.clone(), expected, actual });
+        }
+        let deleted_through = if info.status == StreamStatus::Active { info.last_version } else { self.deleted_through(stream) };
+        Ok(StreamChange::Delete { stream: stream.clone(), tombstone, deleted_through })
+    }
+
+    /// Decides a metadata change: validates it and checks tombstones.
+    pub fn plan_metadata(&self, stream: &StreamId, metadata: StreamMetadata) -> Result<StreamChange> {
+        metadata.validate()?;
+        if self.stream_info(stream).status == StreamStatus::Tombstoned {
+            return Err(Error::StreamDeleted { stream: stream.clone() });
+        }
+        Ok(StreamChange::Metadata { stream: stream.clone(), metadata })
+    }
+
+    fn deleted_through(&self, stream: &StreamId) -> u64 {
+        self.streams.get(stream).map_or(0, |r| r.deleted_through)
+    }
+
+    /// Applies a planned (and, for a durable backend, logged) change.
+    pub fn apply_change(&mut self, change: StreamChange) {
+        self.restricted = true;
+        match change {
+            StreamChange::Metadata { stream, metadata } => self.streams.entry(stream).or_default().metadata = metadata,
+            StreamChange::Delete { stream, tombstone, deleted_through } => {
+                let record = self.streams.entry(stream).or_default();
+                if tombstone {
+                    record.status = StreamStatus::Tombstoned;
+                } else if record.status == StreamStatus::Active || deleted_through > 0 {
+                    record.status = if record.positions.is_empty() { StreamStatus::Absent } else { StreamStatus::SoftDeleted };
+                    record.deleted_through = deleted_through;
+                }
+            }
+        }
+    }
+
+    /// Saves a checkpoint (validated by the caller).
+    pub fn set_checkpoint(&mut self, consumer: String, position: u64) {
+        self.checkpoints.insert(consumer, position);
+    }
+
+    /// A consumer's checkpoint.
+    pub fn checkpoint(&self, consumer: &str) -> Option<u64> {
+        self.checkpoints.get(consumer).copied()
+    }
+
+    /// Every checkpoint (for compaction and stats).
+    pub fn checkpoints(&self) -> impl Iterator<Item = (&String, &u64)> {
+        self.checkpoints.iter()
+    }
+
+    /// Number of streams known.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+}
+
+impl<P> AppendView for LogIndex<P> {
+    fn stream_info(&self, stream: &StreamId) -> StreamInfo {
+        self.streams
+            .get(stream)
+            .map(|r| StreamInfo { last_version: r.positions.len() as u64, status: r.status, metadata: r.metadata })
+            .unwrap_or_default()
+    }
+
+    fn locate(&self, event_id: &Uuid) -> Option<EventLocation> {
+        let e = self.entry(*self.ids.get(event_id)?)?;
+        Some(EventLocation { stream: e.stream.clone(), version: e.version, position: e.position })
+    }
+
+    fn first_match_after(&self, query: &EventQuery, after: Option<u64>) -> Option<u64> {
+        let start = usize::try_from(after.unwrap_or(0)).unwrap_or(usize::MAX);
+        let default = Metadata::default();
+        self.log.iter().skip(start).find(|e| query.matches(&e.event_type, e.meta.as_deref().unwrap_or(&default))).map(|e| e.position)
+    }
+
+    fn head(&self) -> u64 {
+        self.len()
+    }
+}

@@ -1,0 +1,74 @@
+//! # chronicle-core
+//!
+//! The event model, the [`EventStore`] trait, errors and validation shared
+//! by every Chronicle backend. This crate does no I/O.
+//!
+//! - Every event has a gapless `global_position` (first = 1) and a
+//!   per-stream `version` (first = 1); every `from` is inclusive.
+//! - `data` and `metadata` are validated once on append and then kept as
+//!   raw JSON bytes ([`RawJson`]); reads never re-parse them.
+//! - Appends are atomic, optionally span several streams and optionally
+//!   carry a DCB [`AppendCondition`]. Retried appends (same event ids) are
+//!   idempotent.
+//!
+//! ```
+//! use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadStream, StreamId, Error};
+//! use chronicle_memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = MemoryStore::new();
+//! let order = StreamId::new("order-1")?;
+//! let placed = NewEvent::json("OrderPlaced", &serde_json::json!({"total": 42}))?;
+//! let r = store.append(&order, ExpectedVersion::NoStream, vec![placed]).await?;
+//! assert_eq!((r.first_version, r.first_position), (1, 1));
+//!
+//! // A second writer that also expected an empty stream loses.
+//! let late = NewEvent::json("OrderPlaced", &serde_json::json!({"total": 7}))?;
+//! let err = store.append(&order, ExpectedVersion::NoStream, vec![late]).await.unwrap_err();
+//! assert!(matches!(err, Error::WrongExpectedVersion { actual: Some(1), .. }));
+//!
+//! let events = store.read_stream(&order, ReadStream::forward()).await?;
+//! assert_eq!(events[0].data.as_bytes(), br#"{"total":42}"#);
+//! # Ok(())
+//! # }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod append;
+mod error;
+mod event;
+mod expected_version;
+mod index;
+mod metadata;
+mod metrics;
+mod pipeline;
+mod plan;
+mod raw_json;
+mod read;
+mod store;
+mod stream;
+mod stream_id;
+mod subscription;
+mod timestamp;
+mod validation;
+
+pub use append::{AppendCondition, AppendRequest, AppendResult, EventQuery, PreparedAppend, PreparedStream, QueryItem, StreamAppend};
+pub use async_trait::async_trait;
+pub use error::{Error, Result};
+pub use event::{NewEvent, RecordedEvent};
+pub use expected_version::ExpectedVersion;
+pub use index::{IndexPage, IndexedEvent, LogIndex, StreamChange, compact_meta};
+pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
+pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};
+pub use pipeline::{AppendHook, AppendPipeline};
+pub use plan::{AppendPlan, AppendView, EventLocation, plan_append};
+pub use raw_json::RawJson;
+pub use read::{Direction, EventPage, Filter, ReadAll, ReadStream, SubscribeFrom};
+pub use store::{EventStore, validate_consumer_name};
+pub use stream::{DeleteMode, Snapshot, StreamInfo, StreamMetadata, StreamStatus};
+pub use stream_id::{MAX_STREAM_ID_BYTES, StreamId, category_of};
+pub use subscription::{SUBSCRIPTION_BUFFER, SUBSCRIPTION_PAGE, Subscription};
+pub use timestamp::Timestamp;
+pub use uuid::Uuid;
+pub use validation::{Limits, MAX_EVENT_TYPE_BYTES, ValidatedEvent};

@@ -1,0 +1,116 @@
+//! Catch-up-then-live subscriptions over any backend.
+//!
+//! One loop serves every in-process backend: it pages through
+//! [`EventStore::read_all`] from the start position, and when it has seen
+//! the head it sleeps on the backend's head watch (woken on commit, no
+//! polling). Because it only ever moves forward by position and positions
+//! become visible in order, it can neither skip nor repeat an event, and
+//! the switch from catch-up to live needs no special case.
+
+use crate::{EventStore, Filter, ReadAll, RecordedEvent, Result, SubscribeFrom, metrics::SubscriptionGauge};
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+use tokio::sync::{mpsc, watch};
+
+/// Events buffered between the subscription task and the consumer; when
+/// full, the task waits (backpressure).
+pub const SUBSCRIPTION_BUFFER: usize = 256;
+
+/// Events read per page while catching up.
+pub const SUBSCRIPTION_PAGE: usize = 512;
+
+/// A live subscription: yields events in position order, then waits for
+/// new ones. Dropping it stops the background task.
+///
+/// Use [`Subscription::next`] or the [`futures_core::Stream`] impl.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::Receiver<Result<RecordedEvent>>,
+}
+
+impl Subscription {
+    /// Starts the catch-up-then-live loop on the current tokio runtime.
+    ///
+    /// `head` must carry the store's last committed position and be
+    /// updated only after the events up to it are readable.
+    pub fn spawn(
+        store: Arc<dyn EventStore>,
+        head: watch::Receiver<u64>,
+        from: SubscribeFrom,
+        filter: Filter,
+        gauge: SubscriptionGauge,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        tokio::spawn(async move {
+            let _gauge = gauge;
+            if let Err(e) = run(&*store, head, from, filter, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Self { rx }
+    }
+
+    /// The next event; `None` when the store shut down. An `Err` is final.
+    pub async fn next(&mut self) -> Option<Result<RecordedEvent>> {
+        self.rx.recv().await
+    }
+}
+
+impl futures_core::Stream for Subscription {
+    type Item = Result<RecordedEvent>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+async fn start_position(store: &dyn EventStore, from: SubscribeFrom) -> Result<u64> {
+    Ok(match from {
+        SubscribeFrom::Start => 1,
+        SubscribeFrom::Position(p) => p.max(1),
+        SubscribeFrom::End => store.head().await? + 1,
+        SubscribeFrom::Timestamp(t) => {
+            let filter = Filter { since: Some(t), ..Filter::default() };
+            let page = store.read_all(&ReadAll::forward().limit(1).filter(filter)).await?;
+            page.events.first().map_or(page.head + 1, |e| e.global_position)
+        }
+    })
+}
+
+async fn run(
+    store: &dyn EventStore,
+    mut head: watch::Receiver<u64>,
+    from: SubscribeFrom,
+    filter: Filter,
+    tx: &mpsc::Sender<Result<RecordedEvent>>,
+) -> Result<()> {
+    let mut position = start_position(store, from).await?;
+    loop {
+        let read = ReadAll::forward().from(position).limit(SUBSCRIPTION_PAGE).filter(filter.clone());
+        let page = store.read_all(&read).await?;
+        for event in page.events {
+            position = event.global_position + 1;
+            if tx.send(Ok(event)).await.is_err() {
+                return Ok(());
+            }
+        }
+        match page.next {
+            Some(next) => position = position.max(next),
+            None => {
+                position = position.max(page.head + 1);
+                // Caught up: sleep until something at `position` commits.
+                loop {
+                    if *head.borrow_and_update() >= position {
+                        break;
+                    }
+                    tokio::select! {
+                        changed = head.changed() => if changed.is_err() { return Ok(()) },
+                        () = tx.closed() => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! `FileStore`: the `EventStore` implementation over the segment log.
+
+use crate::{
+    FileOptions,
+    follower::follow,
+    format::{Record, decode_record},
+    io::{OsStorage, Storage},
+    reader::read_events,
+    recovery::recover,
+    shared::{Shared, read},
+    writer::{AppendReply, Command, Writer},
+};
+use chronicle_core::{
+    AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, IndexedEvent,
+    Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
+    SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
+};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    thread::JoinHandle,
+};
+use tokio::sync::{oneshot, watch};
+
+/// The embedded file store. Cheap to clone; the last clone dropped stops
+/// the writer thread (after it finished the batch in flight) and releases
+/// the data directory.
+#[derive(Clone, Debug)]
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    /// Set to stop the follower thread of a read-only store.
+    stop: Arc<AtomicBool>,
+    tx: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    metrics: Arc<Metrics>,
+    pipeline: AppendPipeline,
+    dir: PathBuf,
+    truncated_on_open: u64,
+    _lock: Option<File>,
+    /// For [`FileStore::open_temporary`]: removed after the writer stopped.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        drop(self.tx.lock().unwrap_or_else(PoisonError::into_inner).take());
+        if let Some(handle) = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Size and shape of a file store (for `chronicle stats`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileStats {
+    /// Events in the log.
+    pub events: u64,
+    /// Streams known.
+    pub streams: usize,
+    /// Segment files.
+    pub segments: usize,
+    /// Bytes of all segment files.
+    pub bytes: u64,
+    /// Bytes of torn tail removed when the store was opened.
+    pub truncated_on_open: u64,
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))?;
+    let path = dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    file.try_lock()
+        .map_err(|_| Error::Unavailable { reason: format!("data directory {} is in use by another Chronicle process", dir.display()) })?;
+    Ok(file)
+}
+
+impl FileStore {
+    /// Opens (or creates) the store in `dir`, recovering from any crash.
+    pub fn open(dir: &Path, options: FileOptions) -> Result<Self> {
+        let lock = lock_dir(dir)?;
+        let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("creating {}/segments", dir.display()), e))?;
+        Self::open_locked(dir, Arc::new(storage), options, lock)
+    }
+
+    /// A fresh store in a new temporary directory, deleted when the last
+    /// handle drops (examples, tests).
+    pub fn open_temporary(options: FileOptions) -> Result<Self> {
+        let temp = tempfile::Builder::new().prefix("chronicle-").tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+        let mut store = Self::open(temp.path(), options)?;
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner._temp = Some(temp);
+        }
+        Ok(store)
+    }
+
+    /// Opens the store over a custom [`Storage`] (tests inject faults this
+    /// way). `dir` is still locked against other processes.
+    pub fn open_with_storage(dir: &Path, storage: Arc<dyn Storage>, options: FileOptions) -> Result<Self> {
+        let lock = lock_dir(dir)?;
+        Self::open_locked(dir, storage, options, lock)
+    }
+
+    fn open_locked(dir: &Path, storage: Arc<dyn Storage>, options: FileOptions, lock: File) -> Result<Self> {
+        Self::start(dir, storage, options, Some(lock))
+    }
+
+    /// Opens the store read-only, without taking the directory lock, so it
+    /// works while another process writes: nothing on disk is changed (a
+    /// torn tail is left for the writer to truncate), appends fail with
+    /// [`Error::Unavailable`], and a background thread follows new commits
+    /// (polling every 10 ms) so reads and subscriptions see them.
+    pub fn open_read_only(dir: &Path, options: FileOptions) -> Result<Self> {
+        if !dir.join("segments").is_dir() {
+            return Err(Error::invalid("data_dir", format!("no Chronicle store at {}", dir.display())));
+        }
+        let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("opening {}/segments", dir.display()), e))?;
+        Self::start(dir, Arc::new(storage), options, None)
+    }
+
+    fn start(dir: &Path, storage: Arc<dyn Storage>, options: FileOptions, lock: Option<File>) -> Result<Self> {
+        let writable = lock.is_some();
+        let recovered = recover(&*storage, writable)?;
+        let head = recovered.index.visible_head();
+        let (segment, len) = recovered.tail;
+        let file = recovered.segments.get(&segment).cloned();
+        let shared = Arc::new(Shared {
+            index: RwLock::new(recovered.index),
+            snapshots: RwLock::new(recovered.snapshots),
+            segments: RwLock::new(recovered.segments),
+            storage,
+            head: watch::Sender::new(head),
+            failed: Mutex::new(None),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, handle) = if writable {
+            let file = file.ok_or_else(|| Error::Unavailable { reason: "no tail segment after recovery".into() })?;
+            let (tx, rx) = mpsc::channel();
+            let writer = Writer { shared: shared.clone(), options: options.clone(), segment, file, len };
+            let handle = std::thread::Builder::new().name("chronicle-writer".into()).spawn(move || writer.run(rx));
+            (Some(tx), handle)
+        } else {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            let handle = std::thread::Builder::new().name("chronicle-follower".into()).spawn(move || follow(shared, segment, len, stop));
+            (None, handle)
+        };
+        let handle = handle.map_err(|e| Error::io("starting a background thread", e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                stop,
+                tx: Mutex::new(tx),
+                writer: Mutex::new(Some(handle)),
+                metrics: Arc::default(),
+                pipeline: AppendPipeline::new(options.limits),
+                dir: dir.to_owned(),
+                truncated_on_open: recovered.truncated,
+                _lock: lock,
+                _temp: None,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Size and shape of the store.
+    pub fn stats(&self) -> Result<FileStats> {
+        let segments = read(&self.inner.shared.segments).values().cloned().collect::<Vec<_>>();
+        let bytes = segments.iter().map(|f| f.len()).sum::<std::io::Result<u64>>().map_err(|e| Error::io("sizing segments", e))?;
+        let index = read(&self.inner.shared.index);
+        Ok(FileStats {
+            events: index.visible_head(),
+            streams: index.stream_count(),
+            segments: segments.len(),
+            bytes,
+            truncated_on_open: self.inner.truncated_on_open,
+        })
+    }
+
+    async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        self.inner.shared.check_writable()?;
+        let (tx, rx) = oneshot::channel();
+        let sent = self.inner.tx.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|s| s.send(make(tx)));
+        let gone = || Error::Unavailable { reason: "the store is read-only or its writer has stopped".into() };
+        match sent {
+            Some(Ok(())) => rx.await.map_err(|_| gone())?,
+            _ => Err(gone()),
+        }
+    }
+
+    fn entries<'a>(&self, list: impl IntoIterator<Item = &'a IndexedEvent<crate::shared::Loc>>) -> Vec<IndexedEvent<crate::shared::Loc>> {
+        list.into_iter().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl EventStore for FileStore {
+    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        let events = request.streams.iter().map(|s| s.events.len()).sum();
+        let outcome: AppendReply = match self.inner.pipeline.prepare(request) {
+            Ok(prepared) => self.send(|tx| Command::Append(prepared, self.inner.pipeline.has_hooks(), tx)).await,
+            Err(e) => Err(e),
+        };
+        let idempotent = matches!(outcome, Ok((_, true, _)));
+        self.inner.metrics.record_append(&outcome, events, idempotent);
+        let (results, _, stored) = outcome?;
+        self.inner.pipeline.after_store(&stored);
+        Ok(results)
+    }
+
+    async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {
+        // Reads run inline (no I/O wait on a warm cache), so a loop of reads
+        // would never yield: let other tasks (appenders woken by the
+        // writer) run first.
+        tokio::task::yield_now().await;
+        let entries = self.entries(read(&self.inner.shared.index).read_stream(stream, options)?);
+        let events = read_events(&self.inner.shared, &entries)?;
+        self.inner.metrics.record_read(events.len());
+        Ok(events)
+    }
+
+    async fn read_all(&self, read_all: &ReadAll) -> Result<EventPage> {
+        // Reads run inline (no I/O wait on a warm cache), so a loop of reads
+        // would never yield: let other tasks (appenders woken by the
+        // writer) run first.
+        tokio::task::yield_now().await;
+        let (entries, next, head) = {
+            let index = read(&self.inner.shared.index);
+            let page = index.read_all(read_all)?;
+            (self.entries(page.entries), page.next, page.head)
+        };
+        let events = read_events(&self.inner.shared, &entries)?;
+        self.inner.metrics.record_read(events.len());
+        Ok(EventPage { events, next, head })
+    }
+
+    async fn get_event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>> {
+        // Reads run inline (no I/O wait on a warm cache), so a loop of reads
+        // would never yield: let other tasks (appenders woken by the
+        // writer) run first.
+        tokio::task::yield_now().await;
+        let entry = read(&self.inner.shared.index).get(&event_id).cloned();
+        let events = read_events(&self.inner.shared, &entry.into_iter().collect::<Vec<_>>())?;
+        self.inner.metrics.record_read(events.len());
+        Ok(events.into_iter().next())
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(read(&self.inner.shared.index).visible_head())
+    }
+
+    async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {
+        let gauge = self.inner.metrics.subscription_opened();
+        Ok(Subscription::spawn(Arc::new(self.clone()), self.inner.shared.head.subscribe(), from, filter, gauge))
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {
+        Ok(read(&self.inner.shared.index).visible_stream_info(stream))
+    }
+
+    async fn set_stream_metadata(&self, stream: &StreamId, metadata: StreamMetadata) -> Result<()> {
+        metadata.validate()?;
+        self.send(|tx| Command::Metadata(stream.clone(), metadata, tx)).await
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion, mode: DeleteMode) -> Result<()> {
+        self.send(|tx| Command::Delete(stream.clone(), expected, mode, tx)).await
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
+        self.send(|tx| Command::Snapshot(snapshot, tx)).await
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let Some(snap) = read(&self.inner.shared.snapshots).get(stream).copied() else { return Ok(None) };
+        let buf = self.inner.shared.read_loc(snap.loc)?;
+        let location = || format!("{} at offset {}", self.inner.shared.storage.describe(snap.loc.segment), snap.loc.offset);
+        match decode_record(&buf) {
+            Ok((Record::Snapshot { version, schema_version, state, .. }, _)) => Ok(Some(Snapshot {
+                stream_id: stream.clone(),
+                version,
+                schema_version,
+                state: RawJson::from_trusted(buf.slice_ref(state)),
+            })),
+            Ok(_) => Err(Error::Corrupted { location: location(), reason: "snapshot index points at another record".into() }),
+            Err(e) => Err(Error::Corrupted { location: location(), reason: e.reason }),
+        }
+    }
+
+    async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {
+        validate_consumer_name(consumer)?;
+        self.send(|tx| Command::Checkpoint(consumer.to_owned(), position, tx)).await
+    }
+
+    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<u64>> {
+        validate_consumer_name(consumer)?;
+        Ok(read(&self.inner.shared.index).checkpoint(consumer))
+    }
+
+    async fn health(&self) -> Health {
+        match self.inner.shared.failure() {
+            None => Health::ok(format!("file backend at {}", self.inner.dir.display())),
+            Some(reason) => {
+                Health { live: true, ready: false, detail: format!("writes stopped after an I/O failure: {reason}; reopen the store") }
+            }
+        }
+    }
+
+    async fn metrics(&self) -> StoreMetrics {
+        self.inner.metrics.snapshot(read(&self.inner.shared.index).visible_head())
+    }
+}

@@ -1,0 +1,301 @@
+//! The group-commit writer: one thread owns the tail of the log. It takes
+//! whatever is queued (up to `max_batch_events`, never splitting an
+//! append), decides each command against the index, writes the batch as
+//! one block and makes it durable with one fdatasync, then publishes and
+//! answers. It starts the next batch as soon as the fdatasync returns.
+
+use crate::{
+    FileOptions,
+    format::{BLOCK_HEADER_LEN, BlockHeader, EventRecord, Record, encode_record},
+    io::SegmentFile,
+    recovery::create_segment,
+    shared::{Loc, Shared, SnapLoc, read, write},
+};
+use chronicle_core::{
+    AppendPlan, AppendResult, DeleteMode, Error, ExpectedVersion, IndexedEvent, PreparedAppend, RecordedEvent, Result, Snapshot,
+    StreamChange, StreamId, StreamMetadata, Timestamp, compact_meta, plan_append,
+};
+use std::sync::{Arc, mpsc};
+use tokio::sync::oneshot;
+
+/// What an append answers: the results and whether it was a retry.
+pub(crate) type AppendReply = Result<(Vec<AppendResult>, bool, Vec<RecordedEvent>)>;
+
+/// A request to the writer.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// An append; with `true`, the reply carries the stored events (for
+    /// after-store hooks).
+    Append(PreparedAppend, bool, oneshot::Sender<AppendReply>),
+    Metadata(StreamId, StreamMetadata, oneshot::Sender<Result<()>>),
+    Delete(StreamId, ExpectedVersion, DeleteMode, oneshot::Sender<Result<()>>),
+    Snapshot(Snapshot, oneshot::Sender<Result<()>>),
+    Checkpoint(String, u64, oneshot::Sender<Result<()>>),
+}
+
+impl Command {
+    fn events(&self) -> usize {
+        match self {
+            Self::Append(a, ..) => a.event_count(),
+            _ => 1,
+        }
+    }
+
+    /// Stream lifecycle changes affect how later commands are decided, so
+    /// they are committed alone (never mid-batch).
+    fn is_change(&self) -> bool {
+        matches!(self, Self::Metadata(..) | Self::Delete(..))
+    }
+}
+
+/// The writer's own state: the tail segment.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) options: FileOptions,
+    pub(crate) segment: u32,
+    pub(crate) file: Arc<dyn SegmentFile>,
+    pub(crate) len: u64,
+}
+
+/// An answer held back until the batch is durable.
+enum Reply {
+    Append(oneshot::Sender<AppendReply>, AppendReply),
+    Unit(oneshot::Sender<Result<()>>, Result<()>),
+}
+
+/// Work to do once the batch is durable.
+enum After {
+    Change(StreamChange),
+    Snapshot(StreamId, SnapLoc),
+    Checkpoint(String, u64),
+}
+
+impl Writer {
+    /// Runs until every sender is gone.
+    pub(crate) fn run(mut self, rx: mpsc::Receiver<Command>) {
+        let mut carry: Option<Command> = None;
+        loop {
+            let Some(first) = carry.take().or_else(|| rx.recv().ok()) else { return };
+            let mut events = first.events();
+            let alone = first.is_change();
+            let mut batch = vec![first];
+            while !alone && events < self.options.max_batch_events {
+                let Ok(cmd) = rx.try_recv() else { break };
+                if cmd.is_change() || events + cmd.events() > self.options.max_batch_events {
+                    carry = Some(cmd);
+                    break;
+                }
+                events += cmd.events();
+                batch.push(cmd);
+            }
+            self.commit(batch);
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Command>) {
+        if let Err(e) = self.shared.check_writable().and_then(|()| self.roll_if_full()) {
+            return fail_all(batch, &e);
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut after = Vec::new();
+        // The block header is written into the first bytes once the body is known.
+        let mut body = vec![0u8; BLOCK_HEADER_LEN];
+        body.reserve(4096);
+        let (mut records, mut events) = (0u32, 0u32);
+        let block_at = self.len;
+        let mut index = write(&self.shared.index);
+        let first_position = index.len() + 1;
+        let recorded_at = Timestamp::now().at_least(index.last_recorded_at());
+        let loc =
+            |body: &Vec<u8>, start: usize| Loc { segment: self.segment, len: (body.len() - start) as u32, offset: block_at + start as u64 };
+        for cmd in batch {
+            match cmd {
+                Command::Append(append, want_stored, tx) => {
+                    let plan = plan_append(&*index, &append);
+                    let results = match plan {
+                        Err(e) => {
+                            replies.push(Reply::Append(tx, Err(e)));
+                            continue;
+                        }
+                        Ok(AppendPlan::AlreadyStored(results)) => {
+                            replies.push(Reply::Append(tx, Ok((results, true, Vec::new()))));
+                            continue;
+                        }
+                        Ok(AppendPlan::Write(results)) => results,
+                    };
+                    let mut stored = Vec::new();
+                    for (part, result) in append.streams.into_iter().zip(&results) {
+                        for (i, e) in part.events.into_iter().enumerate() {
+                            let (position, version) = (result.first_position + i as u64, result.first_version + i as u64);
+                            let start = body.len();
+                            let record = EventRecord {
+                                global_position: position,
+                                version,
+                                event_id: e.event_id,
+                                recorded_at: recorded_at.as_micros(),
+                                schema_version: e.schema_version,
+                                stream: part.stream.as_str(),
+                                event_type: &e.event_type,
+                                metadata: e.metadata().as_bytes(),
+                                data: e.data.as_bytes(),
+                            };
+                            encode_record(&Record::Event(record), &mut body);
+                            (records, events) = (records + 1, events + 1);
+                            index.push(IndexedEvent {
+                                position,
+                                stream: part.stream.clone(),
+                                version,
+                                event_id: e.event_id,
+                                event_type: e.event_type.clone(),
+                                recorded_at,
+                                meta: compact_meta(e.well_known()),
+                                payload: loc(&body, start),
+                            });
+                            if !want_stored {
+                                continue;
+                            }
+                            stored.push(RecordedEvent {
+                                global_position: position,
+                                stream_id: part.stream.clone(),
+                                version,
+                                event_id: e.event_id,
+                                event_type: e.event_type.clone(),
+                                schema_version: e.schema_version,
+                                data: e.data.clone(),
+                                metadata: e.metadata().clone(),
+                                recorded_at,
+                            });
+                        }
+                    }
+                    replies.push(Reply::Append(tx, Ok((results, false, stored))));
+                }
+                Command::Metadata(stream, metadata, tx) => match index.plan_metadata(&stream, metadata) {
+                    Err(e) => replies.push(Reply::Unit(tx, Err(e))),
+                    Ok(change) => {
+                        encode_record(&Record::StreamMeta { stream: stream.as_str(), metadata }, &mut body);
+                        records += 1;
+                        after.push(After::Change(change));
+                        replies.push(Reply::Unit(tx, Ok(())));
+                    }
+                },
+                Command::Delete(stream, expected, mode, tx) => match index.plan_delete(&stream, expected, mode == DeleteMode::Tombstone) {
+                    Err(e) => replies.push(Reply::Unit(tx, Err(e))),
+                    Ok(change) => {
+                        if let StreamChange::Delete { tombstone, deleted_through, .. } = &change {
+                            let record =
+                                Record::Delete { stream: stream.as_str(), tombstone: *tombstone, deleted_through: *deleted_through };
+                            encode_record(&record, &mut body);
+                        }
+                        records += 1;
+                        after.push(After::Change(change));
+                        replies.push(Reply::Unit(tx, Ok(())));
+                    }
+                },
+                Command::Snapshot(s, tx) => {
+                    let start = body.len();
+                    let record = Record::Snapshot {
+                        stream: s.stream_id.as_str(),
+                        version: s.version,
+                        schema_version: s.schema_version,
+                        state: s.state.as_bytes(),
+                    };
+                    encode_record(&record, &mut body);
+                    records += 1;
+                    after.push(After::Snapshot(s.stream_id, SnapLoc { version: s.version, loc: loc(&body, start) }));
+                    replies.push(Reply::Unit(tx, Ok(())));
+                }
+                Command::Checkpoint(name, position, tx) => {
+                    encode_record(&Record::Checkpoint { name: &name, position }, &mut body);
+                    records += 1;
+                    after.push(After::Checkpoint(name, position));
+                    replies.push(Reply::Unit(tx, Ok(())));
+                }
+            }
+        }
+        let head = index.len();
+        drop(index);
+        if records > 0 {
+            let body_len = (body.len() - BLOCK_HEADER_LEN) as u32;
+            let header = BlockHeader { body_len, record_count: records, event_count: events, first_position };
+            if let Some(slot) = body.get_mut(..BLOCK_HEADER_LEN) {
+                slot.copy_from_slice(&header.encode());
+            }
+            if let Err(e) = self.write_block(&body) {
+                self.shared.fail(e.to_string());
+                return answer(replies, Some(&e));
+            }
+        }
+        let mut index = write(&self.shared.index);
+        index.publish(head);
+        for a in after {
+            match a {
+                After::Change(change) => index.apply_change(change),
+                After::Checkpoint(name, position) => index.set_checkpoint(name, position),
+                After::Snapshot(stream, snap) => {
+                    let mut snaps = write(&self.shared.snapshots);
+                    if snaps.get(&stream).is_none_or(|s| s.version <= snap.version) {
+                        snaps.insert(stream, snap);
+                    }
+                }
+            }
+        }
+        drop(index);
+        self.shared.head.send_replace(head);
+        answer(replies, None);
+    }
+
+    fn write_block(&mut self, block: &[u8]) -> Result<()> {
+        let name = || self.shared.storage.describe(self.segment);
+        self.file.write_all_at(block, self.len).map_err(|e| Error::io(format!("writing {}", name()), e))?;
+        if self.options.sync {
+            self.file.sync_data().map_err(|e| Error::io(format!("fdatasync of {}", name()), e))?;
+        }
+        self.len += block.len() as u64;
+        Ok(())
+    }
+
+    /// Seals the tail segment once it reached the configured size and
+    /// starts the next one.
+    fn roll_if_full(&mut self) -> Result<()> {
+        if self.len < self.options.segment_size_bytes {
+            return Ok(());
+        }
+        let name = self.shared.storage.describe(self.segment);
+        self.file.sync_data().map_err(|e| Error::io(format!("sealing {name}"), e))?;
+        let next = self.segment + 1;
+        let first_position = read(&self.shared.index).len() + 1;
+        let file = create_segment(&*self.shared.storage, next, first_position)?;
+        write(&self.shared.segments).insert(next, file.clone());
+        (self.segment, self.file, self.len) = (next, file, crate::format::SEGMENT_HEADER_LEN as u64);
+        Ok(())
+    }
+}
+
+fn answer(replies: Vec<Reply>, failure: Option<&Error>) {
+    let failed = |e: &Error| Error::Unavailable { reason: format!("the write was not made durable: {e}") };
+    for reply in replies {
+        match reply {
+            Reply::Append(tx, r) => drop(tx.send(match failure {
+                Some(e) if r.is_ok() => Err(failed(e)),
+                _ => r,
+            })),
+            Reply::Unit(tx, r) => drop(tx.send(match failure {
+                Some(e) if r.is_ok() => Err(failed(e)),
+                _ => r,
+            })),
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Command>, e: &Error) {
+    let err = || Error::Unavailable { reason: e.to_string() };
+    for cmd in batch {
+        match cmd {
+            Command::Append(.., tx) => drop(tx.send(Err(err()))),
+            Command::Metadata(.., tx) | Command::Delete(.., tx) | Command::Snapshot(_, tx) | Command::Checkpoint(_, _, tx) => {
+                drop(tx.send(Err(err())))
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Reads. Retention and lifecycle rules are applied in SQL; `data` and
+//! `metadata` come back as the stored text, never parsed.
+
+use crate::{
+    PgStore,
+    append::{STREAM_COLS, StreamRow, stream_row},
+    db_error,
+};
+use chronicle_core::{
+    Direction, Error, EventPage, RawJson, ReadAll, ReadStream, RecordedEvent, Result, StreamId, StreamInfo, Timestamp, Uuid,
+};
+use std::sync::Arc;
+use tokio_postgres::types::ToSql;
+
+const COLS: &str =
+    "e.global_position, e.stream_id, e.version, e.event_id, e.event_type, e.schema_version, e.data, e.metadata, e.recorded_at";
+
+fn event(r: &tokio_postgres::Row) -> Result<RecordedEvent> {
+    Ok(RecordedEvent {
+        global_position: r.get::<_, i64>(0) as u64,
+        stream_id: StreamId::new(r.get::<_, &str>(1))?,
+        version: r.get::<_, i64>(2) as u64,
+        event_id: r.get(3),
+        event_type: Arc::from(r.get::<_, &str>(4)),
+        schema_version: r.get::<_, i32>(5) as u32,
+        data: RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(6))),
+        metadata: RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(7))),
+        recorded_at: Timestamp::from_micros(r.get(8)),
+    })
+}
+
+/// The SQL condition that hides what retention and deletes hide (`s` is
+/// the joined streams row, `$now` the parameter index of the current time).
+fn visible(now: usize) -> String {
+    format!(
+        "(s.stream_id IS NULL OR (s.status <> 3 AND e.version > s.deleted_through
+          AND (s.truncate_before IS NULL OR e.version >= s.truncate_before)
+          AND (s.max_count IS NULL OR e.version > s.last_version - s.max_count)
+          AND (s.max_age IS NULL OR e.recorded_at >= ${now} - s.max_age * 1000000)))"
+    )
+}
+
+async fn row_of(store: &PgStore, stream: &StreamId) -> Result<Option<StreamRow>> {
+    let client = store.client().await?;
+    let sql = format!("SELECT {STREAM_COLS} FROM {}.streams WHERE stream_id = $1", store.inner.schema);
+    Ok(client.query_opt(&sql, &[&stream.as_str()]).await.map_err(db_error)?.as_ref().map(stream_row))
+}
+
+pub(crate) async fn stream_info(store: &PgStore, stream: &StreamId) -> Result<StreamInfo> {
+    Ok(row_of(store, stream).await?.map(|r| r.info).unwrap_or_default())
+}
+
+pub(crate) async fn read_stream(store: &PgStore, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {
+    options.validate()?;
+    let client = store.client().await?;
+    let s = &store.inner.schema;
+    let row =
+        client.query_opt(&format!("SELECT status FROM {s}.streams WHERE stream_id = $1"), &[&stream.as_str()]).await.map_err(db_error)?;
+    if row.is_some_and(|r| r.get::<_, i16>(0) == 3) {
+        return Err(Error::StreamDeleted { stream: stream.clone() });
+    }
+    let (cmp, order) = match options.direction {
+        Direction::Forward => (">=", "ASC"),
+        Direction::Backward => ("<=", "DESC"),
+    };
+    let from = options.from.map_or(if options.direction == Direction::Forward { 0 } else { i64::MAX }, |v| v.min(i64::MAX as u64) as i64);
+    let limit = options.limit.map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
+    let sql = format!(
+        "SELECT {COLS} FROM {s}.events e LEFT JOIN {s}.streams s ON s.stream_id = e.stream_id
+         WHERE e.stream_id = $1 AND e.version {cmp} $2 AND {vis} ORDER BY e.version {order} LIMIT $3",
+        vis = visible(4)
+    );
+    let rows = client.query(&sql, &[&stream.as_str(), &from, &limit, &Timestamp::now().as_micros()]).await.map_err(db_error)?;
+    rows.iter().map(event).collect()
+}
+
+pub(crate) async fn read_all(store: &PgStore, read: &ReadAll) -> Result<EventPage> {
+    read.validate()?;
+    let s = &store.inner.schema;
+    let f = &read.filter;
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(Timestamp::now().as_micros())];
+    let mut conds = vec![visible(1)];
+    let mut add = |p: Box<dyn ToSql + Sync + Send>, cond: &dyn Fn(usize) -> String| {
+        params.push(p);
+        conds.push(cond(params.len()));
+    };
+    let forward = read.direction == Direction::Forward;
+    if let Some(from) = read.from {
+        let cmp = if forward { ">=" } else { "<=" };
+        add(Box::new(from.min(i64::MAX as u64) as i64), &|i| format!("e.global_position {cmp} ${i}"));
+    }
+    if !f.event_types.is_empty() {
+        add(Box::new(f.event_types.clone()), &|i| format!("e.event_type = ANY(${i})"));
+    }
+    if let Some(c) = &f.category {
+        add(Box::new(c.clone()), &|i| format!("e.category = ${i}"));
+    }
+    if let Some(p) = &f.stream_prefix {
+        add(Box::new(p.clone()), &|i| format!("left(e.stream_id, length(${i})) = ${i}"));
+    }
+    if let Some(st) = &f.stream_id {
+        add(Box::new(st.to_string()), &|i| format!("e.stream_id = ${i}"));
+    }
+    if let Some(c) = &f.correlation_id {
+        add(Box::new(c.clone()), &|i| format!("e.correlation_id = ${i}"));
+    }
+    if let Some(a) = &f.actor_id {
+        add(Box::new(a.clone()), &|i| format!("e.actor_id = ${i}"));
+    }
+    if let Some(a) = &f.actor_type {
+        add(Box::new(a.clone()), &|i| format!("e.actor_type = ${i}"));
+    }
+    if !f.tags.is_empty() {
+        add(Box::new(f.tags.clone()), &|i| format!("e.tags @> ${i}"));
+    }
+    if let Some(t) = f.since {
+        add(Box::new(t.as_micros()), &|i| format!("e.recorded_at >= ${i}"));
+    }
+    if let Some(t) = f.until {
+        add(Box::new(t.as_micros()), &|i| format!("e.recorded_at < ${i}"));
+    }
+    let limit = read.limit.map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
+    params.push(Box::new(limit));
+    let sql = format!(
+        "SELECT {COLS} FROM {s}.events e LEFT JOIN {s}.streams s ON s.stream_id = e.stream_id
+         WHERE {} ORDER BY e.global_position {} LIMIT ${}",
+        conds.join(" AND "),
+        if forward { "ASC" } else { "DESC" },
+        params.len()
+    );
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let mut client = store.client().await?;
+    // One snapshot for the head and the rows: every position ≤ head is committed.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db_error)?;
+    let head = tx.query_one(&format!("SELECT position FROM {s}.head"), &[]).await.map_err(db_error)?.get::<_, i64>(0) as u64;
+    let rows = tx.query(&sql, &refs).await.map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    store.publish_head(head);
+    let events = rows.iter().map(event).collect::<Result<Vec<_>>>()?;
+    let next = match (events.last(), read.limit) {
+        (Some(last), Some(l)) if events.len() == l => {
+            if forward {
+                (last.global_position < head).then_some(last.global_position + 1)
+            } else {
+                (last.global_position > 1).then(|| last.global_position - 1)
+            }
+        }
+        _ => None,
+    };
+    Ok(EventPage { events, next, head })
+}
+
+pub(crate) async fn get_event(store: &PgStore, id: Uuid) -> Result<Option<RecordedEvent>> {
+    let client = store.client().await?;
+    let s = &store.inner.schema;
+    let sql = format!(
+        "SELECT {COLS} FROM {s}.events e LEFT JOIN {s}.streams s ON s.stream_id = e.stream_id WHERE e.event_id = $1 AND {}",
+        visible(2)
+    );
+    client.query_opt(&sql, &[&id, &Timestamp::now().as_micros()]).await.map_err(db_error)?.as_ref().map(event).transpose()
+}

@@ -1,0 +1,120 @@
+//! Versioned migrations, applied on open (under an advisory lock) and
+//! printable with `chronicle schema --dry-run`.
+
+use chronicle_core::{Error, Result};
+
+/// Checks a schema name (interpolated into SQL, so strictly an identifier).
+pub fn validate_schema_name(schema: &str) -> Result<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok { Ok(()) } else { Err(Error::invalid("postgres.schema", format!("{schema:?} must match [a-z_][a-z0-9_]{{0,62}}"))) }
+}
+
+/// The migrations, in order: (version, description, SQL with `{s}` for the schema).
+const MIGRATIONS: [(i32, &str, &str); 1] = [(
+    1,
+    "events, streams, head, snapshots, checkpoints",
+    r#"
+CREATE TABLE {s}.head (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    position bigint NOT NULL,
+    recorded_at bigint NOT NULL
+);
+INSERT INTO {s}.head VALUES (true, 0, 0);
+CREATE TABLE {s}.streams (
+    stream_id text PRIMARY KEY,
+    last_version bigint NOT NULL DEFAULT 0,
+    status smallint NOT NULL DEFAULT 0,          -- 0 absent, 1 active, 2 soft-deleted, 3 tombstoned
+    deleted_through bigint NOT NULL DEFAULT 0,
+    max_age bigint,
+    max_count bigint,
+    truncate_before bigint
+);
+CREATE TABLE {s}.events (
+    global_position bigint PRIMARY KEY,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    event_id uuid NOT NULL UNIQUE,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    data text NOT NULL,                          -- validated, compact JSON kept verbatim
+    metadata text NOT NULL,
+    recorded_at bigint NOT NULL,                 -- microseconds since the epoch, non-decreasing with position
+    category text NOT NULL,
+    correlation_id text,
+    actor_type text,
+    actor_id text,
+    tags text[] NOT NULL DEFAULT '{}',
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX events_type_position ON {s}.events (event_type, global_position);
+CREATE INDEX events_category_position ON {s}.events (category, global_position);
+CREATE INDEX events_correlation ON {s}.events (correlation_id, global_position) WHERE correlation_id IS NOT NULL;
+CREATE INDEX events_actor ON {s}.events (actor_id, global_position) WHERE actor_id IS NOT NULL;
+CREATE INDEX events_tags ON {s}.events USING GIN (tags);
+CREATE INDEX events_recorded_at ON {s}.events (recorded_at);
+CREATE TABLE {s}.snapshots (
+    stream_id text PRIMARY KEY,
+    version bigint NOT NULL,
+    schema_version integer NOT NULL,
+    state text NOT NULL
+);
+CREATE TABLE {s}.checkpoints (
+    name text PRIMARY KEY,
+    position bigint NOT NULL
+);
+"#,
+)];
+
+/// Every migration as SQL for `schema`, with the bookkeeping statements.
+pub(crate) fn migration_sql(schema: &str) -> Vec<(i32, String, String)> {
+    MIGRATIONS.iter().map(|(v, what, sql)| (*v, (*what).to_owned(), sql.replace("{s}", schema))).collect()
+}
+
+/// The whole script `chronicle schema --dry-run` prints.
+pub fn dry_run(schema: &str) -> Result<String> {
+    validate_schema_name(schema)?;
+    let mut out = format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};\nCREATE TABLE IF NOT EXISTS {schema}.migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n"
+    );
+    for (v, what, sql) in migration_sql(schema) {
+        out += &format!(
+            "\n-- migration {v}: {what}\n{}\nINSERT INTO {schema}.migrations (version, description) VALUES ({v}, '{what}');\n",
+            sql.trim()
+        );
+    }
+    Ok(out)
+}
+
+/// Applies the missing migrations, one transaction each, under an
+/// advisory lock (several servers may start at once).
+pub(crate) async fn migrate(client: &mut tokio_postgres::Client, schema: &str) -> Result<()> {
+    validate_schema_name(schema)?;
+    let tx = client.transaction().await.map_err(crate::db_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("chronicle:{schema}")]).await.map_err(crate::db_error)?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; CREATE TABLE IF NOT EXISTS {schema}.migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+    ))
+    .await
+    .map_err(crate::db_error)?;
+    let applied: Vec<i32> = tx
+        .query(&format!("SELECT version FROM {schema}.migrations"), &[])
+        .await
+        .map_err(crate::db_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (v, what, sql) in migration_sql(schema) {
+        if applied.contains(&v) {
+            continue;
+        }
+        tx.batch_execute(&sql).await.map_err(crate::db_error)?;
+        tx.execute(&format!("INSERT INTO {schema}.migrations (version, description) VALUES ($1, $2)"), &[&v, &what])
+            .await
+            .map_err(crate::db_error)?;
+        tracing::info!(schema, version = v, "applied migration");
+    }
+    tx.commit().await.map_err(crate::db_error)
+}

@@ -1,0 +1,270 @@
+//! `PgStore`: the pool, the breaker, the head watch, and the trait impl.
+
+use crate::{append, breaker::Breaker, db_error, listen, read, schema};
+use chronicle_core::{
+    AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
+    Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
+    Subscription, Uuid, async_trait, validate_consumer_name,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::{str::FromStr, sync::Arc, time::Duration};
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+/// The `application_name` of every connection of a store (operators can
+/// find and, in tests, terminate them by it).
+pub fn application_name(schema: &str) -> String {
+    format!("chronicle:{schema}")
+}
+
+/// How to reach the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgOptions {
+    /// `postgres://user@host:port/db`.
+    pub url: String,
+    /// Schema holding Chronicle's tables (created and migrated on open).
+    pub schema: String,
+    /// Connection pool size.
+    pub pool_size: usize,
+    /// Validation limits.
+    pub limits: Limits,
+}
+
+/// The PostgreSQL store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) schema: String,
+    pub(crate) pipeline: AppendPipeline,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) head: watch::Sender<u64>,
+    breaker: Breaker,
+    listener: tokio::task::JoinHandle<()>,
+    /// For [`PgStore::connect_temporary`]: (url, schema) dropped on drop.
+    cleanup: Option<String>,
+    url: String,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+        let (Some(schema), url) = (self.cleanup.take(), self.url.clone()) else { return };
+        // Drop the test schema on a thread of its own (Drop cannot await).
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&url, NoTls).await {
+                    let conn = tokio::spawn(conn);
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+                    drop(client);
+                    let _ = conn.await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl PgStore {
+    /// Connects, applies migrations, starts following the head.
+    pub async fn connect(options: PgOptions) -> Result<Self> {
+        Self::connect_inner(options, None).await
+    }
+
+    /// A store in a fresh, uniquely named schema that is dropped when the
+    /// last handle drops (tests, benchmarks).
+    pub async fn connect_temporary(url: &str, limits: Limits) -> Result<Self> {
+        let schema = format!("chronicle_tmp_{}", Uuid::now_v7().simple());
+        let options = PgOptions { url: url.to_owned(), schema: schema.clone(), pool_size: 8, limits };
+        Self::connect_inner(options, Some(schema)).await
+    }
+
+    async fn connect_inner(options: PgOptions, cleanup: Option<String>) -> Result<Self> {
+        schema::validate_schema_name(&options.schema)?;
+        let mut config =
+            tokio_postgres::Config::from_str(&options.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
+        config.application_name(application_name(&options.schema));
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| Error::Config { reason: format!("postgres pool: {e}") })?;
+        let mut client = pool.get().await.map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres: {e}") })?;
+        schema::migrate(&mut client, &options.schema).await?;
+        let head: i64 = client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?.get(0);
+        drop(client);
+        let (tx, _) = watch::channel(head as u64);
+        let listener = listen::spawn(config, options.schema.clone(), pool.clone(), tx.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                schema: options.schema,
+                pipeline: AppendPipeline::new(options.limits),
+                metrics: Arc::default(),
+                head: tx,
+                breaker: Breaker::default(),
+                listener,
+                cleanup,
+                url: options.url,
+            }),
+        })
+    }
+
+    /// The schema name.
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    /// A pooled connection: retried with backoff, refused fast while the
+    /// circuit is open.
+    pub(crate) async fn client(&self) -> Result<Object> {
+        if let Some(left) = self.inner.breaker.open_for() {
+            return Err(Error::Unavailable { reason: format!("postgres unreachable; retrying in {} ms", left.as_millis()) });
+        }
+        let mut delay = Duration::from_millis(50);
+        for attempt in 0..3 {
+            match self.inner.pool.get().await {
+                Ok(client) => {
+                    self.inner.breaker.success();
+                    return Ok(client);
+                }
+                Err(e) if attempt == 2 => {
+                    self.inner.breaker.failure();
+                    return Err(Error::Unavailable { reason: format!("cannot get a postgres connection: {e}") });
+                }
+                Err(_) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+            }
+        }
+        Err(Error::Unavailable { reason: "cannot get a postgres connection".into() })
+    }
+
+    pub(crate) fn publish_head(&self, head: u64) {
+        self.inner.head.send_if_modified(|h| std::mem::replace(h, (*h).max(head)) < head);
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        let events = request.streams.iter().map(|s| s.events.len()).sum();
+        let outcome = match self.inner.pipeline.prepare(request) {
+            Ok(prepared) => append::append(self, prepared).await,
+            Err(e) => Err(e),
+        };
+        let idempotent = matches!(outcome, Ok((_, true)));
+        self.inner.metrics.record_append(&outcome, events, idempotent);
+        outcome.map(|(results, _)| results)
+    }
+
+    async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {
+        let events = read::read_stream(self, stream, options).await?;
+        self.inner.metrics.record_read(events.len());
+        Ok(events)
+    }
+
+    async fn read_all(&self, read_all: &ReadAll) -> Result<EventPage> {
+        let page = read::read_all(self, read_all).await?;
+        self.inner.metrics.record_read(page.events.len());
+        Ok(page)
+    }
+
+    async fn get_event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>> {
+        let event = read::get_event(self, event_id).await?;
+        self.inner.metrics.record_read(usize::from(event.is_some()));
+        Ok(event)
+    }
+
+    async fn head(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let head: i64 = client.query_one(&format!("SELECT position FROM {}.head", self.inner.schema), &[]).await.map_err(db_error)?.get(0);
+        self.publish_head(head as u64);
+        Ok(head as u64)
+    }
+
+    async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {
+        let gauge = self.inner.metrics.subscription_opened();
+        Ok(Subscription::spawn(Arc::new(self.clone()), self.inner.head.subscribe(), from, filter, gauge))
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {
+        read::stream_info(self, stream).await
+    }
+
+    async fn set_stream_metadata(&self, stream: &StreamId, metadata: StreamMetadata) -> Result<()> {
+        metadata.validate()?;
+        append::change_stream(self, stream, append::Change::Metadata(metadata)).await
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion, mode: DeleteMode) -> Result<()> {
+        append::change_stream(self, stream, append::Change::Delete(expected, mode)).await
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
+        let client = self.client().await?;
+        let sql = format!(
+            "INSERT INTO {s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state
+             WHERE {s}.snapshots.version <= EXCLUDED.version",
+            s = self.inner.schema
+        );
+        let state = String::from_utf8_lossy(snapshot.state.as_bytes()).into_owned();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&snapshot.stream_id.as_str(), &(snapshot.version as i64), &(snapshot.schema_version as i32), &state];
+        client.execute(&sql, &params).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT version, schema_version, state FROM {}.snapshots WHERE stream_id = $1", self.inner.schema);
+        let row = client.query_opt(&sql, &[&stream.as_str()]).await.map_err(db_error)?;
+        Ok(row.map(|r| Snapshot {
+            stream_id: stream.clone(),
+            version: r.get::<_, i64>(0) as u64,
+            schema_version: r.get::<_, i32>(1) as u32,
+            state: chronicle_core::RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(2))),
+        }))
+    }
+
+    async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {
+        validate_consumer_name(consumer)?;
+        let client = self.client().await?;
+        let sql = format!(
+            "INSERT INTO {}.checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+            self.inner.schema
+        );
+        client.execute(&sql, &[&consumer, &(position as i64)]).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<u64>> {
+        validate_consumer_name(consumer)?;
+        let client = self.client().await?;
+        let sql = format!("SELECT position FROM {}.checkpoints WHERE name = $1", self.inner.schema);
+        Ok(client.query_opt(&sql, &[&consumer]).await.map_err(db_error)?.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    async fn health(&self) -> Health {
+        let probe = async { self.client().await?.query_one("SELECT 1", &[]).await.map_err(db_error) };
+        match tokio::time::timeout(Duration::from_secs(2), probe).await {
+            Ok(Ok(_)) => Health::ok(format!("postgres backend, schema {}", self.inner.schema)),
+            Ok(Err(e)) => Health { live: true, ready: false, detail: e.to_string() },
+            Err(_) => Health { live: true, ready: false, detail: "postgres did not answer within 2 s".into() },
+        }
+    }
+
+    async fn metrics(&self) -> StoreMetrics {
+        self.inner.metrics.snapshot(*self.inner.head.borrow())
+    }
+}

@@ -1,0 +1,164 @@
+//! # chronicle-server
+//!
+//! The HTTP/JSON API of Chronicle over any [`EventStore`]: appends (single
+//! stream, atomic multi-stream, DCB-conditional), reads (streams, the
+//! filtered global log with cursor paging or streamed NDJSON, by id, by
+//! correlation), SSE subscriptions resumable with `Last-Event-ID`,
+//! snapshots, checkpoints, stream metadata and deletes, health, Prometheus
+//! metrics and the OpenAPI document (generated from the handlers, so it
+//! cannot drift from the routes).
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! let store = Arc::new(chronicle_memory::MemoryStore::new());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7350").await?;
+//! chronicle_server::Server::new(store).serve(listener, std::future::pending()).await
+//! # }
+//! ```
+
+mod body;
+mod error;
+mod metrics;
+mod routes;
+
+pub use error::{ApiError, ApiResult};
+pub use metrics::HttpMetrics;
+
+use axum::{Router, extract::DefaultBodyLimit, http::Request};
+use chronicle_core::EventStore;
+use routes::{events, ops, streams, subscribe};
+use std::{future::Future, sync::Arc};
+use tokio::{net::TcpListener, sync::watch};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Largest request body accepted by default (413 beyond).
+pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Reports the bytes the store keeps on disk (for `/metrics`).
+pub type StorageBytes = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) metrics: Arc<HttpMetrics>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) storage_bytes: Option<StorageBytes>,
+}
+
+#[derive(OpenApi)]
+#[openapi(info(title = "Chronicle", description = "Event store HTTP API. Positions and versions start at 1; every `from` is inclusive."))]
+struct ApiDoc;
+
+/// The server: a store, its router and its shutdown switch.
+pub struct Server {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    body_limit: usize,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("store", &self.state.store).field("body_limit", &self.body_limit).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server over `store`.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        let (shutdown, rx) = watch::channel(false);
+        Self {
+            state: AppState { store, metrics: Arc::default(), shutdown: rx, storage_bytes: None },
+            shutdown,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Reports storage bytes in `/metrics`.
+    pub fn with_storage_bytes(mut self, f: StorageBytes) -> Self {
+        self.state.storage_bytes = Some(f);
+        self
+    }
+
+    /// Changes the request body limit.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    fn api(&self) -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .routes(routes!(streams::append, streams::read, streams::delete))
+            .routes(routes!(streams::info))
+            .routes(routes!(streams::set_metadata))
+            .routes(routes!(streams::load_snapshot, streams::save_snapshot))
+            .routes(routes!(events::append_atomic))
+            .routes(routes!(events::read_all))
+            .routes(routes!(events::get_event))
+            .routes(routes!(events::by_correlation))
+            .routes(routes!(subscribe::subscribe))
+            .routes(routes!(ops::load_checkpoint, ops::save_checkpoint))
+            .routes(routes!(ops::live))
+            .routes(routes!(ops::ready))
+            .routes(routes!(ops::metrics))
+    }
+
+    /// The OpenAPI document of every route.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let (_, mut doc) = self.api().split_for_parts();
+        doc.paths.paths.insert("/openapi.json".into(), openapi_path());
+        doc
+    }
+
+    /// The axum router (with `/openapi.json`, request ids, tracing, body limit).
+    pub fn router(&self) -> Router {
+        let doc = serde_json::to_value(self.openapi()).unwrap_or_default();
+        let (router, _) = self.api().split_for_parts();
+        router
+            .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc) }))
+            .fallback(|| async { ApiError::not_found("no such route") })
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .with_state(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then stops
+    /// accepting, tells SSE subscribers (a final `shutdown` event) and
+    /// waits for in-flight requests (appends finish and are durable).
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = self.router();
+        let switch = self.shutdown;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = switch.send(true);
+            })
+            .await
+    }
+}
+
+fn openapi_path() -> utoipa::openapi::path::PathItem {
+    use utoipa::openapi::{
+        HttpMethod,
+        path::{OperationBuilder, PathItem},
+        response::ResponseBuilder,
+    };
+    let op = OperationBuilder::new()
+        .summary(Some("This OpenAPI document."))
+        .tag("ops")
+        .response("200", ResponseBuilder::new().description("OpenAPI 3.1 JSON").build())
+        .build();
+    PathItem::new(HttpMethod::Get, op)
+}

@@ -1,0 +1,6 @@
+//! The HTTP routes, each documented for OpenAPI where it is defined.
+
+pub(crate) mod events;
+pub(crate) mod ops;
+pub(crate) mod streams;
+pub(crate) mod subscribe;

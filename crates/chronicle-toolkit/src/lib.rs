@@ -1,0 +1,40 @@
+//! # chronicle-toolkit
+//!
+//! Event sourcing and CQRS on top of any Chronicle [`EventStore`](chronicle_core::EventStore):
+//!
+//! - [`Aggregate`]: typed commands and events; `handle` decides (and may
+//!   authorize against the state and the [`CommandContext`]'s actor),
+//!   `apply` folds.
+//! - [`DomainEvent`]: a serde enum whose variant names are the stored event
+//!   types; schema versions declared once per type.
+//! - [`Repository`]: load (snapshot + tail), temporal loads (as of a
+//!   version or an instant), execute with optimistic concurrency, bounded
+//!   retries, correlation/causation/actor propagation and snapshots every N
+//!   events; [`CommandMetrics`] counters.
+//! - [`Upcasters`] (v1→v2→v3 chains on read) and [`migrate`] (eager
+//!   migration into a new store, verified event for event).
+//! - [`CommandBus`] / [`QueryBus`], thin.
+//! - [`given`]/`when`/`then`: the pure, synchronous test kit.
+//!
+//! The `orders` example (`cargo run --release --example orders`) drives the
+//! orders / payments / inventory domain end to end.
+
+mod aggregate;
+mod bus;
+mod error;
+mod event;
+mod given;
+mod metrics;
+mod migrate;
+mod repository;
+mod upcast;
+
+pub use aggregate::{Aggregate, CommandContext};
+pub use bus::{CommandBus, Dispatched, QueryBus};
+pub use error::{Error, Result};
+pub use event::{DomainEvent, decode_event, encode_event};
+pub use given::{Outcome, Scenario, given};
+pub use metrics::CommandMetrics;
+pub use migrate::{MigrationReport, migrate};
+pub use repository::{Executed, Loaded, Repository};
+pub use upcast::Upcasters;

@@ -1,0 +1,187 @@
+//! `chronicle bench`: reproducible performance figures, each next to a
+//! baseline measured in the same run (the machines are shared and noisy:
+//! compare ratios, not absolute numbers across runs).
+
+mod aggregate;
+mod append;
+mod http;
+mod mixed;
+mod pg;
+mod raw;
+mod reads;
+mod report;
+mod subscribe;
+
+use super::{CliError, CliResult, output};
+use chronicle::{Config, EventStore, FileStore, MemoryStore, file_options};
+use report::BenchResult;
+use std::{path::Path, path::PathBuf, sync::Arc};
+
+/// The workloads, in the order they run.
+const WORKLOADS: [&str; 9] = ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http", "aggregate-load"];
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load. Default: all.
+    #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
+    workloads: Vec<String>,
+    /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
+    #[arg(long, default_value = "file")]
+    backend: String,
+    /// Concurrent writers for `append` and `mixed` (default: the standard set).
+    #[arg(long)]
+    writers: Option<usize>,
+    /// Events per append call (with --writers).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Events per workload (default depends on the workload and --quick).
+    #[arg(long)]
+    events: Option<u64>,
+    /// Streams the dataset is spread over.
+    #[arg(long)]
+    streams: Option<u64>,
+    /// Approximate size of each event's JSON data, bytes.
+    #[arg(long, default_value_t = 300)]
+    event_size: usize,
+    /// Seconds the `mixed` workload runs.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Subscribers for `subscribe`.
+    #[arg(long, default_value_t = 4)]
+    subscribers: usize,
+    /// Every workload at small sizes (well under a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Exactly one JSON document on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Sizes of one run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sizes {
+    pub(crate) dataset: u64,
+    pub(crate) streams: u64,
+    pub(crate) reads: u64,
+    pub(crate) subscribe_events: u64,
+    pub(crate) mixed_secs: f64,
+    pub(crate) event_size: usize,
+}
+
+/// Which backend a workload runs on, and where its files go.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub(crate) backend: &'static str,
+    pub(crate) config: Config,
+    pub(crate) root: PathBuf,
+}
+
+impl Target {
+    /// A fresh, empty store for one workload (postgres: a schema of its
+    /// own, dropped when the store is).
+    pub(crate) async fn store(&self, name: &str) -> CliResult<(Arc<dyn EventStore>, Option<FileStore>)> {
+        if self.backend == "memory" {
+            return Ok((Arc::new(MemoryStore::with_limits(self.config.limits)), None));
+        }
+        if self.backend == "postgres" {
+            let url = self.database_url()?;
+            return Ok((Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.limits).await?), None));
+        }
+        let mut options = file_options(&self.config);
+        options.sync = true;
+        let file = FileStore::open(&self.root.join(name), options)?;
+        Ok((Arc::new(file.clone()), Some(file)))
+    }
+
+    pub(crate) fn database_url(&self) -> CliResult<String> {
+        self.config.database_url.clone().ok_or_else(|| {
+            CliError::Usage("bench --backend postgres needs CHRONICLE_DATABASE_URL (or database_url in chronicle.toml)".into())
+        })
+    }
+
+    pub(crate) fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+}
+
+fn revision() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArgs) -> CliResult {
+    let backend = match args.backend.as_str() {
+        "file" => "file",
+        "memory" => "memory",
+        "postgres" => "postgres",
+        other => return Err(CliError::Usage(format!("bench --backend {other}: not available in this build yet (file, memory, postgres)"))),
+    };
+    let root = match data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            tempfile::Builder::new().prefix("chronicle-bench-").tempdir_in(dir)
+        }
+        None => tempfile::Builder::new().prefix("chronicle-bench-").tempdir(),
+    }
+    .map_err(|e| CliError::Usage(format!("cannot create a benchmark directory: {e}")))?;
+    let target = Target { backend, config: config.clone(), root: root.path().to_owned() };
+    let q = args.quick;
+    let sizes = Sizes {
+        dataset: args.events.unwrap_or(if q { 20_000 } else { 1_000_000 }),
+        streams: args.streams.unwrap_or(if q { 200 } else { 10_000 }),
+        reads: if q { 500 } else { 10_000 },
+        subscribe_events: if q { 1_000 } else { 10_000 },
+        mixed_secs: args.duration.unwrap_or(if q { 1.0 } else { 5.0 }),
+        event_size: args.event_size,
+    };
+    let selected: Vec<&str> =
+        if args.workloads.is_empty() { WORKLOADS.to_vec() } else { args.workloads.iter().map(String::as_str).collect() };
+    let mut results: Vec<BenchResult> = Vec::new();
+    let mut dataset = None;
+    for workload in selected {
+        match workload {
+            "append" => {
+                let configs: Vec<(usize, usize, u64)> = match args.writers {
+                    Some(w) => vec![(w.max(1), args.batch.max(1), args.events.unwrap_or(20_000))],
+                    None if q => vec![(1, 1, 300), (64, 1, 3_200), (1, 1000, 10_000)],
+                    None => vec![(1, 1, 5_000), (64, 1, 100_000), (1, 1000, 250_000)],
+                };
+                for (i, (writers, batch, events)) in configs.into_iter().enumerate() {
+                    results.push(append::run(&target, &format!("append-{i}"), writers, batch, events, sizes.event_size).await?);
+                }
+            }
+            "http" => {
+                let configs: Vec<(usize, usize, u64)> =
+                    if q { vec![(64, 1, 3_200), (1, 1000, 10_000)] } else { vec![(64, 1, 50_000), (1, 1000, 100_000)] };
+                for (i, (writers, batch, events)) in configs.into_iter().enumerate() {
+                    results.push(http::run(&target, &format!("http-{i}"), writers, batch, events, sizes.event_size).await?);
+                }
+            }
+            "aggregate-load" => results.push(aggregate::run(&target, q).await?),
+            "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
+            "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
+            "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
+            "replay" | "open" | "storage" => {
+                if dataset.is_none() {
+                    dataset = Some(reads::Dataset::build(&target, &sizes).await?);
+                }
+                let Some(data) = &mut dataset else { continue };
+                let row = match workload {
+                    "replay" => Some(reads::replay(data, &target).await?),
+                    "open" => reads::open(&target, data)?,
+                    _ => reads::storage(data, &sizes)?,
+                };
+                results.extend(row);
+            }
+            _ => {}
+        }
+    }
+    drop(dataset);
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let text = if args.json {
+        serde_json::json!({"revision": revision(), "cores": cores, "results": results}).to_string() + "\n"
+    } else {
+        report::table(&results, &revision().unwrap_or_else(|| "unknown".into()), cores)
+    };
+    Ok(output::print(text.as_bytes())?)
+}

@@ -1,0 +1,89 @@
+//! `subscribe`: append→delivery latency with K live subscribers while 8
+//! writers append single events.
+
+use super::{Sizes, Target, append::bench_event, report::BenchResult};
+use crate::cli::{CliError, CliResult, stats::progress_bar};
+use chronicle::{ExpectedVersion, Filter, StreamId, SubscribeFrom};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::Instant,
+};
+
+const WRITERS: u64 = 8;
+
+pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> CliResult<BenchResult> {
+    let (store, _file) = target.store("subscribe").await?;
+    let n = sizes.subscribe_events;
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let start = Instant::now();
+    let mut subs = Vec::new();
+    for _ in 0..subscribers.max(1) {
+        let mut sub = store.subscribe(SubscribeFrom::Start, Filter::default()).await?;
+        let sent = sent.clone();
+        subs.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n as usize);
+            while (latencies.len() as u64) < n {
+                let Some(event) = sub.next().await else { break };
+                let now = start.elapsed().as_micros() as u64;
+                let at = sequence(event?.data.as_bytes()).and_then(|i| sent.get(i as usize)).map_or(now, |s| s.load(Relaxed));
+                latencies.push(now.saturating_sub(at));
+            }
+            Ok::<_, chronicle::Error>((latencies, start.elapsed().as_secs_f64()))
+        }));
+    }
+    let bar = progress_bar(n, &format!("subscribe x{subscribers}"));
+    let next = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (store, sent, next, bar) = (store.clone(), sent.clone(), next.clone(), bar.clone());
+        writers.push(tokio::spawn(async move {
+            let stream = StreamId::new(format!("sub-{w}"))?;
+            let mut appended = 0u64;
+            loop {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= n {
+                    return Ok::<_, chronicle::Error>(appended);
+                }
+                if let Some(s) = sent.get(i as usize) {
+                    s.store(start.elapsed().as_micros() as u64, Relaxed);
+                }
+                store.append(&stream, ExpectedVersion::Any, vec![bench_event(i, 300)]).await?;
+                appended += 1;
+                bar.inc(1);
+            }
+        }));
+    }
+    let join = |e: tokio::task::JoinError| CliError::Usage(format!("bench task failed: {e}"));
+    for w in writers {
+        w.await.map_err(join)??;
+    }
+    let append_secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let (mut latencies, mut last) = (Vec::new(), 0f64);
+    for s in subs {
+        let (l, t) = s.await.map_err(join)??;
+        latencies.extend(l);
+        last = last.max(t);
+    }
+    let result = BenchResult {
+        workload: "subscribe",
+        backend: target.backend,
+        writers: Some(WRITERS as usize),
+        batch: Some(1),
+        events: Some(n),
+        events_per_sec: Some(n as f64 / last),
+        ..BenchResult::default()
+    }
+    .latencies(latencies);
+    Ok(result.baseline(format!("append rate in the same run ({subscribers} subscribers each receive every event)"), n as f64 / append_secs))
+}
+
+/// The sequence number `i` of a bench event (`"order_id":"order-{i}"`).
+fn sequence(data: &[u8]) -> Option<u64> {
+    let at = data.windows(6).position(|w| w == b"order-")? + 6;
+    let digits = data.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(data.get(at..at + digits)?).ok()?.parse().ok()
+}

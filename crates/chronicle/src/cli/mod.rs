@@ -1,0 +1,112 @@
+//! Command-line parsing and dispatch. Contract (scripts depend on it):
+//! results on stdout, logs and progress on stderr; exit 0 on success, 3 on
+//! a version conflict, another non-zero code with one line on stderr for
+//! any other error.
+
+mod append;
+mod bench;
+mod import;
+mod output;
+mod read;
+mod schema;
+mod serve;
+mod stats;
+
+use chronicle::{Config, ConfigError};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Chronicle: an event store and event-sourcing toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "chronicle", version, about)]
+pub(crate) struct Cli {
+    /// Config file (default: ./chronicle.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory of the file backend (default ./chronicle-data).
+    #[arg(long, global = true, value_name = "DIR", env = "CHRONICLE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP/JSON + SSE API on the configured backend.
+    Serve(serve::ServeArgs),
+    /// Append one event to a stream.
+    Append(append::AppendArgs),
+    /// Read a stream, or the whole log with --all.
+    Read(read::ReadArgs),
+    /// Follow the log (or one stream) live.
+    Tail(read::TailArgs),
+    /// Append NDJSON lines {stream_id, event_type, data, metadata?, event_id?} from a file or stdin.
+    Import(import::ImportArgs),
+    /// Write every event as NDJSON to stdout.
+    Export,
+    /// Show the size and shape of the store.
+    Stats(stats::StatsArgs),
+    /// Check checksums, framing, gapless positions and version order (read-only).
+    Verify,
+    /// Print the effective configuration (file + environment + flags) as TOML.
+    Config,
+    /// Print (--dry-run) or apply the PostgreSQL schema migrations.
+    Schema(schema::SchemaArgs),
+    /// Measure throughput and latency next to a same-run baseline.
+    Bench(bench::BenchArgs),
+}
+
+/// A CLI failure with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] chronicle::Error),
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 3 for a version conflict, 1 otherwise.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Store(chronicle::Error::WrongExpectedVersion { .. })
+            | Self::Config(ConfigError::Store(chronicle::Error::WrongExpectedVersion { .. })) => 3,
+            _ => 1,
+        }
+    }
+
+    /// stdout closed by the reader (`chronicle export | head`): not an error.
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+pub(crate) type CliResult<T = ()> = Result<T, CliError>;
+
+pub(crate) async fn run(cli: Cli) -> CliResult {
+    let mut config = Config::load(cli.config.as_deref())?;
+    let data_dir = cli.data_dir;
+    if let Some(dir) = &data_dir {
+        config.data_dir = dir.clone();
+    }
+    match cli.command {
+        Command::Serve(args) => serve::run(&config, args).await,
+        Command::Append(args) => append::run(&config, args).await,
+        Command::Read(args) => read::run(&config, args).await,
+        Command::Tail(args) => read::tail(&config, args).await,
+        Command::Import(args) => import::run(&config, args).await,
+        Command::Export => read::export(&config).await,
+        Command::Stats(args) => stats::run(&config, args).await,
+        Command::Verify => stats::verify(&config),
+        Command::Schema(args) => schema::run(&config, args).await,
+        Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,
+        Command::Config => {
+            output::print(config.to_toml().as_bytes())?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `chronicle serve [--listen ADDR:PORT]`.
+
+use super::{CliError, CliResult};
+use chronicle::{BackendKind, Config, EventStore, open, open_file};
+use chronicle_server::Server;
+use std::{net::SocketAddr, sync::Arc};
+
+/// The default listen address.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7350";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on (port 1-65535).
+    #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT", value_parser = parse_listen)]
+    listen: SocketAddr,
+}
+
+/// Parses and validates a listen address.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s.parse().map_err(|_| format!("{s:?} is not an ADDR:PORT address (e.g. 127.0.0.1:7350 or [::1]:7350)"))?;
+    if addr.port() == 0 {
+        return Err("the port must be between 1 and 65535".into());
+    }
+    Ok(addr)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
+    let (store, bytes): (Arc<dyn EventStore>, Option<chronicle_server::StorageBytes>) = if config.backend == BackendKind::File {
+        let file = open_file(config)?;
+        let stats = file.clone();
+        (Arc::new(file), Some(Arc::new(move || stats.stats().map(|s| s.bytes).unwrap_or(0))))
+    } else {
+        (open(config).await?, None)
+    };
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let local = listener.local_addr().map_err(CliError::Output)?;
+    let where_ = if config.backend == BackendKind::File { format!(" at {}", config.data_dir.display()) } else { String::new() };
+    tracing::info!("chronicle serving the {} backend{where_} on http://{local} (OpenAPI: http://{local}/openapi.json)", config.backend);
+    let mut server = Server::new(store);
+    if let Some(bytes) = bytes {
+        server = server.with_storage_bytes(bytes);
+    }
+    server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?;
+    tracing::info!("chronicle stopped");
+    Ok(())
+}

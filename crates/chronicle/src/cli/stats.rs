@@ -1,0 +1,66 @@
+//! `chronicle stats` and `chronicle verify`.
+
+use super::{CliError, CliResult, output};
+use chronicle::{BackendKind, Config, FileStore, file_options, open_read_only};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub(crate) fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatsArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
+    let mut stats = serde_json::Map::new();
+    stats.insert("backend".into(), config.backend.to_string().into());
+    let store: std::sync::Arc<dyn chronicle::EventStore> = if config.backend == BackendKind::File {
+        let file = FileStore::open_read_only(&config.data_dir, file_options(config))?;
+        let s = file.stats()?;
+        stats.insert("data_dir".into(), config.data_dir.display().to_string().into());
+        for (k, v) in [("events", s.events), ("segments", s.segments as u64), ("bytes", s.bytes), ("streams", s.streams as u64)] {
+            stats.insert(k.into(), v.into());
+        }
+        std::sync::Arc::new(file)
+    } else {
+        open_read_only(config).await?
+    };
+    stats.insert("head_position".into(), store.head().await?.into());
+    let text = if args.json {
+        serde_json::Value::Object(stats).to_string() + "\n"
+    } else {
+        stats.iter().map(|(k, v)| format!("{k:<14} {}\n", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+    };
+    Ok(output::print(text.as_bytes())?)
+}
+
+pub(crate) fn verify(config: &Config) -> CliResult {
+    if config.backend != BackendKind::File {
+        return Err(CliError::Usage(format!("verify checks the file backend's files; the configured backend is {}", config.backend)));
+    }
+    let bar = progress_bar(0, "verifying");
+    let report = chronicle::verify(&config.data_dir, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    let mut text = format!(
+        "ok: {} events in {} streams, {} segments, {} blocks, {} bytes checked\n",
+        report.events, report.streams, report.segments, report.blocks, report.bytes
+    );
+    if let Some((file, offset, bytes)) = &report.torn_tail {
+        text += &format!("torn tail: {bytes} unacknowledged bytes at {file} offset {offset} (removed on the next open)\n");
+    }
+    Ok(output::print(text.as_bytes())?)
+}

@@ -1,0 +1,217 @@
+//! `chronicle.toml`: which backend, its options, validation limits, and
+//! the environment overrides.
+
+use crate::ConfigError as Error;
+use chronicle_core::Limits;
+use serde::{Deserialize, Serialize};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+/// The config file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "chronicle.toml";
+
+/// Where the file backend keeps its data by default.
+pub const DEFAULT_DATA_DIR: &str = "./chronicle-data";
+
+/// The environment variables that override the file, and what they set.
+pub const ENV_OVERRIDES: [(&str, &str); 4] = [
+    ("CHRONICLE_BACKEND", "backend"),
+    ("CHRONICLE_DATA_DIR", "data_dir"),
+    ("CHRONICLE_DATABASE_URL", "database_url"),
+    ("CHRONICLE_URL", "url"),
+];
+
+/// Which storage backend to open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The embedded file engine (the default).
+    #[default]
+    File,
+    /// In-process memory; nothing survives the process.
+    Memory,
+    /// PostgreSQL at `database_url`.
+    Postgres,
+    /// A `chronicle serve` at `url`.
+    Remote,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::File => "file",
+            Self::Memory => "memory",
+            Self::Postgres => "postgres",
+            Self::Remote => "remote",
+        })
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "file" => Ok(Self::File),
+            "memory" => Ok(Self::Memory),
+            "postgres" => Ok(Self::Postgres),
+            "remote" => Ok(Self::Remote),
+            other => Err(format!("unknown backend {other:?}; expected file, memory, postgres or remote")),
+        }
+    }
+}
+
+/// Whether the file backend waits for fdatasync before acknowledging.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Every acknowledged append is durable (the default).
+    #[default]
+    Always,
+    /// Leave flushing to the OS: faster, loses recent appends on power loss.
+    Never,
+}
+
+/// Options of the file backend (`[file]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileOptions {
+    /// Durability of acknowledged appends.
+    pub sync: SyncMode,
+    /// Most events the group-commit writer takes from its queue per
+    /// fdatasync (one larger append is never split).
+    pub max_batch_events: usize,
+    /// Size at which a segment file is sealed and a new one started.
+    pub segment_size_bytes: u64,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self { sync: SyncMode::Always, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// Options of the PostgreSQL backend (`[postgres]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresOptions {
+    /// Connection pool size.
+    pub pool_size: u32,
+    /// Schema holding Chronicle's tables.
+    pub schema: String,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self { pool_size: 16, schema: "chronicle".to_owned() }
+    }
+}
+
+/// The whole configuration. Precedence: command-line flags, then
+/// environment variables ([`ENV_OVERRIDES`]), then the file, then defaults.
+///
+/// ```
+/// use chronicle::{BackendKind, Config};
+/// let mut c = Config::from_toml("backend = \"memory\"\n[limits]\nmax_data_bytes = 2048\n").unwrap();
+/// assert_eq!(c.backend, BackendKind::Memory);
+/// assert_eq!(c.limits.max_data_bytes, 2048);
+/// c.apply_env(|var| (var == "CHRONICLE_BACKEND").then(|| "file".to_owned())).unwrap();
+/// assert_eq!(c.backend, BackendKind::File);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which backend to open.
+    pub backend: BackendKind,
+    /// Data directory of the file backend.
+    pub data_dir: PathBuf,
+    /// PostgreSQL connection URL (postgres backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Base URL of a Chronicle server (remote backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Validation limits applied to every append.
+    pub limits: Limits,
+    /// File backend options.
+    pub file: FileOptions,
+    /// PostgreSQL backend options.
+    pub postgres: PostgresOptions,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::default(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
+            url: None,
+            limits: Limits::default(),
+            file: FileOptions::default(),
+            postgres: PostgresOptions::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text (unknown keys are errors, so typos surface).
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        Self::parse(text, Path::new("<inline>"))
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        toml::from_str(text).map_err(|e| Error::ConfigParse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+            line: e.span().map(|s| text.bytes().take(s.start).filter(|&b| b == b'\n').count() + 1),
+        })
+    }
+
+    /// Loads the configuration: `path` if given (it must exist), else
+    /// `./chronicle.toml` if present, else defaults; then the environment
+    /// overrides of the process.
+    pub fn load(path: Option<&Path>) -> Result<Self, Error> {
+        let mut config = match path {
+            Some(p) => Self::read(p)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => Self::read(Path::new(DEFAULT_CONFIG_FILE))?,
+            None => Self::default(),
+        };
+        config.apply_env(|var| std::env::var(var).ok())?;
+        Ok(config)
+    }
+
+    fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Applies the [`ENV_OVERRIDES`], looking variables up with `lookup`
+    /// (empty values are ignored).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        let get = |var: &str| lookup(var).filter(|v| !v.is_empty());
+        if let Some(v) = get("CHRONICLE_BACKEND") {
+            self.backend = v.parse().map_err(|reason| Error::InvalidEnv { var: "CHRONICLE_BACKEND", reason })?;
+        }
+        if let Some(v) = get("CHRONICLE_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("CHRONICLE_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("CHRONICLE_URL") {
+            self.url = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML (what `chronicle config` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

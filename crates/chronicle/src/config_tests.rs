@@ -1,0 +1,77 @@
+use super::*;
+
+#[test]
+fn defaults_are_the_embedded_file_store() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(c.backend, BackendKind::File);
+    assert_eq!(c.data_dir, PathBuf::from("./chronicle-data"));
+    assert_eq!(c.file.max_batch_events, 100);
+    assert_eq!(c.file.sync, SyncMode::Always);
+    assert_eq!(c.limits, Limits::default());
+}
+
+#[test]
+fn full_file_round_trips() {
+    let text = r#"
+backend = "postgres"
+data_dir = "/var/lib/chronicle"
+database_url = "postgres://postgres@127.0.0.1/test"
+
+[limits]
+max_data_bytes = 1000
+max_metadata_bytes = 100
+
+[file]
+sync = "never"
+max_batch_events = 500
+
+[postgres]
+pool_size = 4
+schema = "es"
+"#;
+    let c = Config::from_toml(text).unwrap();
+    assert_eq!(c.backend, BackendKind::Postgres);
+    assert_eq!(c.limits.max_metadata_bytes, 100);
+    assert_eq!(c.file.sync, SyncMode::Never);
+    assert_eq!(c.postgres.schema, "es");
+    assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn typos_and_bad_values_are_errors_with_a_line() {
+    let err = Config::from_toml("backend = \"file\"\nbakend = \"memory\"\n").unwrap_err();
+    assert!(matches!(err, Error::ConfigParse { line: Some(2), .. }), "{err:?}");
+    assert!(err.to_string().contains("bakend"), "{err}");
+    let err = Config::from_toml("backend = \"sqlite\"").unwrap_err();
+    assert!(err.to_string().contains("sqlite"), "{err}");
+}
+
+#[test]
+fn env_overrides_the_file() {
+    let mut c = Config::from_toml("backend = \"file\"\ndata_dir = \"a\"").unwrap();
+    let env = |var: &str| match var {
+        "CHRONICLE_BACKEND" => Some("remote".to_owned()),
+        "CHRONICLE_DATA_DIR" => Some("b".to_owned()),
+        "CHRONICLE_DATABASE_URL" => Some(String::new()),
+        "CHRONICLE_URL" => Some("http://127.0.0.1:7350".to_owned()),
+        _ => None,
+    };
+    c.apply_env(env).unwrap();
+    assert_eq!(c.backend, BackendKind::Remote);
+    assert_eq!(c.data_dir, PathBuf::from("b"));
+    assert_eq!(c.database_url, None, "empty values are ignored");
+    assert_eq!(c.url.as_deref(), Some("http://127.0.0.1:7350"));
+    let err = c.apply_env(|v| (v == "CHRONICLE_BACKEND").then(|| "oracle".to_owned())).unwrap_err();
+    assert!(err.to_string().starts_with("CHRONICLE_BACKEND"), "{err}");
+}
+
+#[test]
+fn load_reads_the_named_file_and_requires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "backend = \"memory\"").unwrap();
+    assert_eq!(Config::read(&path).unwrap().backend, BackendKind::Memory);
+    let err = Config::load(Some(&dir.path().join("missing.toml"))).unwrap_err();
+    assert!(matches!(err, Error::ConfigRead { .. }), "{err:?}");
+}

@@ -1,0 +1,51 @@
+//! `chronicle bench --quick --json` prints exactly one JSON document of the
+//! contracted shape, with every figure positive and finite.
+
+use std::process::Command;
+
+const FIELDS: [&str; 11] = [
+    "workload",
+    "backend",
+    "writers",
+    "batch",
+    "events",
+    "events_per_sec",
+    "p50_us",
+    "p99_us",
+    "baseline",
+    "baseline_events_per_sec",
+    "ratio",
+];
+
+#[test]
+fn quick_json_has_the_contracted_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_chronicle")).args(["bench", "--quick", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim_end().lines().count(), 1, "exactly one JSON document");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(doc["revision"].is_string() || doc["revision"].is_null());
+    assert!(doc["cores"].as_u64().is_some_and(|c| c >= 1));
+    let results = doc["results"].as_array().unwrap();
+    for r in results {
+        for f in FIELDS {
+            assert!(r.get(f).is_some(), "field {f} missing in {r}");
+        }
+        for (k, v) in r.as_object().unwrap() {
+            if let Some(x) = v.as_f64() {
+                assert!(x.is_finite() && x > 0.0, "{k} = {x} in {r}");
+            }
+        }
+    }
+    let workloads: Vec<&str> = results.iter().map(|r| r["workload"].as_str().unwrap()).collect();
+    for w in ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http-append", "aggregate-load"] {
+        assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
+    }
+    let has = |writers: u64, batch: u64| {
+        results.iter().any(|r| r["workload"] == "append" && r["backend"] == "file" && r["writers"] == writers && r["batch"] == batch)
+    };
+    assert!(has(64, 1) && has(1, 1000), "quick must include append 64x1 and 1x1000 on file");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "bench cleans up after itself");
+}

@@ -1,0 +1,75 @@
+//! Every CLI command works unchanged on the PostgreSQL backend
+//! (`CHRONICLE_BACKEND=postgres`, `CHRONICLE_DATABASE_URL`), in a schema of
+//! its own that the test drops.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
+
+fn url() -> String {
+    std::env::var("CHRONICLE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+struct Schema {
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (url(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn cli_commands_on_postgres() {
+    let reachable = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.map(|_| ());
+    if chronicle_testkit::service_or_skip("PostgreSQL", reachable).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Schema { name: format!("cli_{}", chronicle::Uuid::now_v7().simple()) };
+    std::fs::write(
+        dir.path().join("chronicle.toml"),
+        format!("backend = \"postgres\"\n[postgres]\nschema = \"{}\"\npool_size = 2\n", schema.name),
+    )
+    .unwrap();
+    let run = |args: &[&str]| -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env("CHRONICLE_DATABASE_URL", url())
+            .env_remove("CHRONICLE_BACKEND")
+            .output()
+            .unwrap()
+    };
+    let ok = |o: &Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = run(&["schema"]);
+    ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("schema {} is up to date\n", schema.name));
+    ok(&run(&["append", "order-1", "--type", "Placed", r#"{"total":5}"#, "--expected-version", "no-stream"]));
+    let conflict = run(&["append", "order-1", "--type", "Placed", "--expected-version", "no-stream"]);
+    assert_eq!(conflict.status.code(), Some(3));
+    std::fs::write(dir.path().join("in.ndjson"), "{\"stream_id\":\"user-1\",\"event_type\":\"Registered\",\"data\":{}}\n{\"stream_id\":\"user-1\",\"event_type\":\"Renamed\",\"data\":{\"n\":2}}\n").unwrap();
+    ok(&run(&["import", "in.ndjson"]));
+    let read = run(&["read", "--all", "--json"]);
+    ok(&read);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&read.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|e| e["global_position"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(lines[0]["data"], serde_json::json!({"total": 5}));
+    assert_eq!(String::from_utf8_lossy(&run(&["read", "user-1", "--json", "--backward", "--limit", "1"]).stdout).lines().count(), 1);
+    assert_eq!(String::from_utf8_lossy(&run(&["export"]).stdout).lines().count(), 3);
+    let stats: serde_json::Value = serde_json::from_slice(&run(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!((stats["backend"].as_str(), stats["head_position"].as_u64()), (Some("postgres"), Some(3)));
+    let verify = run(&["verify"]);
+    assert!(!verify.status.success() && String::from_utf8_lossy(&verify.stderr).contains("file backend"));
+}
