@@ -6,8 +6,9 @@ use chronicle_core::{
     AppendPlan, AppendResult, AppendView, DeleteMode, Error, EventLocation, EventQuery, ExpectedVersion, PreparedAppend, Result, StreamId,
     StreamInfo, StreamMetadata, StreamStatus, Timestamp, Uuid, plan_append,
 };
+use deadpool_postgres::Transaction;
 use std::collections::HashMap;
-use tokio_postgres::{Transaction, types::ToSql};
+use tokio_postgres::types::ToSql;
 
 pub(crate) fn status_of(code: i16) -> StreamStatus {
     match code {
@@ -68,17 +69,30 @@ impl AppendView for View {
     }
 }
 
-async fn lock_streams(tx: &Transaction<'_>, s: &str, names: &mut Vec<String>) -> Result<HashMap<String, StreamRow>> {
+/// Creates missing stream rows, locks them all (sorted, so concurrent
+/// multi-stream appends cannot deadlock) and looks up `ids`, pipelined in
+/// one round trip.
+async fn lock_streams(
+    tx: &Transaction<'_>,
+    s: &str,
+    names: &mut Vec<String>,
+    ids: &[Uuid],
+) -> Result<(HashMap<String, StreamRow>, Vec<tokio_postgres::Row>)> {
     names.sort();
     names.dedup();
-    tx.execute(&format!("INSERT INTO {s}.streams (stream_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING"), &[names])
-        .await
-        .map_err(db_error)?;
-    let rows = tx
-        .query(&format!("SELECT {STREAM_COLS} FROM {s}.streams WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE"), &[names])
-        .await
-        .map_err(db_error)?;
-    Ok(rows.iter().map(|r| (r.get::<_, String>(0), stream_row(r))).collect())
+    let sql = [
+        format!("INSERT INTO {s}.streams (stream_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING"),
+        format!("SELECT {STREAM_COLS} FROM {s}.streams WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE"),
+        format!("SELECT event_id, stream_id, version, global_position FROM {s}.events WHERE event_id = ANY($1)"),
+    ];
+    let (create, lock, find) =
+        tokio::try_join!(tx.prepare_cached(&sql[0]), tx.prepare_cached(&sql[1]), tx.prepare_cached(&sql[2])).map_err(db_error)?;
+    let (by_name, by_id): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) = ([&*names], [&ids]);
+    // Statements on one connection run in order: the id lookup sees every
+    // append that committed before the locks were granted.
+    let (_, rows, found) =
+        tokio::try_join!(tx.execute(&create, &by_name), tx.query(&lock, &by_name), tx.query(&find, &by_id)).map_err(db_error)?;
+    Ok((rows.iter().map(|r| (r.get::<_, String>(0), stream_row(r))).collect(), found))
 }
 
 async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, after: Option<u64>) -> Result<Option<u64>> {
@@ -113,12 +127,8 @@ pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
     let mut names: Vec<String> = prepared.streams.iter().map(|p| p.stream.to_string()).collect();
-    let rows = lock_streams(&tx, s, &mut names).await?;
     let ids: Vec<Uuid> = prepared.streams.iter().flat_map(|p| p.events.iter().map(|e| e.event_id)).collect();
-    let found = tx
-        .query(&format!("SELECT event_id, stream_id, version, global_position FROM {s}.events WHERE event_id = ANY($1)"), &[&ids])
-        .await
-        .map_err(db_error)?;
+    let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
     let view = View {
         streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
         ids: found
@@ -133,26 +143,19 @@ pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<
         AppendPlan::AlreadyStored(results) => return Ok((results, true)),
         AppendPlan::Write(results) => results,
     };
-    // Number the events: reserving positions takes the head row lock, so
-    // from here to commit appends are serialised (and commit in order).
     let n = prepared.event_count() as i64;
-    let reserve = tx
-        .prepare_cached(&format!(
-            "UPDATE {s}.head SET position = position + $1, recorded_at = greatest(recorded_at, $2) RETURNING position - $1, recorded_at"
-        ))
-        .await
-        .map_err(db_error)?;
-    let head = tx.query_one(&reserve, &[&n, &Timestamp::now().as_micros()]).await.map_err(db_error)?;
-    let (base, recorded_at) = (head.get::<_, i64>(0) as u64, head.get::<_, i64>(1));
-    if let Some(cond) = &prepared.condition
-        && let Some(position) = condition_conflict(&tx, s, &cond.query, cond.after).await?
-    {
-        return Err(Error::AppendConditionFailed { position });
+    if let Some(cond) = &prepared.condition {
+        // A DCB condition is checked with the head locked, so no event can
+        // slip in between the check and the write.
+        let lock = tx.prepare_cached(&format!("SELECT position FROM {s}.head FOR UPDATE")).await.map_err(db_error)?;
+        tx.query_one(&lock, &[]).await.map_err(db_error)?;
+        if let Some(position) = condition_conflict(&tx, s, &cond.query, cond.after).await? {
+            return Err(Error::AppendConditionFailed { position });
+        }
     }
+    // Positions relative to the head; the write statement adds the head.
     let mut c = Columns::default();
-    for (part, result) in prepared.streams.iter().zip(results.iter_mut()) {
-        result.first_position += base;
-        result.last_position += base;
+    for (part, result) in prepared.streams.iter().zip(results.iter()) {
         for (i, e) in part.events.iter().enumerate() {
             let wk = e.well_known();
             c.position.push((result.first_position + i as u64) as i64);
@@ -170,28 +173,34 @@ pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<
             c.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
         }
     }
-    let new_head = base as i64 + n;
     let (streams, versions): (Vec<String>, Vec<i64>) = results.iter().map(|r| (r.stream_id.to_string(), r.last_version as i64)).unzip();
-    // One statement: insert the events, advance the streams, notify on commit.
+    // One statement: reserve positions under the head row lock (held from
+    // here to commit, so appends commit in position order), insert the
+    // events, advance the streams, and notify on commit.
     let write = tx
         .prepare_cached(&format!(
-            "WITH inserted AS (
+            "WITH h AS (
+                 UPDATE {s}.head SET position = position + $1, recorded_at = greatest(recorded_at, $2)
+                 RETURNING position - $1 AS base, recorded_at),
+             inserted AS (
                  INSERT INTO {s}.events (global_position, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at,
                                           category, correlation_id, actor_type, actor_id, tags)
-                 SELECT p, st, v, id, ty, sv, d, m, $9, c, co, at, ai, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb))
-                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[],
-                             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+                 SELECT h.base + p, st, v, id, ty, sv, d, m, h.recorded_at, c, co, at, ai, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb))
+                 FROM h, unnest($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::text[],
+                                $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
                       AS u(p, st, v, id, ty, sv, d, m, c, co, at, ai, tg)
                  RETURNING 1),
              advanced AS (
-                 UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($15::text[], $16::bigint[]) AS u(st, v) WHERE stream_id = u.st
+                 UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($16::text[], $17::bigint[]) AS u(st, v) WHERE stream_id = u.st
                  RETURNING 1)
-             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($17, $18)"
+             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text) FROM h"
         ))
         .await
         .map_err(db_error)?;
-    let (channel_name, head_text) = (channel(s), new_head.to_string());
+    let channel_name = channel(s);
     let params: [&(dyn ToSql + Sync); 18] = [
+        &n,
+        &Timestamp::now().as_micros(),
         &c.position,
         &c.stream,
         &c.version,
@@ -200,7 +209,6 @@ pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<
         &c.schema_version,
         &c.data,
         &c.metadata,
-        &recorded_at,
         &c.category,
         &c.correlation,
         &c.actor_type,
@@ -209,16 +217,21 @@ pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<
         &streams,
         &versions,
         &channel_name,
-        &head_text,
     ];
-    if let Err(e) = tx.query_one(&write, &params).await {
-        if e.as_db_error().is_some_and(|d| d.code().code() == "23505") {
+    let base = match tx.query_one(&write, &params).await {
+        Ok(row) => row.get::<_, i64>(0) as u64,
+        Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505") => {
             return Err(Error::DuplicateEventId { event_id: ids.first().copied().unwrap_or_default() });
         }
-        return Err(db_error(e));
+        Err(e) => return Err(db_error(e)),
+    };
+    for result in &mut results {
+        result.first_position += base;
+        result.last_position += base;
     }
+    let new_head = base + n as u64;
     tx.commit().await.map_err(db_error)?;
-    store.publish_head(new_head as u64);
+    store.publish_head(new_head);
     Ok((results, false))
 }
 
@@ -251,7 +264,7 @@ pub(crate) async fn change_stream(store: &PgStore, stream: &StreamId, change: Ch
     let s = store.inner.schema.as_str();
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
-    let rows = lock_streams(&tx, s, &mut vec![stream.to_string()]).await?;
+    let (rows, _) = lock_streams(&tx, s, &mut vec![stream.to_string()], &[]).await?;
     let row = rows.get(stream.as_str()).ok_or_else(|| Error::Unavailable { reason: "stream row vanished".into() })?;
     if row.info.status == StreamStatus::Tombstoned {
         return Err(Error::StreamDeleted { stream: stream.clone() });

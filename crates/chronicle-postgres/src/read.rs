@@ -43,7 +43,8 @@ fn visible(now: usize) -> String {
 async fn row_of(store: &PgStore, stream: &StreamId) -> Result<Option<StreamRow>> {
     let client = store.client().await?;
     let sql = format!("SELECT {STREAM_COLS} FROM {}.streams WHERE stream_id = $1", store.inner.schema);
-    Ok(client.query_opt(&sql, &[&stream.as_str()]).await.map_err(db_error)?.as_ref().map(stream_row))
+    let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
+    Ok(client.query_opt(&statement, &[&stream.as_str()]).await.map_err(db_error)?.as_ref().map(stream_row))
 }
 
 pub(crate) async fn stream_info(store: &PgStore, stream: &StreamId) -> Result<StreamInfo> {
@@ -54,23 +55,28 @@ pub(crate) async fn read_stream(store: &PgStore, stream: &StreamId, options: Rea
     options.validate()?;
     let client = store.client().await?;
     let s = &store.inner.schema;
-    let row =
-        client.query_opt(&format!("SELECT status FROM {s}.streams WHERE stream_id = $1"), &[&stream.as_str()]).await.map_err(db_error)?;
-    if row.is_some_and(|r| r.get::<_, i16>(0) == 3) {
-        return Err(Error::StreamDeleted { stream: stream.clone() });
-    }
     let (cmp, order) = match options.direction {
         Direction::Forward => (">=", "ASC"),
         Direction::Backward => ("<=", "DESC"),
     };
     let from = options.from.map_or(if options.direction == Direction::Forward { 0 } else { i64::MAX }, |v| v.min(i64::MAX as u64) as i64);
     let limit = options.limit.map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
-    let sql = format!(
+    let status_sql = format!("SELECT status FROM {s}.streams WHERE stream_id = $1");
+    let events_sql = format!(
         "SELECT {COLS} FROM {s}.events e LEFT JOIN {s}.streams s ON s.stream_id = e.stream_id
          WHERE e.stream_id = $1 AND e.version {cmp} $2 AND {vis} ORDER BY e.version {order} LIMIT $3",
         vis = visible(4)
     );
-    let rows = client.query(&sql, &[&stream.as_str(), &from, &limit, &Timestamp::now().as_micros()]).await.map_err(db_error)?;
+    // Cached statements, and both queries pipelined: one round trip.
+    let (status, events) = tokio::try_join!(client.prepare_cached(&status_sql), client.prepare_cached(&events_sql)).map_err(db_error)?;
+    let (name, now) = (stream.as_str(), Timestamp::now().as_micros());
+    let status_params: [&(dyn ToSql + Sync); 1] = [&name];
+    let events_params: [&(dyn ToSql + Sync); 4] = [&name, &from, &limit, &now];
+    let (row, rows) =
+        tokio::try_join!(client.query_opt(&status, &status_params), client.query(&events, &events_params)).map_err(db_error)?;
+    if row.is_some_and(|r| r.get::<_, i16>(0) == 3) {
+        return Err(Error::StreamDeleted { stream: stream.clone() });
+    }
     rows.iter().map(event).collect()
 }
 
@@ -163,5 +169,6 @@ pub(crate) async fn get_event(store: &PgStore, id: Uuid) -> Result<Option<Record
         "SELECT {COLS} FROM {s}.events e LEFT JOIN {s}.streams s ON s.stream_id = e.stream_id WHERE e.event_id = $1 AND {}",
         visible(2)
     );
-    client.query_opt(&sql, &[&id, &Timestamp::now().as_micros()]).await.map_err(db_error)?.as_ref().map(event).transpose()
+    let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
+    client.query_opt(&statement, &[&id, &Timestamp::now().as_micros()]).await.map_err(db_error)?.as_ref().map(event).transpose()
 }

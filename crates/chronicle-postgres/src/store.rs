@@ -89,6 +89,11 @@ impl PgStore {
         let mut config =
             tokio_postgres::Config::from_str(&options.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
         config.application_name(application_name(&options.schema));
+        // Appends and reads are short OLTP statements; JIT compilation (on
+        // by default since PostgreSQL 12) would cost them hundreds of ms
+        // whenever the planner over-estimates a row count.
+        let extra = config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
+        config.options(format!("{extra}-c jit=off"));
         let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
