@@ -1,11 +1,8 @@
-//! Appends (one transaction each; positions assigned at the end under the
-//! head lock) and stream lifecycle changes.
+//! Stream rows: locking them (appends and lifecycle changes), DCB condition
+//! checks, and stream lifecycle changes.
 
-use crate::{PgStore, db_error, listen::channel};
-use chronicle_core::{
-    AppendPlan, AppendResult, AppendView, DeleteMode, Error, EventLocation, EventQuery, ExpectedVersion, PreparedAppend, Result, StreamId,
-    StreamInfo, StreamMetadata, StreamStatus, Timestamp, Uuid, plan_append,
-};
+use crate::{PgStore, db_error};
+use chronicle_core::{DeleteMode, Error, EventQuery, ExpectedVersion, Result, StreamId, StreamInfo, StreamMetadata, StreamStatus, Uuid};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
@@ -48,31 +45,10 @@ pub(crate) fn stream_row(r: &tokio_postgres::Row) -> StreamRow {
 
 pub(crate) const STREAM_COLS: &str = "stream_id, last_version, status, deleted_through, max_age, max_count, truncate_before";
 
-/// What the planner sees: the locked stream rows and the stored ids.
-struct View {
-    streams: HashMap<String, StreamInfo>,
-    ids: HashMap<Uuid, EventLocation>,
-}
-
-impl AppendView for View {
-    fn stream_info(&self, stream: &StreamId) -> StreamInfo {
-        self.streams.get(stream.as_str()).copied().unwrap_or_default()
-    }
-    fn locate(&self, id: &Uuid) -> Option<EventLocation> {
-        self.ids.get(id).cloned()
-    }
-    fn first_match_after(&self, _: &EventQuery, _: Option<u64>) -> Option<u64> {
-        None // checked in SQL once the head is locked
-    }
-    fn head(&self) -> u64 {
-        0 // positions are offset once the head is locked
-    }
-}
-
 /// Creates missing stream rows, locks them all (sorted, so concurrent
 /// multi-stream appends cannot deadlock) and looks up `ids`, pipelined in
 /// one round trip.
-async fn lock_streams(
+pub(crate) async fn lock_streams(
     tx: &Transaction<'_>,
     s: &str,
     names: &mut Vec<String>,
@@ -95,7 +71,7 @@ async fn lock_streams(
     Ok((rows.iter().map(|r| (r.get::<_, String>(0), stream_row(r))).collect(), found))
 }
 
-async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, after: Option<u64>) -> Result<Option<u64>> {
+pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, after: Option<u64>) -> Result<Option<u64>> {
     let mut clauses = Vec::new();
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(after.unwrap_or(0) as i64)];
     for item in &query.items {
@@ -117,141 +93,6 @@ async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, a
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     Ok(tx.query_opt(&sql, &refs).await.map_err(db_error)?.map(|r| r.get::<_, i64>(0) as u64))
-}
-
-/// One append: decide under the stream locks, then take the head lock,
-/// number, insert, notify, commit. Returns the results and whether the
-/// append was an idempotent retry.
-pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Result<(Vec<AppendResult>, bool)> {
-    let s = store.inner.schema.as_str();
-    let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    let mut names: Vec<String> = prepared.streams.iter().map(|p| p.stream.to_string()).collect();
-    let ids: Vec<Uuid> = prepared.streams.iter().flat_map(|p| p.events.iter().map(|e| e.event_id)).collect();
-    let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
-    let view = View {
-        streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
-        ids: found
-            .iter()
-            .filter_map(|r| {
-                let stream = StreamId::new(r.get::<_, String>(1)).ok()?;
-                Some((r.get(0), EventLocation { stream, version: r.get::<_, i64>(2) as u64, position: r.get::<_, i64>(3) as u64 }))
-            })
-            .collect(),
-    };
-    let mut results = match plan_append(&view, &prepared)? {
-        AppendPlan::AlreadyStored(results) => return Ok((results, true)),
-        AppendPlan::Write(results) => results,
-    };
-    let n = prepared.event_count() as i64;
-    if let Some(cond) = &prepared.condition {
-        // A DCB condition is checked with the head locked, so no event can
-        // slip in between the check and the write.
-        let lock = tx.prepare_cached(&format!("SELECT position FROM {s}.head FOR UPDATE")).await.map_err(db_error)?;
-        tx.query_one(&lock, &[]).await.map_err(db_error)?;
-        if let Some(position) = condition_conflict(&tx, s, &cond.query, cond.after).await? {
-            return Err(Error::AppendConditionFailed { position });
-        }
-    }
-    // Positions relative to the head; the write statement adds the head.
-    let mut c = Columns::default();
-    for (part, result) in prepared.streams.iter().zip(results.iter()) {
-        for (i, e) in part.events.iter().enumerate() {
-            let wk = e.well_known();
-            c.position.push((result.first_position + i as u64) as i64);
-            c.stream.push(part.stream.to_string());
-            c.version.push((result.first_version + i as u64) as i64);
-            c.id.push(e.event_id);
-            c.event_type.push(e.event_type.to_string());
-            c.schema_version.push(e.schema_version as i32);
-            c.data.push(String::from_utf8_lossy(e.data.as_bytes()).into_owned());
-            c.metadata.push(String::from_utf8_lossy(e.metadata().as_bytes()).into_owned());
-            c.category.push(part.stream.category().to_owned());
-            c.correlation.push(wk.correlation_id.clone());
-            c.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
-            c.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
-            c.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
-        }
-    }
-    let (streams, versions): (Vec<String>, Vec<i64>) = results.iter().map(|r| (r.stream_id.to_string(), r.last_version as i64)).unzip();
-    // One statement: reserve positions under the head row lock (held from
-    // here to commit, so appends commit in position order), insert the
-    // events, advance the streams, and notify on commit.
-    let write = tx
-        .prepare_cached(&format!(
-            "WITH h AS (
-                 UPDATE {s}.head SET position = position + $1, recorded_at = greatest(recorded_at, $2)
-                 RETURNING position - $1 AS base, recorded_at),
-             inserted AS (
-                 INSERT INTO {s}.events (global_position, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at,
-                                          category, correlation_id, actor_type, actor_id, tags)
-                 SELECT h.base + p, st, v, id, ty, sv, d, m, h.recorded_at, c, co, at, ai, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb))
-                 FROM h, unnest($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::text[],
-                                $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
-                      AS u(p, st, v, id, ty, sv, d, m, c, co, at, ai, tg)
-                 RETURNING 1),
-             advanced AS (
-                 UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($16::text[], $17::bigint[]) AS u(st, v) WHERE stream_id = u.st
-                 RETURNING 1)
-             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text) FROM h"
-        ))
-        .await
-        .map_err(db_error)?;
-    let channel_name = channel(s);
-    let params: [&(dyn ToSql + Sync); 18] = [
-        &n,
-        &Timestamp::now().as_micros(),
-        &c.position,
-        &c.stream,
-        &c.version,
-        &c.id,
-        &c.event_type,
-        &c.schema_version,
-        &c.data,
-        &c.metadata,
-        &c.category,
-        &c.correlation,
-        &c.actor_type,
-        &c.actor_id,
-        &c.tags,
-        &streams,
-        &versions,
-        &channel_name,
-    ];
-    let base = match tx.query_one(&write, &params).await {
-        Ok(row) => row.get::<_, i64>(0) as u64,
-        Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505") => {
-            return Err(Error::DuplicateEventId { event_id: ids.first().copied().unwrap_or_default() });
-        }
-        Err(e) => return Err(db_error(e)),
-    };
-    for result in &mut results {
-        result.first_position += base;
-        result.last_position += base;
-    }
-    let new_head = base + n as u64;
-    tx.commit().await.map_err(db_error)?;
-    store.publish_head(new_head);
-    Ok((results, false))
-}
-
-/// The events of one append, column by column (one multi-row insert).
-#[derive(Default)]
-struct Columns {
-    position: Vec<i64>,
-    stream: Vec<String>,
-    version: Vec<i64>,
-    id: Vec<Uuid>,
-    event_type: Vec<String>,
-    schema_version: Vec<i32>,
-    data: Vec<String>,
-    metadata: Vec<String>,
-    category: Vec<String>,
-    correlation: Vec<Option<String>>,
-    actor_type: Vec<Option<String>>,
-    actor_id: Vec<Option<String>>,
-    /// JSON arrays, expanded to `text[]` in SQL (arrays of arrays cannot be ragged).
-    tags: Vec<String>,
 }
 
 /// A stream lifecycle change.

@@ -4,15 +4,17 @@
 //! [`EventStore`](chronicle_core::EventStore) trait.
 //!
 //! - **Gapless global order.** Positions come from a one-row `head` table,
-//!   not a sequence: an append locks its streams' rows (sorted, so appends
-//!   never deadlock), decides (idempotency, tombstones, expected versions),
-//!   and only then takes the `head` row lock, reserves `n` positions and
-//!   inserts the events in one statement. The lock is held from that point
-//!   to commit, so transactions commit in position order: a reader can
-//!   never see position N+1 before N, and a rolled-back append releases its
-//!   positions with the rest of the transaction — no holes. Only the tail
-//!   of each transaction (insert + commit) is serialised; deciding runs in
-//!   parallel. A DCB append checks its condition after taking the lock.
+//!   not a sequence. Appends go through a group committer (one per store):
+//!   it takes every queued append, locks all their stream rows (sorted, so
+//!   writers never deadlock), decides each append in turn (idempotency,
+//!   tombstones, expected versions), then one statement takes the `head`
+//!   row lock, reserves the batch's positions, inserts its events and
+//!   advances its streams. The lock is held to commit, so transactions
+//!   commit in position order: a reader never sees position N+1 before N,
+//!   and a rollback releases its positions with the rest of the
+//!   transaction — no holes. Several processes may share one database: the
+//!   same locks order them. A DCB append runs alone and checks its
+//!   condition with the head locked.
 //! - `data`/`metadata` are stored as the validated compact JSON text and
 //!   returned verbatim (not `jsonb`, which would re-encode them).
 //! - Live subscriptions: `LISTEN`/`NOTIFY` of the new head, plus a bounded
@@ -22,10 +24,12 @@
 
 mod append;
 mod breaker;
+mod commit;
 mod listen;
 mod read;
 mod schema;
 mod store;
+mod write;
 
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};

@@ -1,6 +1,6 @@
 //! `PgStore`: the pool, the breaker, the head watch, and the trait impl.
 
-use crate::{append, breaker::Breaker, db_error, listen, read, schema};
+use crate::{append, breaker::Breaker, commit, db_error, listen, read, schema};
 use chronicle_core::{
     AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
     Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) head: watch::Sender<u64>,
     breaker: Breaker,
+    /// The group-commit queue (see [`commit`]).
+    pub(crate) committer: commit::Queue,
     listener: tokio::task::JoinHandle<()>,
     /// For [`PgStore::connect_temporary`]: (url, schema) dropped on drop.
     cleanup: Option<String>,
@@ -108,6 +110,8 @@ impl PgStore {
         drop(client);
         let (tx, _) = watch::channel(head as u64);
         let listener = listen::spawn(config, options.schema.clone(), pool.clone(), tx.clone());
+        // The committer ends by itself once the last handle (and queue) drops.
+        let (committer, _) = commit::spawn();
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -116,6 +120,7 @@ impl PgStore {
                 metrics: Arc::default(),
                 head: tx,
                 breaker: Breaker::default(),
+                committer,
                 listener,
                 cleanup,
                 url: options.url,
@@ -164,7 +169,7 @@ impl EventStore for PgStore {
     async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
         let events = request.streams.iter().map(|s| s.events.len()).sum();
         let outcome = match self.inner.pipeline.prepare(request) {
-            Ok(prepared) => append::append(self, prepared).await,
+            Ok(prepared) => commit::append(self, prepared).await,
             Err(e) => Err(e),
         };
         let idempotent = matches!(outcome, Ok((_, true)));

@@ -1,0 +1,250 @@
+//! Group commit. Every append of a store goes through one committer task:
+//! it takes whatever is queued (up to [`MAX_JOBS`] appends or
+//! [`MAX_EVENTS`] events, no fixed wait), locks all their streams at once,
+//! decides each append in turn against the rows plus the batch's earlier
+//! appends, and writes every event of the batch with one statement and one
+//! commit. The head row lock — which keeps commits in position order — is
+//! then held once per batch instead of once per append.
+//!
+//! An append whose decision fails (wrong version, tombstone, partial
+//! duplicate) gets its error and writes nothing; the rest of the batch is
+//! unaffected. If the batch's write fails (say another process stored one
+//! of its event ids meanwhile), each append is retried alone so the error
+//! reaches only the one it belongs to. A DCB append runs in a batch of its
+//! own, its condition checked with the head locked.
+
+use crate::{
+    PgStore,
+    append::{condition_conflict, lock_streams},
+    db_error,
+    listen::channel,
+    write::{Columns, insert},
+};
+use chronicle_core::{
+    AppendPlan, AppendResult, AppendView, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus,
+    Uuid, plan_append,
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most appends decided and written in one transaction.
+const MAX_JOBS: usize = 256;
+/// Most events in one batch (a single larger append still goes alone).
+const MAX_EVENTS: usize = 10_000;
+
+/// What an append returns: its results and whether it was a retry of one
+/// already stored.
+pub(crate) type Outcome = Result<(Vec<AppendResult>, bool)>;
+
+/// One queued append.
+pub(crate) struct Job {
+    store: PgStore,
+    prepared: PreparedAppend,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The committer's queue.
+pub(crate) type Queue = mpsc::UnboundedSender<Job>;
+
+/// Starts the committer; it stops when the last [`Queue`] handle drops.
+pub(crate) fn spawn() -> (Queue, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (tx, tokio::spawn(run(rx)))
+}
+
+/// Queues an append and waits for its outcome.
+pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Outcome {
+    let (reply, answer) = oneshot::channel();
+    let job = Job { store: store.clone(), prepared, reply };
+    store.inner.committer.send(job).map_err(|_| Error::Unavailable { reason: "the postgres committer has stopped".into() })?;
+    answer.await.map_err(|_| Error::Unavailable { reason: "the postgres committer dropped an append".into() })?
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut pending: VecDeque<Job> = VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(job) => pending.push_back(job),
+                None => return,
+            }
+        }
+        while pending.len() < MAX_JOBS
+            && let Ok(job) = rx.try_recv()
+        {
+            pending.push_back(job);
+        }
+        let batch = take_batch(&mut pending);
+        let deferred = commit(batch).await;
+        for job in deferred.into_iter().rev() {
+            pending.push_front(job);
+        }
+    }
+}
+
+/// The next batch: conditional appends alone, others up to the limits.
+fn take_batch(pending: &mut VecDeque<Job>) -> Vec<Job> {
+    let mut batch = Vec::new();
+    let mut events = 0;
+    while let Some(job) = pending.front() {
+        let alone = job.prepared.condition.is_some();
+        let n = job.prepared.event_count();
+        if !batch.is_empty() && (alone || events + n > MAX_EVENTS || batch.len() == MAX_JOBS) {
+            break;
+        }
+        events += n;
+        batch.extend(pending.pop_front());
+        if alone {
+            break;
+        }
+    }
+    batch
+}
+
+/// Decides and writes one batch, answering every job it settles; returns
+/// the jobs deferred to the next batch (their ids clash with an earlier
+/// append of this one).
+async fn commit(batch: Vec<Job>) -> Vec<Job> {
+    let Some(store) = batch.first().map(|j| j.store.clone()) else { return Vec::new() };
+    let single = batch.len() == 1;
+    let decided = match write_batch(&store, &batch).await {
+        Ok(decided) => decided,
+        Err(e) if single => vec![Decision::Ready(Err(e))],
+        // Retry each alone so a failure reaches only its own append.
+        Err(e) => {
+            tracing::debug!(error = %e, appends = batch.len(), "batch write failed; retrying each append alone");
+            for job in batch {
+                let decided = write_batch(&job.store, std::slice::from_ref(&job)).await;
+                let outcome = match decided.map(|mut d| d.pop()) {
+                    Ok(Some(Decision::Ready(outcome))) => outcome,
+                    Ok(_) => Err(Error::Unavailable { reason: "append was not decided".into() }),
+                    Err(e) => Err(e),
+                };
+                let _ = job.reply.send(outcome);
+            }
+            return Vec::new();
+        }
+    };
+    let mut deferred = Vec::new();
+    for (job, decision) in batch.into_iter().zip(decided) {
+        match decision {
+            Decision::Ready(outcome) => {
+                let _ = job.reply.send(outcome);
+            }
+            Decision::Deferred => deferred.push(job),
+        }
+    }
+    deferred
+}
+
+enum Decision {
+    Ready(Outcome),
+    Deferred,
+}
+
+/// What the planner sees: the locked stream rows, the stored ids, and the
+/// batch's earlier appends.
+struct View {
+    streams: HashMap<String, StreamInfo>,
+    ids: HashMap<Uuid, EventLocation>,
+    /// Events planned so far in this batch (positions are relative to the
+    /// head until the write reserves them).
+    planned: u64,
+}
+
+impl AppendView for View {
+    fn stream_info(&self, stream: &StreamId) -> StreamInfo {
+        self.streams.get(stream.as_str()).copied().unwrap_or_default()
+    }
+    fn locate(&self, id: &Uuid) -> Option<EventLocation> {
+        self.ids.get(id).cloned()
+    }
+    fn first_match_after(&self, _: &EventQuery, _: Option<u64>) -> Option<u64> {
+        None // checked in SQL once the head is locked
+    }
+    fn head(&self) -> u64 {
+        self.planned
+    }
+}
+
+async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
+    let s = store.inner.schema.as_str();
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(db_error)?;
+    let mut names: Vec<String> = batch.iter().flat_map(|j| j.prepared.streams.iter().map(|p| p.stream.to_string())).collect();
+    let ids: Vec<Uuid> = batch.iter().flat_map(|j| event_ids(&j.prepared)).collect();
+    let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
+    let mut view = View {
+        streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
+        ids: found
+            .iter()
+            .filter_map(|r| {
+                let stream = StreamId::new(r.get::<_, String>(1)).ok()?;
+                Some((r.get(0), EventLocation { stream, version: r.get::<_, i64>(2) as u64, position: r.get::<_, i64>(3) as u64 }))
+            })
+            .collect(),
+        planned: 0,
+    };
+    let mut written: HashSet<Uuid> = HashSet::new();
+    let mut columns = Columns::default();
+    let mut decisions = Vec::with_capacity(batch.len());
+    for job in batch {
+        let p = &job.prepared;
+        if event_ids(p).into_iter().any(|id| written.contains(&id)) {
+            decisions.push(Decision::Deferred);
+            continue;
+        }
+        let results = match plan_append(&view, p) {
+            Err(e) => Err(e),
+            Ok(AppendPlan::AlreadyStored(results)) => Ok((results, true)),
+            Ok(AppendPlan::Write(results)) => Ok((results, false)),
+        };
+        let results = match results {
+            Ok((results, false)) => results,
+            other => {
+                decisions.push(Decision::Ready(other));
+                continue;
+            }
+        };
+        if let Some(cond) = &p.condition {
+            // Alone in its batch: lock the head so nothing slips in between
+            // the check and the write.
+            let lock = tx.prepare_cached(&format!("SELECT position FROM {s}.head FOR UPDATE")).await.map_err(db_error)?;
+            tx.query_one(&lock, &[]).await.map_err(db_error)?;
+            if let Some(position) = condition_conflict(&tx, s, &cond.query, cond.after).await? {
+                decisions.push(Decision::Ready(Err(Error::AppendConditionFailed { position })));
+                continue;
+            }
+        }
+        columns.push(p, &results);
+        for r in &results {
+            let info = view.streams.entry(r.stream_id.to_string()).or_default();
+            info.last_version = r.last_version;
+            info.status = StreamStatus::Active;
+        }
+        view.planned += p.event_count() as u64;
+        written.extend(event_ids(p));
+        decisions.push(Decision::Ready(Ok((results, false))));
+    }
+    if view.planned == 0 {
+        // Nothing to write: dropping the transaction rolls back the empty
+        // stream rows the locking created.
+        return Ok(decisions);
+    }
+    let base = insert(&tx, s, &columns, &channel(s)).await?;
+    tx.commit().await.map_err(db_error)?;
+    store.publish_head(base + view.planned);
+    for decision in &mut decisions {
+        if let Decision::Ready(Ok((results, false))) = decision {
+            for r in results {
+                r.first_position += base;
+                r.last_position += base;
+            }
+        }
+    }
+    Ok(decisions)
+}
+
+fn event_ids(append: &PreparedAppend) -> Vec<Uuid> {
+    append.streams.iter().flat_map(|s| s.events.iter().map(|e| e.event_id)).collect()
+}

@@ -1,0 +1,113 @@
+//! The one statement that writes a batch: reserve positions under the head
+//! row lock, insert the events, advance their streams, notify on commit.
+
+use crate::db_error;
+use chronicle_core::{AppendResult, Error, PreparedAppend, Result, Timestamp, Uuid};
+use deadpool_postgres::Transaction;
+use std::collections::HashMap;
+use tokio_postgres::types::ToSql;
+
+/// The events of a batch, column by column (one multi-row insert), and the
+/// last version each stream reaches.
+#[derive(Default)]
+pub(crate) struct Columns {
+    /// Positions relative to the head; the statement adds the head.
+    position: Vec<i64>,
+    stream: Vec<String>,
+    version: Vec<i64>,
+    id: Vec<Uuid>,
+    event_type: Vec<String>,
+    schema_version: Vec<i32>,
+    data: Vec<String>,
+    metadata: Vec<String>,
+    category: Vec<String>,
+    correlation: Vec<Option<String>>,
+    actor_type: Vec<Option<String>>,
+    actor_id: Vec<Option<String>>,
+    /// JSON arrays, expanded to `text[]` in SQL (arrays of arrays cannot be ragged).
+    tags: Vec<String>,
+    last_versions: HashMap<String, i64>,
+}
+
+impl Columns {
+    /// Adds one planned append (`results` from the planner, positions
+    /// relative to the head).
+    pub(crate) fn push(&mut self, append: &PreparedAppend, results: &[AppendResult]) {
+        for (part, result) in append.streams.iter().zip(results) {
+            for (i, e) in part.events.iter().enumerate() {
+                let wk = e.well_known();
+                self.position.push((result.first_position + i as u64) as i64);
+                self.stream.push(part.stream.to_string());
+                self.version.push((result.first_version + i as u64) as i64);
+                self.id.push(e.event_id);
+                self.event_type.push(e.event_type.to_string());
+                self.schema_version.push(e.schema_version as i32);
+                self.data.push(String::from_utf8_lossy(e.data.as_bytes()).into_owned());
+                self.metadata.push(String::from_utf8_lossy(e.metadata().as_bytes()).into_owned());
+                self.category.push(part.stream.category().to_owned());
+                self.correlation.push(wk.correlation_id.clone());
+                self.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
+                self.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
+                self.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
+            }
+            let last = self.last_versions.entry(result.stream_id.to_string()).or_default();
+            *last = (*last).max(result.last_version as i64);
+        }
+    }
+}
+
+/// Writes the batch; returns the head before it (add it to the relative
+/// positions). From this statement to commit the head row stays locked, so
+/// batches commit in position order and a rollback leaves no hole.
+pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: &str) -> Result<u64> {
+    let write = tx
+        .prepare_cached(&format!(
+            "WITH h AS (
+                 UPDATE {s}.head SET position = position + $1, recorded_at = greatest(recorded_at, $2)
+                 RETURNING position - $1 AS base, recorded_at),
+             inserted AS (
+                 INSERT INTO {s}.events (global_position, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at,
+                                          category, correlation_id, actor_type, actor_id, tags)
+                 SELECT h.base + p, st, v, id, ty, sv, d, m, h.recorded_at, c, co, at, ai, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb))
+                 FROM h, unnest($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::text[],
+                                $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+                      AS u(p, st, v, id, ty, sv, d, m, c, co, at, ai, tg)
+                 RETURNING 1),
+             advanced AS (
+                 UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($16::text[], $17::bigint[]) AS u(st, v) WHERE stream_id = u.st
+                 RETURNING 1)
+             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text) FROM h"
+        ))
+        .await
+        .map_err(db_error)?;
+    let n = c.position.len() as i64;
+    let (streams, versions): (Vec<&String>, Vec<i64>) = c.last_versions.iter().map(|(k, v)| (k, *v)).unzip();
+    let params: [&(dyn ToSql + Sync); 18] = [
+        &n,
+        &Timestamp::now().as_micros(),
+        &c.position,
+        &c.stream,
+        &c.version,
+        &c.id,
+        &c.event_type,
+        &c.schema_version,
+        &c.data,
+        &c.metadata,
+        &c.category,
+        &c.correlation,
+        &c.actor_type,
+        &c.actor_id,
+        &c.tags,
+        &streams,
+        &versions,
+        &channel,
+    ];
+    match tx.query_one(&write, &params).await {
+        Ok(row) => Ok(row.get::<_, i64>(0) as u64),
+        // The caller knows which append's ids these were.
+        Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505") => {
+            Err(Error::DuplicateEventId { event_id: c.id.first().copied().unwrap_or_default() })
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
