@@ -59,7 +59,13 @@ pub(crate) async fn lock_streams(
     let sql = [
         format!("INSERT INTO {s}.streams (stream_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING"),
         format!("SELECT {STREAM_COLS} FROM {s}.streams WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE"),
-        format!("SELECT event_id, stream_id, version, global_position FROM {s}.events WHERE event_id = ANY($1)"),
+        // One index probe per id (LATERAL + LIMIT keeps it a per-row
+        // subplan): a plan cached while the table was small must not turn
+        // into a scan of the whole table once it is large.
+        format!(
+            "SELECT e.event_id, e.stream_id, e.version, e.global_position FROM unnest($1::uuid[]) AS i(id)
+             CROSS JOIN LATERAL (SELECT * FROM {s}.events x WHERE x.event_id = i.id LIMIT 1) e"
+        ),
     ];
     let (create, lock, find) =
         tokio::try_join!(tx.prepare_cached(&sql[0]), tx.prepare_cached(&sql[1]), tx.prepare_cached(&sql[2])).map_err(db_error)?;

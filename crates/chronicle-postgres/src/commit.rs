@@ -234,6 +234,7 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     let base = insert(&tx, s, &columns, &channel(s)).await?;
     tx.commit().await.map_err(db_error)?;
     store.publish_head(base + view.planned);
+    store.analyze_on_growth(base + view.planned);
     for decision in &mut decisions {
         if let Decision::Ready(Ok((results, false))) = decision {
             for r in results {

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) head: watch::Sender<u64>,
     breaker: Breaker,
+    /// Head at which the tables are next analysed (see [`PgStore::analyze_on_growth`]).
+    next_analyze: std::sync::atomic::AtomicU64,
     /// The group-commit queue (see [`commit`]).
     pub(crate) committer: commit::Queue,
     listener: tokio::task::JoinHandle<()>,
@@ -121,6 +123,7 @@ impl PgStore {
                 head: tx,
                 breaker: Breaker::default(),
                 committer,
+                next_analyze: std::sync::atomic::AtomicU64::new(analyze_step(head as u64)),
                 listener,
                 cleanup,
                 url: options.url,
@@ -159,9 +162,37 @@ impl PgStore {
         Err(Error::Unavailable { reason: "cannot get a postgres connection".into() })
     }
 
+    /// Statements are prepared once per connection and PostgreSQL keeps a
+    /// generic plan built from the statistics of that moment; plans made
+    /// while a table was nearly empty would scan it once it is large. So
+    /// whenever the log has grown tenfold since the last time, analyse the
+    /// tables in the background: fresh statistics invalidate the cached
+    /// plans. (Autovacuum does the same later, at its own pace.)
+    pub(crate) fn analyze_on_growth(&self, head: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let due = self.inner.next_analyze.load(Relaxed);
+        if head < due || self.inner.next_analyze.compare_exchange(due, analyze_step(head), Relaxed, Relaxed).is_err() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let s = &store.inner.schema;
+            if let Ok(client) = store.client().await
+                && let Err(e) = client.batch_execute(&format!("ANALYZE {s}.events, {s}.streams")).await
+            {
+                tracing::warn!(error = %e, "analysing the event tables failed");
+            }
+        });
+    }
+
     pub(crate) fn publish_head(&self, head: u64) {
         self.inner.head.send_if_modified(|h| std::mem::replace(h, (*h).max(head)) < head);
     }
+}
+
+/// The next head at which to analyse: ten times this one (at least 1,000).
+fn analyze_step(head: u64) -> u64 {
+    head.saturating_mul(10).max(1_000)
 }
 
 #[async_trait]
