@@ -45,9 +45,17 @@ pub struct ValidatedEvent {
     pub data: RawJson,
     metadata: RawJson,
     well_known: Metadata,
+    id_assigned: bool,
 }
 
 impl ValidatedEvent {
+    /// True when the id was assigned here (a fresh UUIDv7), not by the
+    /// client: such an event cannot be stored already, so backends may skip
+    /// the idempotency lookup for it.
+    pub fn id_assigned(&self) -> bool {
+        self.id_assigned
+    }
+
     /// The metadata (a JSON object).
     pub fn metadata(&self) -> &RawJson {
         &self.metadata
@@ -101,6 +109,7 @@ impl Limits {
             }
         };
         Ok(ValidatedEvent {
+            id_assigned: event.event_id.is_none(),
             event_id: event.event_id.unwrap_or_else(Uuid::now_v7),
             event_type: Arc::from(event.event_type),
             schema_version: event.schema_version,

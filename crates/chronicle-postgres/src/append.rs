@@ -86,8 +86,14 @@ pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &Ev
             params.push(Box::new(item.types.clone()));
             parts.push(format!("event_type = ANY(${})", params.len()));
         }
-        params.push(Box::new(item.tags.clone()));
-        parts.push(format!("tags @> ${}", params.len()));
+        if !item.tags.is_empty() {
+            // `tags <> '{}'` lets the planner use the partial GIN index.
+            params.push(Box::new(item.tags.clone()));
+            parts.push(format!("tags <> '{{}}' AND tags @> ${}", params.len()));
+        }
+        if parts.is_empty() {
+            parts.push("TRUE".to_owned()); // an empty item matches every event
+        }
         clauses.push(format!("({})", parts.join(" AND ")));
     }
     if clauses.is_empty() {

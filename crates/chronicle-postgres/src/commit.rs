@@ -172,7 +172,11 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
     let mut names: Vec<String> = batch.iter().flat_map(|j| j.prepared.streams.iter().map(|p| p.stream.to_string())).collect();
-    let ids: Vec<Uuid> = batch.iter().flat_map(|j| event_ids(&j.prepared)).collect();
+    // Only client-chosen ids can already be stored; fresh UUIDv7s cannot.
+    let ids: Vec<Uuid> = batch
+        .iter()
+        .flat_map(|j| j.prepared.streams.iter().flat_map(|p| p.events.iter().filter(|e| !e.id_assigned()).map(|e| e.event_id)))
+        .collect();
     let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
     let mut view = View {
         streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),

@@ -117,7 +117,7 @@ pub(crate) async fn read_all(store: &PgStore, read: &ReadAll) -> Result<EventPag
         add(Box::new(a.clone()), &|i| format!("e.actor_type = ${i}"));
     }
     if !f.tags.is_empty() {
-        add(Box::new(f.tags.clone()), &|i| format!("e.tags @> ${i}"));
+        add(Box::new(f.tags.clone()), &|i| format!("e.tags <> '{{}}' AND e.tags @> ${i}"));
     }
     if let Some(t) = f.since {
         add(Box::new(t.as_micros()), &|i| format!("e.recorded_at >= ${i}"));

@@ -68,7 +68,7 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
              inserted AS (
                  INSERT INTO {s}.events (global_position, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at,
                                           category, correlation_id, actor_type, actor_id, tags)
-                 SELECT h.base + p, st, v, id, ty, sv, d, m, h.recorded_at, c, co, at, ai, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb))
+                 SELECT h.base + p, st, v, id, ty, sv, d, m, h.recorded_at, c, co, at, ai, CASE WHEN tg = '[]' THEN '{{}}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(tg::jsonb)) END
                  FROM h, unnest($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::text[],
                                 $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
                       AS u(p, st, v, id, ty, sv, d, m, c, co, at, ai, tg)
