@@ -42,6 +42,14 @@ pub enum Error {
         /// What differs.
         reason: String,
     },
+    /// A projection or saga handler failed on an event.
+    #[error("handler failed: {what}: {reason}")]
+    Handler {
+        /// Which handler, and on what (projection name and position).
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// No handler is registered for a command or query type.
     #[error("no handler registered for {0}")]
     NoHandler(&'static str),

@@ -15,6 +15,11 @@
 //!   migration into a new store, verified event for event).
 //! - [`CommandBus`] / [`QueryBus`], thin.
 //! - [`given`]/`when`/`then`: the pure, synchronous test kit.
+//! - [`Projection`]s and the [`ProjectionRunner`]: checkpoints kept with
+//!   the read model, catch-up then live, retries, parking ([`parked`]),
+//!   state records and metrics, rebuild-and-swap; [`PgProjection`]
+//!   (feature `postgres`) updates a PostgreSQL read model and its
+//!   checkpoint in one transaction.
 //!
 //! The `orders` example (`cargo run --release --example orders`) drives the
 //! orders / payments / inventory domain end to end.
@@ -26,6 +31,7 @@ mod event;
 mod given;
 mod metrics;
 mod migrate;
+mod projection;
 mod repository;
 mod upcast;
 
@@ -36,5 +42,11 @@ pub use event::{DomainEvent, decode_event, encode_event};
 pub use given::{Outcome, Scenario, given};
 pub use metrics::CommandMetrics;
 pub use migrate::{MigrationReport, migrate};
+pub use projection::{
+    MemoryProjection, OnFailure, PROJECTIONS_STREAM, Projection, ProjectionRunner, ProjectionState, ProjectionStatus, RunnerOptions,
+    RunningProjection, StoreCheckpointed, latest_states, parked, render_prometheus,
+};
+#[cfg(feature = "postgres")]
+pub use projection::{PgProjection, PgReadModel};
 pub use repository::{Executed, Loaded, Repository};
 pub use upcast::Upcasters;
