@@ -21,6 +21,10 @@
 //!   (feature `postgres`) updates a PostgreSQL read model and its
 //!   checkpoint in one transaction.
 //!
+//! - [`Saga`]s (process managers) and the [`SagaRunner`]: react to events
+//!   with commands, compensate rejected commands, act on timeouts; state
+//!   event-sourced, outbox and timeouts restart-safe.
+//!
 //! The `orders` example (`cargo run --release --example orders`) drives the
 //! orders / payments / inventory domain end to end.
 
@@ -33,13 +37,14 @@ mod metrics;
 mod migrate;
 mod projection;
 mod repository;
+pub mod saga;
 mod upcast;
 
 pub use aggregate::{Aggregate, CommandContext};
 pub use bus::{CommandBus, Dispatched, QueryBus};
 pub use error::{Error, Result};
 pub use event::{DomainEvent, decode_event, encode_event};
-pub use given::{Outcome, Scenario, given};
+pub use given::{History, Outcome, SagaOutcome, SagaScenario, Scenario, given, given_saga};
 pub use metrics::CommandMetrics;
 pub use migrate::{MigrationReport, migrate};
 pub use projection::{
@@ -49,4 +54,5 @@ pub use projection::{
 #[cfg(feature = "postgres")]
 pub use projection::{PgProjection, PgReadModel};
 pub use repository::{Executed, Loaded, Repository};
+pub use saga::{CommandFailure, CommandSender, Reaction, RunningSaga, Saga, SagaRunner};
 pub use upcast::Upcasters;

@@ -18,7 +18,7 @@ fn is_admin(ctx: &CommandContext) -> bool {
 }
 
 fn is_service(ctx: &CommandContext) -> bool {
-    ctx.actor.as_ref().is_some_and(|a| a.kind == "service")
+    ctx.actor.as_ref().is_some_and(|a| a.kind == "service" || a.kind == "saga")
 }
 
 // ---------------------------------------------------------------- orders

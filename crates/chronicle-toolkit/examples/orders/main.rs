@@ -4,12 +4,15 @@
 //!
 //! Run from the repository root: `cargo run --release --example orders`.
 
+mod checkout;
 mod domain;
+mod views;
 
+use checkout::{BusSender, Checkout};
 use chronicle::{Config, EventStore, FileStore, ReadAll, file_options};
-use chronicle_toolkit::{CommandBus, CommandContext, Repository};
+use chronicle_toolkit::{CommandBus, CommandContext, ProjectionRunner, Repository, SagaRunner};
 use domain::*;
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -24,6 +27,22 @@ async fn open_store() -> Result<(Arc<dyn EventStore>, String), Box<dyn std::erro
     Ok((Arc::new(file), at))
 }
 
+/// Waits (up to 10 s) until `check` holds: the saga and projections run asynchronously.
+async fn until<F, Fut>(what: &str, check: F) -> Res
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<bool, chronicle_toolkit::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await? {
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for: {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
 fn item(sku: &str, quantity: u32, price_cents: u64) -> Item {
     Item { sku: sku.into(), quantity, price_cents }
 }
@@ -35,7 +54,12 @@ async fn main() -> Res {
     let orders = Repository::<Order>::new(store.clone()).with_upcasters(order_upcasters());
     let payments = Repository::<Payment>::new(store.clone());
     let stock = Repository::<Inventory>::new(store.clone()).with_snapshot_every(100);
-    let bus = CommandBus::new().register(orders.clone()).register(payments.clone()).register(stock.clone());
+    let bus = Arc::new(CommandBus::new().register(orders.clone()).register(payments.clone()).register(stock.clone()));
+    // Read models and the checkout saga follow the log in the background.
+    let (summary, customers) = (Arc::new(views::order_summary()), Arc::new(views::customer_orders()));
+    let runner = ProjectionRunner::new(store.clone());
+    let (summary_run, customers_run) = (runner.start(summary.clone()), runner.start(customers.clone()));
+    let saga = SagaRunner::<Checkout>::new(store.clone(), BusSender(bus.clone())).start().await?;
     let (ann, bob, eve) =
         (CommandContext::actor("user", "ann"), CommandContext::actor("user", "bob"), CommandContext::actor("user", "eve"));
     let shop = CommandContext::actor("service", "fulfilment");
@@ -44,15 +68,17 @@ async fn main() -> Res {
     bus.dispatch("pear", InventoryCommand::AddStock { quantity: 2 }, &shop).await?;
     println!("stock: 10 apples, 2 pears");
 
-    // 1. The happy path: order, reserve, pay, confirm, ship.
+    // 1. The happy path, driven by the checkout saga: ann orders; the saga reserves the
+    //    apples and requests the payment; the gateway processes it; the saga confirms the
+    //    order and allocates the stock; fulfilment ships.
     let checkout = ann.clone().correlated("checkout-1");
     let create =
         OrderCommand::Create { customer_id: "ann".into(), items: vec![item("apple", 3, 120)], shipping_address: "1 Main St".into() };
     bus.dispatch("o-1", create, &checkout).await?;
-    bus.dispatch("apple", InventoryCommand::Reserve { order_id: "o-1".into(), quantity: 3 }, &checkout).await?;
-    bus.dispatch("p-1", PaymentCommand::Request { order_id: "o-1".into(), amount_cents: 360 }, &checkout).await?;
-    bus.dispatch("p-1", PaymentCommand::Process { transaction_id: "tx-981".into() }, &checkout).await?;
-    bus.dispatch("o-1", OrderCommand::Confirm { payment_id: "p-1".into() }, &checkout).await?;
+    until("payment o-1 requested", || async { Ok(payments.load("o-1").await?.state.status == PaymentStatus::Requested) }).await?;
+    bus.dispatch("o-1", PaymentCommand::Process { transaction_id: "tx-981".into() }, &shop.clone().correlated("checkout-1")).await?;
+    until("order o-1 confirmed", || async { Ok(orders.load("o-1").await?.state.status == OrderStatus::Confirmed) }).await?;
+    until("apples allocated", || async { Ok(stock.load("apple").await?.state.on_hand == 7) }).await?;
     // Authorization against state and actor: eve may not cancel ann's order, ann may not ship it.
     for (who, command) in [(&eve, OrderCommand::Cancel { reason: "prank".into() }), (&ann, OrderCommand::Ship { tracking: "self".into() })]
     {
@@ -61,7 +87,6 @@ async fn main() -> Res {
             other => return Err(format!("expected an authorization failure, got {other:?}").into()),
         }
     }
-    bus.dispatch("apple", InventoryCommand::Allocate { order_id: "o-1".into() }, &checkout).await?;
     bus.dispatch("o-1", OrderCommand::Ship { tracking: "DHL-42".into() }, &shop.clone().correlated("checkout-1")).await?;
     let o1 = orders.load("o-1").await?;
     println!("order o-1 by ann: {:?}, total {} cents {}, version {}", o1.state.status, o1.state.total_cents, o1.state.currency, o1.version);
@@ -69,31 +94,26 @@ async fn main() -> Res {
     println!(
         "  {} events correlated with checkout-1: {}",
         trail.len(),
-        trail.iter().map(|e| e.event_type.to_string()).collect::<Vec<_>>().join(" → ")
+        trail.iter().filter(|e| !e.event_type.starts_with('$')).map(|e| e.event_type.to_string()).collect::<Vec<_>>().join(" → ")
     );
 
-    // 2. An invariant: not enough pears.
+    // 2. An invariant: not enough pears. The saga's reservation is refused; it compensates by cancelling the order.
     let create = OrderCommand::Create { customer_id: "bob".into(), items: vec![item("pear", 5, 80)], shipping_address: "2 Side St".into() };
     bus.dispatch("o-2", create, &bob).await?;
-    match bus.dispatch("pear", InventoryCommand::Reserve { order_id: "o-2".into(), quantity: 5 }, &bob).await {
-        Err(e) => {
-            println!("order o-2 by bob: reservation rejected: {}", e.domain::<InventoryError>().map_or(e.to_string(), ToString::to_string))
-        }
-        Ok(_) => return Err("reserving 5 of 2 pears must fail".into()),
-    }
-    bus.dispatch("o-2", OrderCommand::Cancel { reason: "out of stock".into() }, &bob).await?;
-    println!("  o-2 cancelled by bob");
+    until("order o-2 cancelled", || async { Ok(orders.load("o-2").await?.state.status == OrderStatus::Cancelled) }).await?;
+    println!("order o-2 by bob (5 pears, 2 in stock): {}", saga.instance("o-2").await?.reason.unwrap_or_default());
 
-    // 3. Payment fails: compensate (release the reservation, cancel the order).
+    // 3. Payment fails: the saga compensates (releases the reservation, cancels the order).
     let create = OrderCommand::Create { customer_id: "bob".into(), items: vec![item("pear", 2, 80)], shipping_address: "2 Side St".into() };
     bus.dispatch("o-3", create, &bob).await?;
-    bus.dispatch("pear", InventoryCommand::Reserve { order_id: "o-3".into(), quantity: 2 }, &bob).await?;
-    bus.dispatch("p-3", PaymentCommand::Request { order_id: "o-3".into(), amount_cents: 160 }, &bob).await?;
-    bus.dispatch("p-3", PaymentCommand::Fail { reason: "card declined".into() }, &shop).await?;
-    bus.dispatch("pear", InventoryCommand::Release { order_id: "o-3".into() }, &shop).await?;
-    bus.dispatch("o-3", OrderCommand::Cancel { reason: "payment failed".into() }, &shop).await?;
+    until("payment o-3 requested", || async { Ok(payments.load("o-3").await?.state.status == PaymentStatus::Requested) }).await?;
+    println!("order o-3 by bob: {} pears available while reserved", stock.load("pear").await?.state.available());
+    bus.dispatch("o-3", PaymentCommand::Fail { reason: "card declined".into() }, &shop).await?;
+    until("order o-3 cancelled", || async { Ok(orders.load("o-3").await?.state.status == OrderStatus::Cancelled) }).await?;
+    until("pears released", || async { Ok(stock.load("pear").await?.state.available() == 2) }).await?;
     println!(
-        "order o-3 by bob: payment failed → reservation released ({} pears available), order cancelled",
+        "  {} → reservation released ({} pears available), order cancelled",
+        saga.instance("o-3").await?.reason.unwrap_or_default(),
         stock.load("pear").await?.state.available()
     );
 
@@ -124,6 +144,30 @@ async fn main() -> Res {
     let bananas = stock.load("banana").await?;
     let snapshot = store.load_snapshot(&stock.stream("banana")?).await?.map(|s| s.version);
     println!("250 banana deliveries: {} on hand, latest snapshot at version {:?}", bananas.state.on_hand, snapshot);
+
+    // 7. The read models, fed by the projections.
+    until("read models caught up", || async {
+        Ok(summary.model().get("o-3").is_some_and(|o| o.status == "cancelled")
+            && customers.model().customers.get("bob").is_some_and(|c| c.open == 0))
+    })
+    .await?;
+    println!("\norder-summary:");
+    for (id, o) in summary.model() {
+        println!(
+            "  {id}: {} {:<9} {} items, {} cents {}, payment {}",
+            o.customer_id, o.status, o.items, o.total_cents, o.currency, o.payment
+        );
+    }
+    println!("customer-orders:");
+    for (id, c) in customers.model().customers {
+        println!("  {id}: orders {:?}, {} open, spent {} cents", c.orders, c.open, c.spent_cents);
+    }
+    for state in [summary_run.state(), customers_run.state(), saga.projection().state()] {
+        println!("  projection {}: {:?}, {} applied, {} parked", state.name, state.status, state.applied, state.parked);
+    }
+    saga.stop().await?;
+    summary_run.stop().await?;
+    customers_run.stop().await?;
 
     let head = store.read_all(&ReadAll::backward().limit(1)).await?.head;
     println!(

@@ -61,6 +61,20 @@ impl<S: Default + Clone + Send + 'static> MemoryProjection<S> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Applies `event` synchronously (what [`Projection::apply`] does);
+    /// the test kit's [`History::project`](crate::History::project) uses it.
+    pub fn apply_now(&self, event: &RecordedEvent) -> Result<()> {
+        let mut guard = self.lock();
+        if event.global_position <= guard.1 {
+            return Ok(()); // already applied
+        }
+        // Work on a copy: a failing handler leaves the model untouched.
+        let mut next = guard.0.clone();
+        (self.handler)(&mut next, event).map_err(|reason| handler_error(&self.name, event, reason))?;
+        *guard = (next, event.global_position);
+        Ok(())
+    }
+
     /// A copy of the model.
     pub fn model(&self) -> S {
         self.lock().0.clone()
@@ -79,15 +93,7 @@ impl<S: Default + Clone + Send + 'static> Projection for MemoryProjection<S> {
         Ok(self.lock().1)
     }
     async fn apply(&self, event: &RecordedEvent) -> Result<()> {
-        let mut guard = self.lock();
-        if event.global_position <= guard.1 {
-            return Ok(()); // already applied
-        }
-        // Work on a copy: a failing handler leaves the model untouched.
-        let mut next = guard.0.clone();
-        (self.handler)(&mut next, event).map_err(|reason| handler_error(&self.name, event, reason))?;
-        *guard = (next, event.global_position);
-        Ok(())
+        self.apply_now(event)
     }
     async fn replay_parked(&self, event: &RecordedEvent) -> Result<()> {
         let mut guard = self.lock();

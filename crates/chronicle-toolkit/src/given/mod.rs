@@ -1,4 +1,12 @@
-//! The given/when/then test kit: pure and synchronous, no store, no I/O.
+//! The given/when/then test kit: pure and synchronous, no store, no I/O —
+//! for aggregates ([`given`]), projections ([`History`]) and sagas
+//! ([`given_saga`]).
+
+mod history;
+mod saga;
+
+pub use history::History;
+pub use saga::{SagaOutcome, SagaScenario, given_saga};
 
 use crate::{Aggregate, CommandContext};
 use std::fmt::Debug;
