@@ -125,3 +125,19 @@ async fn lifecycle_snapshots_checkpoints_and_ops() {
     assert!(rid.is_some(), "every response carries x-request-id");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_include_projection_states() {
+    use chronicle_toolkit::{MemoryProjection, ProjectionRunner};
+    let s = common::start().await;
+    let body = json!([ev("Placed", 1, json!({}))]).to_string();
+    assert_eq!(s.post_json("/streams/order-1", &body).await.status(), 200);
+    let counts = std::sync::Arc::new(MemoryProjection::new("counts", |n: &mut u64, _| Ok(*n += 1)));
+    let running = ProjectionRunner::new(s.store.clone()).start(counts);
+    running.wait_for(1).await.unwrap();
+    running.stop().await.unwrap();
+    let text = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"chronicle_projection_position{projection="counts"}"#), "{text}");
+    assert!(text.contains(r#"chronicle_projection_live{projection="counts"} 0"#), "stopped: {text}");
+    s.shutdown().await;
+}

@@ -36,7 +36,13 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store.metrics().await;
     let bytes = state.storage_bytes.as_ref().map(|f| f());
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], state.metrics.render(&store, bytes))
+    let mut text = state.metrics.render(&store, bytes);
+    // Projection and saga states, as their runners last recorded them.
+    match chronicle_toolkit::latest_states(&*state.store).await {
+        Ok(states) => text.push_str(&chronicle_toolkit::render_prometheus(&states)),
+        Err(e) => tracing::warn!(error = %e, "projection states unavailable for /metrics"),
+    }
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text)
 }
 
 /// A consumer's checkpoint.

@@ -7,6 +7,7 @@ mod append;
 mod bench;
 mod import;
 mod output;
+mod projections;
 mod read;
 mod schema;
 mod serve;
@@ -52,6 +53,8 @@ enum Command {
     Config,
     /// Print (--dry-run) or apply the PostgreSQL schema migrations.
     Schema(schema::SchemaArgs),
+    /// Show every projection's and saga's state (position, lag, errors); `projections parked NAME` lists its parked events.
+    Projections(projections::ProjectionsArgs),
     /// Measure throughput and latency next to a same-run baseline.
     Bench(bench::BenchArgs),
 }
@@ -63,6 +66,8 @@ pub(crate) enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] chronicle::Error),
+    #[error(transparent)]
+    Toolkit(#[from] chronicle_toolkit::Error),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -103,6 +108,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Stats(args) => stats::run(&config, args).await,
         Command::Verify => stats::verify(&config),
         Command::Schema(args) => schema::run(&config, args).await,
+        Command::Projections(args) => projections::run(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,
         Command::Config => {
             output::print(config.to_toml().as_bytes())?;
