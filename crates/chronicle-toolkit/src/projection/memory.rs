@@ -15,6 +15,10 @@ type Handler<S> = dyn Fn(&mut S, &RecordedEvent) -> std::result::Result<(), Stri
 /// checkpoint change together under one lock, so a crash (or a dropped
 /// runner) between "applied" and "checkpointed" is impossible.
 ///
+/// The handler updates the model in place (no copy per event, so large
+/// models rebuild in linear time); a handler that returns `Err` must do so
+/// before changing anything — validate and decode first, then mutate.
+///
 /// ```
 /// # use chronicle_toolkit::{MemoryProjection, Projection};
 /// # use std::collections::BTreeMap;
@@ -68,10 +72,8 @@ impl<S: Default + Clone + Send + 'static> MemoryProjection<S> {
         if event.global_position <= guard.1 {
             return Ok(()); // already applied
         }
-        // Work on a copy: a failing handler leaves the model untouched.
-        let mut next = guard.0.clone();
-        (self.handler)(&mut next, event).map_err(|reason| handler_error(&self.name, event, reason))?;
-        *guard = (next, event.global_position);
+        (self.handler)(&mut guard.0, event).map_err(|reason| handler_error(&self.name, event, reason))?;
+        guard.1 = event.global_position;
         Ok(())
     }
 
@@ -96,11 +98,7 @@ impl<S: Default + Clone + Send + 'static> Projection for MemoryProjection<S> {
         self.apply_now(event)
     }
     async fn replay_parked(&self, event: &RecordedEvent) -> Result<()> {
-        let mut guard = self.lock();
-        let mut next = guard.0.clone();
-        (self.handler)(&mut next, event).map_err(|reason| handler_error(&self.name, event, reason))?;
-        guard.0 = next;
-        Ok(())
+        (self.handler)(&mut self.lock().0, event).map_err(|reason| handler_error(&self.name, event, reason))
     }
     async fn reset(&self) -> Result<()> {
         *self.lock() = (S::default(), 0);

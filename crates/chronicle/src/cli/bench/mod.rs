@@ -7,6 +7,7 @@ mod append;
 mod http;
 mod mixed;
 mod pg;
+mod projection;
 mod raw;
 mod reads;
 mod report;
@@ -18,11 +19,12 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 9] = ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http", "aggregate-load"];
+const WORKLOADS: [&str; 10] =
+    ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http", "aggregate-load", "projection"];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load. Default: all.
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection. Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -161,13 +163,18 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
-            "replay" | "open" | "storage" => {
+            "replay" | "open" | "storage" | "projection" => {
                 if dataset.is_none() {
                     dataset = Some(reads::Dataset::build(&target, &sizes).await?);
                 }
                 let Some(data) = &mut dataset else { continue };
                 let row = match workload {
                     "replay" => Some(reads::replay(data, &target).await?),
+                    "projection" => {
+                        let bare = reads::replay(data, &target).await?.events_per_sec.unwrap_or(0.0);
+                        results.push(projection::rebuild(data, &target, bare).await?);
+                        Some(projection::live(&target, &sizes).await?)
+                    }
                     "open" => reads::open(&target, data)?,
                     _ => reads::storage(data, &sizes)?,
                 };

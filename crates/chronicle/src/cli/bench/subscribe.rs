@@ -82,7 +82,7 @@ pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> C
 }
 
 /// The sequence number `i` of a bench event (`"order_id":"order-{i}"`).
-fn sequence(data: &[u8]) -> Option<u64> {
+pub(crate) fn sequence(data: &[u8]) -> Option<u64> {
     let at = data.windows(6).position(|w| w == b"order-")? + 6;
     let digits = data.get(at..)?.iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(data.get(at..at + digits)?).ok()?.parse().ok()
