@@ -132,7 +132,10 @@ async fn metrics_include_projection_states() {
     let s = common::start().await;
     let body = json!([ev("Placed", 1, json!({}))]).to_string();
     assert_eq!(s.post_json("/streams/order-1", &body).await.status(), 200);
-    let counts = std::sync::Arc::new(MemoryProjection::new("counts", |n: &mut u64, _| Ok(*n += 1)));
+    let counts = std::sync::Arc::new(MemoryProjection::new("counts", |n: &mut u64, _| {
+        *n += 1;
+        Ok(())
+    }));
     let running = ProjectionRunner::new(s.store.clone()).start(counts);
     running.wait_for(1).await.unwrap();
     running.stop().await.unwrap();

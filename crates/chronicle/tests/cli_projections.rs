@@ -15,7 +15,11 @@ async fn lists_states_and_parked_events() {
         let events = ["Placed", "Poison", "Paid"].map(|t| NewEvent::raw(t, &b"{}"[..])).to_vec();
         store.append(&s, ExpectedVersion::NoStream, events).await.unwrap();
         let counts = Arc::new(MemoryProjection::new("counts", |n: &mut u32, e| {
-            if &*e.event_type == "Poison" { Err("cannot digest".to_owned()) } else { Ok(*n += 1) }
+            if &*e.event_type == "Poison" {
+                return Err("cannot digest".to_owned());
+            }
+            *n += 1;
+            Ok(())
         }));
         let options =
             RunnerOptions { retries: 1, backoff: Duration::from_millis(1), on_failure: OnFailure::Park, ..RunnerOptions::default() };
