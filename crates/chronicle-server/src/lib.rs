@@ -17,6 +17,8 @@
 //! # }
 //! ```
 
+pub mod audit;
+pub mod auth;
 mod body;
 mod error;
 mod metrics;
@@ -50,6 +52,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) storage_bytes: Option<StorageBytes>,
+    pub(crate) tokens: Arc<auth::Tokens>,
+    pub(crate) audit: audit::AuditLog,
 }
 
 #[derive(OpenApi)]
@@ -74,7 +78,14 @@ impl Server {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         let (shutdown, rx) = watch::channel(false);
         Self {
-            state: AppState { store, metrics: Arc::default(), shutdown: rx, storage_bytes: None },
+            state: AppState {
+                store,
+                metrics: Arc::default(),
+                shutdown: rx,
+                storage_bytes: None,
+                tokens: Arc::default(),
+                audit: audit::AuditLog::default(),
+            },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
         }
@@ -83,6 +94,22 @@ impl Server {
     /// Reports storage bytes in `/metrics`.
     pub fn with_storage_bytes(mut self, f: StorageBytes) -> Self {
         self.state.storage_bytes = Some(f);
+        self
+    }
+
+    /// Requires a bearer token with the right role on every route but the
+    /// health probes and `/openapi.json` (no tokens: open).
+    pub fn with_auth(mut self, tokens: &[auth::TokenEntry]) -> Self {
+        self.state.tokens = Arc::new(auth::Tokens::new(tokens));
+        self
+    }
+
+    /// Records access attempts in the `$audit` stream of `log` (a store of
+    /// its own, so audit records never mix with the served events): denials
+    /// and admin actions always, other requests when `access`. Call inside
+    /// a tokio runtime (it starts the audit writer).
+    pub fn with_audit(mut self, log: Arc<dyn EventStore>, access: bool) -> Self {
+        self.state.audit = audit::AuditLog::start(log, access);
         self
     }
 
@@ -124,6 +151,7 @@ impl Server {
             .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc) }))
             .fallback(|| async { ApiError::not_found("no such route") })
             .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), auth::authorize))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
                 tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
@@ -139,13 +167,16 @@ impl Server {
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let router = self.router();
         let switch = self.shutdown;
+        let audit = self.state.audit.clone();
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: finishing in-flight requests");
                 let _ = switch.send(true);
             })
-            .await
+            .await?;
+        audit.flush().await; // every audited request's record is stored before we return
+        Ok(())
     }
 }
 

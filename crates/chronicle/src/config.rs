@@ -3,6 +3,7 @@
 
 use crate::ConfigError as Error;
 use chronicle_core::Limits;
+use chronicle_server::auth::TokenEntry;
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -109,6 +110,29 @@ impl Default for PostgresOptions {
     }
 }
 
+/// Access control of `chronicle serve` (`[auth]`, `[[auth.tokens]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthOptions {
+    /// Bearer tokens (`chronicle token create --role R` prints an entry).
+    /// None: the server is open, and only on a loopback address unless
+    /// `--allow-anonymous` is given.
+    pub tokens: Vec<TokenEntry>,
+    /// Also audit successful reads and appends (denials and admin actions
+    /// are always audited).
+    pub audit_access: bool,
+    /// Where the audit log (a file store of its own) lives; default
+    /// `{data_dir}/audit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_dir: Option<PathBuf>,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        Self { tokens: Vec::new(), audit_access: true, audit_dir: None }
+    }
+}
+
 /// The whole configuration. Precedence: command-line flags, then
 /// environment variables ([`ENV_OVERRIDES`]), then the file, then defaults.
 ///
@@ -139,6 +163,8 @@ pub struct Config {
     pub file: FileOptions,
     /// PostgreSQL backend options.
     pub postgres: PostgresOptions,
+    /// Server access control.
+    pub auth: AuthOptions,
 }
 
 impl Default for Config {
@@ -151,6 +177,7 @@ impl Default for Config {
             limits: Limits::default(),
             file: FileOptions::default(),
             postgres: PostgresOptions::default(),
+            auth: AuthOptions::default(),
         }
     }
 }
@@ -204,6 +231,11 @@ impl Config {
             self.url = Some(v);
         }
         Ok(())
+    }
+
+    /// The audit log's directory: `auth.audit_dir`, else `{data_dir}/audit`.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.auth.audit_dir.clone().unwrap_or_else(|| self.data_dir.join("audit"))
     }
 
     /// The configuration as TOML (what `chronicle config` prints).

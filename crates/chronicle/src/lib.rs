@@ -26,7 +26,9 @@ pub use chronicle_core::*;
 pub use chronicle_file::{FileStats, FileStore, VerifyReport, verify};
 pub use chronicle_memory::MemoryStore;
 pub use chronicle_postgres::{PgOptions, PgStore};
-pub use config::{BackendKind, Config, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR, ENV_OVERRIDES, FileOptions, PostgresOptions, SyncMode};
+pub use config::{
+    AuthOptions, BackendKind, Config, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR, ENV_OVERRIDES, FileOptions, PostgresOptions, SyncMode,
+};
 pub use error::ConfigError;
 
 use std::sync::Arc;

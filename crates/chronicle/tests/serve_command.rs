@@ -18,6 +18,16 @@ fn invalid_listen_addresses_are_rejected() {
     }
 }
 
+async fn wait_until_ready(http: &reqwest::Client, url: &str) {
+    for _ in 0..100 {
+        if http.get(format!("{url}/health/ready")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not come up");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -34,15 +44,7 @@ async fn serves_the_file_store_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{url}/health/ready")).send().await.is_ok_and(|r| r.status() == 200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "server did not come up");
+    wait_until_ready(&http, &url).await;
     let mut acked = 0;
     for n in 0..50 {
         let body = format!(r#"[{{"event_type":"T","data":{{"n":{n}}}}}]"#);
@@ -57,4 +59,83 @@ async fn serves_the_file_store_and_stops_gracefully_on_sigterm() {
     let out = Command::new(BIN).arg("verify").arg("--data-dir").arg(dir.path()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with(&format!("ok: {acked} events")), "{text}");
+}
+
+#[test]
+fn refuses_a_public_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).args(["serve", "--listen", "0.0.0.0:7399", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("without tokens") && err.contains("--allow-anonymous"), "{err}");
+}
+
+#[tokio::test]
+async fn tokens_from_token_create_guard_the_api_and_denials_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |role: &str| {
+        let out = Command::new(BIN).args(["token", "create", "--role", role]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (secret, entry) = text.split_once('\n').unwrap();
+        (secret.to_owned(), entry.to_owned())
+    };
+    let (reader, reader_entry) = create("reader");
+    let (writer, writer_entry) = create("writer");
+    assert!(reader.starts_with("chr_") && !reader_entry.contains(&reader), "the secret is not stored");
+    let config = dir.path().join("chronicle.toml");
+    std::fs::write(&config, format!("{reader_entry}{writer_entry}")).unwrap();
+    let bad_role = Command::new(BIN).args(["token", "create", "--role", "root"]).output().unwrap();
+    assert!(!bad_role.status.success());
+
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until_ready(&http, &url).await;
+    let append = |token: Option<&str>| {
+        let mut req =
+            http.post(format!("{url}/streams/s-1")).header("content-type", "application/json").body(r#"[{"event_type":"T","data":{}}]"#);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(append(None).await.unwrap().status(), 401);
+    assert_eq!(append(Some(&reader)).await.unwrap().status(), 403);
+    assert_eq!(append(Some(&writer)).await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{url}/streams/s-1")).bearer_auth(&reader).send().await.unwrap().status(), 200);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
+
+    let out = Command::new(BIN)
+        .args(["audit", "--json", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let records: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes: Vec<(&str, u64)> = records.iter().map(|r| (r["outcome"].as_str().unwrap(), r["status"].as_u64().unwrap())).collect();
+    assert_eq!(outcomes, [("denied", 401), ("denied", 403), ("allowed", 200), ("allowed", 200)]);
+    assert!(records[1]["token_id"].as_str().unwrap().starts_with("reader-"));
+    let denied = Command::new(BIN)
+        .args(["audit", "--denied", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(denied.stdout).unwrap().lines().count(), 3, "header + 2 denials");
 }

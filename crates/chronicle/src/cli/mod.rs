@@ -3,6 +3,7 @@
 //! a version conflict, another non-zero code with one line on stderr for
 //! any other error.
 
+mod access;
 mod append;
 mod bench;
 mod import;
@@ -55,6 +56,10 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Show every projection's and saga's state (position, lag, errors); `projections parked NAME` lists its parked events.
     Projections(projections::ProjectionsArgs),
+    /// Create API tokens for `chronicle serve` (`token create --role reader|writer|admin`).
+    Token(access::TokenArgs),
+    /// Show the server's audit log of access attempts (`$audit`).
+    Audit(access::AuditArgs),
     /// Measure throughput and latency next to a same-run baseline.
     Bench(bench::BenchArgs),
 }
@@ -109,6 +114,8 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Verify => stats::verify(&config),
         Command::Schema(args) => schema::run(&config, args).await,
         Command::Projections(args) => projections::run(&config, args).await,
+        Command::Token(args) => access::token(args),
+        Command::Audit(args) => access::audit(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,
         Command::Config => {
             output::print(config.to_toml().as_bytes())?;

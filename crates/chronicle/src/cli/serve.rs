@@ -1,7 +1,7 @@
 //! `chronicle serve [--listen ADDR:PORT]`.
 
 use super::{CliError, CliResult};
-use chronicle::{BackendKind, Config, EventStore, open, open_file};
+use chronicle::{BackendKind, Config, EventStore, FileStore, file_options, open, open_file};
 use chronicle_server::Server;
 use std::{net::SocketAddr, sync::Arc};
 
@@ -13,6 +13,9 @@ pub(crate) struct ServeArgs {
     /// Address and port to listen on (port 1-65535).
     #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT", value_parser = parse_listen)]
     listen: SocketAddr,
+    /// Serve without tokens on a non-loopback address (anyone who can reach it may read, write and delete).
+    #[arg(long)]
+    allow_anonymous: bool,
 }
 
 /// Parses and validates a listen address.
@@ -43,6 +46,13 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
+    let anonymous = config.auth.tokens.is_empty();
+    if anonymous && !args.listen.ip().is_loopback() && !args.allow_anonymous {
+        return Err(CliError::Usage(format!(
+            "refusing to serve on {} without tokens: add [[auth.tokens]] (chronicle token create --role admin) or pass --allow-anonymous",
+            args.listen
+        )));
+    }
     let (store, bytes): (Arc<dyn EventStore>, Option<chronicle_server::StorageBytes>) = if config.backend == BackendKind::File {
         let file = open_file(config)?;
         let stats = file.clone();
@@ -55,7 +65,19 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     let local = listener.local_addr().map_err(CliError::Output)?;
     let where_ = if config.backend == BackendKind::File { format!(" at {}", config.data_dir.display()) } else { String::new() };
     tracing::info!("chronicle serving the {} backend{where_} on http://{local} (OpenAPI: http://{local}/openapi.json)", config.backend);
-    let mut server = Server::new(store);
+    if anonymous {
+        tracing::warn!("no [[auth.tokens]] configured: the API is open to anyone who can reach {local}");
+    } else {
+        tracing::info!(
+            "{} token(s) configured: every route but /health/* and /openapi.json needs a bearer token",
+            config.auth.tokens.len()
+        );
+    }
+    let audit_dir = config.audit_dir();
+    let audit = FileStore::open(&audit_dir, file_options(config))
+        .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
+    tracing::info!("audit log at {}", audit_dir.display());
+    let mut server = Server::new(store).with_auth(&config.auth.tokens).with_audit(Arc::new(audit), config.auth.audit_access);
     if let Some(bytes) = bytes {
         server = server.with_storage_bytes(bytes);
     }

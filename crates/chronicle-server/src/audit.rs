@@ -1,0 +1,125 @@
+//! The audit log: one `AccessAudited` event per access attempt in the
+//! append-only `$audit` stream of an audit store of its own
+//! (`chronicle serve`: a file store in `{data_dir}/audit`) — denied requests and
+//! admin actions always, other successful requests when access auditing is
+//! on (the default). Read it with `chronicle audit`.
+
+use crate::auth::Role;
+use axum::http::Method;
+use chronicle_core::{EventStore, ExpectedVersion, NewEvent, StreamId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{mpsc, oneshot};
+
+/// The audit stream.
+pub const AUDIT_STREAM: &str = "$audit";
+/// The event type of an audit record.
+pub const AUDIT_EVENT: &str = "AccessAudited";
+
+/// One access attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// The token's id (`-` when none or an unknown one was sent, `anonymous` on an open server).
+    pub token_id: String,
+    /// The token's role, when known.
+    pub role: Option<Role>,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Response status.
+    pub status: u16,
+    /// `allowed` or `denied` (401/403).
+    pub outcome: String,
+    /// When it was decided.
+    pub at: Timestamp,
+}
+
+impl AuditRecord {
+    pub(crate) fn new(token_id: &str, role: Option<Role>, method: &Method, path: &str, status: u16) -> Self {
+        let outcome = if status == 401 || status == 403 { "denied" } else { "allowed" };
+        Self {
+            token_id: token_id.to_owned(),
+            role,
+            method: method.to_string(),
+            path: path.to_owned(),
+            status,
+            outcome: outcome.to_owned(),
+            at: Timestamp::now(),
+        }
+    }
+}
+
+/// What the writer task receives.
+#[derive(Debug)]
+enum Msg {
+    Record(AuditRecord),
+    /// Answer once everything received before is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Where audit records go: a writer task appending them in batches.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuditLog {
+    tx: Option<mpsc::Sender<Msg>>,
+    access: bool,
+}
+
+impl AuditLog {
+    /// Starts the writer task (needs a tokio runtime). `access`: also
+    /// record successful non-admin requests.
+    pub(crate) fn start(store: Arc<dyn EventStore>, access: bool) -> Self {
+        let (tx, rx) = mpsc::channel(10_000);
+        tokio::spawn(write(store, rx));
+        Self { tx: Some(tx), access }
+    }
+
+    /// Records `record` if the policy asks for it. Waits when the writer is
+    /// 10,000 records behind (backpressure rather than loss).
+    pub(crate) async fn record(&self, record: AuditRecord, admin: bool) {
+        let Some(tx) = &self.tx else { return };
+        let wanted = record.outcome == "denied" || admin || self.access;
+        if wanted && tx.send(Msg::Record(record)).await.is_err() {
+            tracing::error!("audit writer stopped; record lost");
+        }
+    }
+
+    /// Waits until every record sent so far is stored (at shutdown).
+    pub(crate) async fn flush(&self) {
+        let Some(tx) = &self.tx else { return };
+        let (done, stored) = oneshot::channel();
+        if tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+}
+
+async fn write(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Msg>) {
+    let Ok(stream) = StreamId::new(AUDIT_STREAM) else { return };
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 1_000).await > 0 {
+        let events: Vec<NewEvent> = batch
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Record(r) => NewEvent::json(AUDIT_EVENT, r).ok(),
+                Msg::Flush(_) => None,
+            })
+            .collect();
+        let mut delay = Duration::from_millis(50);
+        while !events.is_empty() {
+            match store.append(&stream, ExpectedVersion::Any, events.clone()).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, records = events.len(), "audit append failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for m in batch.drain(..) {
+            if let Msg::Flush(done) = m {
+                let _ = done.send(());
+            }
+        }
+    }
+}

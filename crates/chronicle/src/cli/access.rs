@@ -1,0 +1,87 @@
+//! `chronicle token create` and `chronicle audit`.
+
+use super::{CliError, CliResult, output};
+use chronicle::{Config, EventStore, FileStore, ReadStream, StreamId, file_options};
+use chronicle_server::{
+    audit::{AUDIT_STREAM, AuditRecord},
+    auth::{Role, TokenEntry},
+};
+use std::fmt::Write as _;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TokenCommand {
+    /// Create a token: prints the secret alone on the first line, then the `[[auth.tokens]]` entry to append to chronicle.toml.
+    Create {
+        /// reader, writer or admin.
+        #[arg(long)]
+        role: Role,
+        /// A name for the token (shown in the audit log; default: the role and a random suffix).
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
+pub(crate) fn token(args: TokenArgs) -> CliResult {
+    let TokenCommand::Create { role, id } = args.command;
+    let (secret, mut entry) = TokenEntry::generate("", role).map_err(|e| CliError::Usage(format!("no randomness for the token: {e}")))?;
+    entry.id = id.unwrap_or_else(|| format!("{role}-{}", secret.get(4..12).unwrap_or_default()));
+    Ok(output::print(format!("{secret}\n{}", entry.to_toml()).as_bytes())?)
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AuditArgs {
+    /// Show the last N records (oldest first).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Only denied attempts.
+    #[arg(long)]
+    denied: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
+    let dir = config.audit_dir();
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
+    }
+    let store = FileStore::open_read_only(&dir, file_options(config))?;
+    let stream = StreamId::new(AUDIT_STREAM)?;
+    let mut events = store.read_stream(&stream, ReadStream::backward().limit(args.limit.max(1))).await?;
+    events.reverse();
+    let mut text = String::new();
+    if !args.json {
+        text.push_str("RECORDED_AT                  TOKEN            ROLE    OUTCOME  STATUS  REQUEST\n");
+    }
+    for e in &events {
+        let r: AuditRecord = e.data.decode().map_err(|err| CliError::Usage(format!("unreadable audit record {}: {err}", e.version)))?;
+        if args.denied && r.outcome != "denied" {
+            continue;
+        }
+        if args.json {
+            text.push_str(std::str::from_utf8(e.data.as_bytes()).unwrap_or("{}"));
+            text.push('\n');
+        } else {
+            let role = r.role.map_or("-".to_owned(), |r| r.to_string());
+            let _ = writeln!(
+                text,
+                "{:<28} {:<16} {:<7} {:<8} {:>6}  {} {}",
+                r.at.to_string(),
+                r.token_id,
+                role,
+                r.outcome,
+                r.status,
+                r.method,
+                r.path
+            );
+        }
+    }
+    Ok(output::print(text.as_bytes())?)
+}
