@@ -29,7 +29,7 @@ pub struct AuditRecord {
     pub path: String,
     /// Response status.
     pub status: u16,
-    /// `allowed` or `denied` (401/403).
+    /// `allowed`, or `denied` (401, 403, 429).
     pub outcome: String,
     /// When it was decided.
     pub at: Timestamp,
@@ -37,7 +37,7 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     pub(crate) fn new(token_id: &str, role: Option<Role>, method: &Method, path: &str, status: u16) -> Self {
-        let outcome = if status == 401 || status == 403 { "denied" } else { "allowed" };
+        let outcome = if matches!(status, 401 | 403 | 429) { "denied" } else { "allowed" };
         Self {
             token_id: token_id.to_owned(),
             role,

@@ -7,7 +7,11 @@
 //! and checkpoints; `admin` also changes stream metadata and deletes
 //! streams (and reads a `$audit` stream, should one be served).
 
-use crate::{AppState, audit::AuditRecord};
+use crate::{
+    AppState,
+    audit::AuditRecord,
+    rate::{Limiter, RateLimit},
+};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
@@ -62,6 +66,10 @@ pub struct TokenEntry {
     pub role: Role,
     /// Lowercase hex SHA-256 of the secret.
     pub sha256: String,
+    /// The tenant the token belongs to (its requests count against the
+    /// tenant's rate limit too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl TokenEntry {
@@ -77,14 +85,18 @@ impl TokenEntry {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let secret = format!("chr_{}", hex(&bytes));
-        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret) };
+        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret), tenant: None };
         Ok((secret, entry))
     }
 
     /// The entry as a TOML `[[auth.tokens]]` table (entries concatenate).
     pub fn to_toml(&self) -> String {
         let id = serde_json::to_string(&self.id).unwrap_or_else(|_| "\"\"".into()); // a JSON string is a TOML basic string
-        format!("[[auth.tokens]]\nid = {id}\nrole = \"{}\"\nsha256 = \"{}\"\n", self.role, self.sha256)
+        let mut text = format!("[[auth.tokens]]\nid = {id}\nrole = \"{}\"\nsha256 = \"{}\"\n", self.role, self.sha256);
+        if let Some(tenant) = &self.tenant {
+            text += &format!("tenant = {}\n", serde_json::to_string(tenant).unwrap_or_else(|_| "\"\"".into()));
+        }
+        text
     }
 }
 
@@ -100,13 +112,22 @@ pub fn hash_secret(secret: &str) -> String {
 /// The configured tokens, by hash. Empty: the server is open.
 #[derive(Clone, Debug, Default)]
 pub struct Tokens {
-    by_hash: HashMap<String, (String, Role)>,
+    by_hash: HashMap<String, Known>,
+}
+
+/// A token found: its id, role and tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Known {
+    id: String,
+    role: Role,
+    tenant: Option<String>,
 }
 
 impl Tokens {
     /// Tokens from their entries.
     pub fn new(entries: &[TokenEntry]) -> Self {
-        Self { by_hash: entries.iter().map(|e| (e.sha256.to_ascii_lowercase(), (e.id.clone(), e.role))).collect() }
+        let known = |e: &TokenEntry| Known { id: e.id.clone(), role: e.role, tenant: e.tenant.clone() };
+        Self { by_hash: entries.iter().map(|e| (e.sha256.to_ascii_lowercase(), known(e))).collect() }
     }
 
     /// Whether no token is configured (every request is allowed).
@@ -114,7 +135,7 @@ impl Tokens {
         self.by_hash.is_empty()
     }
 
-    fn lookup(&self, secret: &str) -> Option<&(String, Role)> {
+    fn lookup(&self, secret: &str) -> Option<&Known> {
         self.by_hash.get(&hash_secret(secret))
     }
 }
@@ -161,7 +182,7 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer TOKEN".into());
     };
-    let Some((id, role)) = state.tokens.lookup(secret.trim()).cloned() else {
+    let Some(Known { id, role, tenant }) = state.tokens.lookup(secret.trim()).cloned() else {
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token".into());
     };
@@ -169,9 +190,45 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         audit(&id, Some(role), StatusCode::FORBIDDEN).await;
         return denied(StatusCode::FORBIDDEN, "forbidden", format!("{method} {path} needs the {required} role; token {id} is {role}"));
     }
+    if let Err(wait) = state.limits.check(&id, tenant.as_deref()) {
+        audit(&id, Some(role), StatusCode::TOO_MANY_REQUESTS).await;
+        let mut response = denied(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("token {id} is over its rate limit; retry later"));
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
     let response = next.run(request).await;
     audit(&id, Some(role), response.status()).await;
     response
+}
+
+/// The per-token and per-tenant limiters.
+#[derive(Debug, Default)]
+pub(crate) struct Limits {
+    per_token: Option<Limiter>,
+    per_tenant: Option<Limiter>,
+}
+
+impl Limits {
+    pub(crate) fn new(limit: &RateLimit) -> Self {
+        Self {
+            per_token: Limiter::new(limit.per_token, limit.burst_seconds),
+            per_tenant: Limiter::new(limit.per_tenant, limit.burst_seconds),
+        }
+    }
+
+    fn check(&self, token: &str, tenant: Option<&str>) -> Result<(), std::time::Duration> {
+        let now = std::time::Instant::now();
+        if let Some(l) = &self.per_token {
+            l.check(token, now)?;
+        }
+        match (&self.per_tenant, tenant) {
+            (Some(l), Some(tenant)) => l.check(tenant, now),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +256,7 @@ mod tests {
         let (secret, entry) = TokenEntry::generate("ops", Role::Admin).unwrap();
         assert_eq!(secret.len(), 68);
         let tokens = Tokens::new(&[entry]);
-        assert_eq!(tokens.lookup(&secret), Some(&("ops".to_owned(), Role::Admin)));
+        assert_eq!(tokens.lookup(&secret), Some(&Known { id: "ops".to_owned(), role: Role::Admin, tenant: None }));
         assert_eq!(tokens.lookup("chr_guess"), None);
         let parsed: toml::Value = toml::from_str(&TokenEntry::generate("a\"b", Role::Reader).unwrap().1.to_toml()).unwrap();
         assert_eq!(parsed["auth"]["tokens"][0]["id"].as_str(), Some("a\"b"));

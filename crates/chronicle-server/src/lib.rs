@@ -22,6 +22,7 @@ pub mod auth;
 mod body;
 mod error;
 mod metrics;
+pub mod rate;
 mod routes;
 
 pub use error::{ApiError, ApiResult};
@@ -53,6 +54,7 @@ pub(crate) struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) storage_bytes: Option<StorageBytes>,
     pub(crate) tokens: Arc<auth::Tokens>,
+    pub(crate) limits: Arc<auth::Limits>,
     pub(crate) audit: audit::AuditLog,
 }
 
@@ -84,6 +86,7 @@ impl Server {
                 shutdown: rx,
                 storage_bytes: None,
                 tokens: Arc::default(),
+                limits: Arc::default(),
                 audit: audit::AuditLog::default(),
             },
             shutdown,
@@ -101,6 +104,13 @@ impl Server {
     /// health probes and `/openapi.json` (no tokens: open).
     pub fn with_auth(mut self, tokens: &[auth::TokenEntry]) -> Self {
         self.state.tokens = Arc::new(auth::Tokens::new(tokens));
+        self
+    }
+
+    /// Limits each token's and each tenant's request rate (429 with
+    /// `Retry-After` beyond it); only with tokens configured.
+    pub fn with_rate_limit(mut self, limit: &rate::RateLimit) -> Self {
+        self.state.limits = Arc::new(auth::Limits::new(limit));
         self
     }
 

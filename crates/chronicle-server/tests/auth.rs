@@ -132,3 +132,28 @@ async fn sufficient_roles_pass_and_are_audited() {
     assert!(records.iter().any(|r| r.token_id == "a" && r.role == Some(Role::Admin) && r.method == "PUT"));
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn rate_limits_per_token_and_per_tenant_answer_429_with_retry_after() {
+    let (a, mut entry_a) = TokenEntry::generate("a", Role::Reader).unwrap();
+    let (b, mut entry_b) = TokenEntry::generate("b", Role::Reader).unwrap();
+    let (c, entry_c) = TokenEntry::generate("c", Role::Reader).unwrap();
+    (entry_a.tenant, entry_b.tenant) = (Some("acme".into()), Some("acme".into()));
+    let limit = chronicle_server::rate::RateLimit { per_token: Some(2.0), per_tenant: Some(3.0), burst_seconds: Some(1.0) };
+    let store = Arc::new(chronicle_memory::MemoryStore::new());
+    let s = common::start_with(store, |s| s.with_auth(&[entry_a, entry_b, entry_c]).with_rate_limit(&limit)).await;
+    let get = |t: &str| s.http.get(s.at("/events")).bearer_auth(t.to_owned()).send();
+    assert_eq!(get(&a).await.unwrap().status(), 200);
+    assert_eq!(get(&a).await.unwrap().status(), 200);
+    let limited = get(&a).await.unwrap();
+    assert_eq!(limited.status(), 429, "a's bucket of 2 is empty");
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(get(&b).await.unwrap().status(), 200, "b has its own bucket, acme its third request");
+    assert_eq!(get(&b).await.unwrap().status(), 429, "acme's bucket of 3 is empty");
+    assert_eq!(get(&c).await.unwrap().status(), 200, "another tenant is not affected");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(get(&a).await.unwrap().status(), 200, "refilled at 2/s");
+    s.shutdown().await;
+}

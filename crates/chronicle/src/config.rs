@@ -3,7 +3,7 @@
 
 use crate::ConfigError as Error;
 use chronicle_core::Limits;
-use chronicle_server::auth::TokenEntry;
+use chronicle_server::{auth::TokenEntry, rate::RateLimit};
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -125,11 +125,13 @@ pub struct AuthOptions {
     /// `{data_dir}/audit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_dir: Option<PathBuf>,
+    /// Request rate limits per token and per tenant (`[auth.rate_limit]`).
+    pub rate_limit: RateLimit,
 }
 
 impl Default for AuthOptions {
     fn default() -> Self {
-        Self { tokens: Vec::new(), audit_access: true, audit_dir: None }
+        Self { tokens: Vec::new(), audit_access: true, audit_dir: None, rate_limit: RateLimit::default() }
     }
 }
 

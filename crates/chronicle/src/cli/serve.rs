@@ -77,7 +77,10 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     let audit = FileStore::open(&audit_dir, file_options(config))
         .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
     tracing::info!("audit log at {}", audit_dir.display());
-    let mut server = Server::new(store).with_auth(&config.auth.tokens).with_audit(Arc::new(audit), config.auth.audit_access);
+    let mut server = Server::new(store)
+        .with_auth(&config.auth.tokens)
+        .with_rate_limit(&config.auth.rate_limit)
+        .with_audit(Arc::new(audit), config.auth.audit_access);
     if let Some(bytes) = bytes {
         server = server.with_storage_bytes(bytes);
     }
