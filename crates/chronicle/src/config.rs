@@ -111,7 +111,7 @@ impl Default for PostgresOptions {
 }
 
 /// Access control of `chronicle serve` (`[auth]`, `[[auth.tokens]]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthOptions {
     /// Bearer tokens (`chronicle token create --role R` prints an entry).
@@ -146,7 +146,7 @@ impl Default for AuthOptions {
 /// c.apply_env(|var| (var == "CHRONICLE_BACKEND").then(|| "file".to_owned())).unwrap();
 /// assert_eq!(c.backend, BackendKind::File);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Which backend to open.

@@ -75,3 +75,17 @@ fn load_reads_the_named_file_and_requires_it() {
     let err = Config::load(Some(&dir.path().join("missing.toml"))).unwrap_err();
     assert!(matches!(err, Error::ConfigRead { .. }), "{err:?}");
 }
+
+#[test]
+fn auth_section_with_tokens_and_rate_limits() {
+    let text = "[auth]\naudit_access = false\n[auth.rate_limit]\nper_token = 50.0\nper_tenant = 200\n\n\
+                [[auth.tokens]]\nid = \"ci\"\nrole = \"writer\"\nsha256 = \"ab\"\ntenant = \"acme\"\n";
+    let c = Config::from_toml(text).unwrap();
+    assert!(!c.auth.audit_access);
+    assert_eq!((c.auth.rate_limit.per_token, c.auth.rate_limit.per_tenant), (Some(50.0), Some(200.0)));
+    assert_eq!(c.auth.tokens[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(c.audit_dir(), c.data_dir.join("audit"));
+    let err = Config::from_toml("[[auth.tokens]]\nid = \"x\"\nrole = \"root\"\nsha256 = \"ab\"\n").unwrap_err();
+    assert!(err.to_string().contains("role") || err.to_string().contains("root"), "{err}");
+    assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c, "to_toml round-trips");
+}
