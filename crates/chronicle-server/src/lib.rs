@@ -30,7 +30,7 @@ pub use metrics::HttpMetrics;
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::EventStore;
-use routes::{events, ops, streams, subscribe};
+use routes::{events, ops, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -140,6 +140,7 @@ impl Server {
             .routes(routes!(events::get_event))
             .routes(routes!(events::by_correlation))
             .routes(routes!(subscribe::subscribe))
+            .routes(routes!(ws::ws))
             .routes(routes!(ops::load_checkpoint, ops::save_checkpoint))
             .routes(routes!(ops::live))
             .routes(routes!(ops::ready))

@@ -53,6 +53,8 @@ pub struct HttpMetrics {
     pub read_latency: Histogram,
     /// Open SSE subscribers.
     pub sse_subscribers: AtomicU64,
+    /// Open WebSocket subscribers.
+    pub ws_subscribers: AtomicU64,
     /// Largest lag (head − last delivered position) over SSE subscribers at their last delivery.
     pub sse_max_lag: AtomicU64,
 }
@@ -95,6 +97,7 @@ impl HttpMetrics {
         counter(&mut out, "chronicle_head_position", "The last global position.", "gauge", store.head_position);
         counter(&mut out, "chronicle_subscriptions", "Open store subscriptions.", "gauge", store.active_subscriptions);
         counter(&mut out, "chronicle_sse_subscribers", "Open SSE subscribers.", "gauge", self.sse_subscribers.load(Relaxed));
+        counter(&mut out, "chronicle_ws_subscribers", "Open WebSocket subscribers.", "gauge", self.ws_subscribers.load(Relaxed));
         counter(
             &mut out,
             "chronicle_subscriber_lag_events",

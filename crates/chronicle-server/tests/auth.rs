@@ -12,7 +12,7 @@ use chronicle_server::{
 use std::{sync::Arc, time::Duration};
 
 /// Every route but the open ones (health probes, OpenAPI): method, path, body, role needed.
-const ROUTES: [(&str, &str, &str, Role); 16] = [
+const ROUTES: [(&str, &str, &str, Role); 17] = [
     ("POST", "/streams/acct-1", r#"[{"event_type":"T","data":{}}]"#, Role::Writer),
     ("GET", "/streams/acct-1", "", Role::Reader),
     ("DELETE", "/streams/acct-1", "", Role::Admin),
@@ -25,6 +25,7 @@ const ROUTES: [(&str, &str, &str, Role); 16] = [
     ("GET", "/events/01a20300-0000-7000-8000-000000000001", "", Role::Reader),
     ("GET", "/correlations/c", "", Role::Reader),
     ("GET", "/subscribe", "", Role::Reader),
+    ("GET", "/ws", "", Role::Reader),
     ("GET", "/checkpoints/n", "", Role::Reader),
     ("PUT", "/checkpoints/n", r#"{"position":1}"#, Role::Writer),
     ("GET", "/metrics", "", Role::Reader),

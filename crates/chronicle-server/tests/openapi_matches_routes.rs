@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 18] = [
+const ROUTES: [(&str, &str); 19] = [
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
     ("delete", "/streams/{stream}"),
@@ -19,6 +19,7 @@ const ROUTES: [(&str, &str); 18] = [
     ("get", "/events/{event_id}"),
     ("get", "/correlations/{correlation_id}"),
     ("get", "/subscribe"),
+    ("get", "/ws"),
     ("get", "/checkpoints/{name}"),
     ("put", "/checkpoints/{name}"),
     ("get", "/health/live"),

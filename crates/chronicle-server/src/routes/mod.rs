@@ -4,3 +4,4 @@ pub(crate) mod events;
 pub(crate) mod ops;
 pub(crate) mod streams;
 pub(crate) mod subscribe;
+pub(crate) mod ws;

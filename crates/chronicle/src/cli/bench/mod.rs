@@ -12,6 +12,7 @@ mod raw;
 mod reads;
 mod report;
 mod subscribe;
+mod ws;
 
 use super::{CliError, CliResult, output};
 use chronicle::{Config, EventStore, FileStore, MemoryStore, file_options};
@@ -19,12 +20,12 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 10] =
-    ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http", "aggregate-load", "projection"];
+const WORKLOADS: [&str; 11] =
+    ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http", "aggregate-load", "projection", "ws-fanout"];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection. Default: all.
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout. Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -160,6 +161,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
                 }
             }
             "aggregate-load" => results.push(aggregate::run(&target, q).await?),
+            "ws-fanout" => results.push(ws::run(&target, q).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
