@@ -191,6 +191,34 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Like [`Server::serve`], over TLS (rustls) with the PEM certificate
+    /// chain `cert` and private key `key`.
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // One process-wide crypto provider; a second install is a no-op error.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+        let router = self.router();
+        let handle = axum_server::Handle::new();
+        let (switch, audit, stopper) = (self.shutdown, self.state.audit.clone(), handle.clone());
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = switch.send(true);
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+        });
+        axum_server::from_tcp_rustls(listener.into_std()?, config).handle(handle).serve(router.into_make_service()).await?;
+        audit.flush().await;
+        Ok(())
+    }
+}
+
 fn openapi_path() -> utoipa::openapi::path::PathItem {
     use utoipa::openapi::{
         HttpMethod,

@@ -110,6 +110,18 @@ impl Default for PostgresOptions {
     }
 }
 
+/// TLS of `chronicle serve` (`[tls]`): both paths set, or neither.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsOptions {
+    /// PEM certificate chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
 /// Access control of `chronicle serve` (`[auth]`, `[[auth.tokens]]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -167,6 +179,8 @@ pub struct Config {
     pub postgres: PostgresOptions,
     /// Server access control.
     pub auth: AuthOptions,
+    /// Server TLS.
+    pub tls: TlsOptions,
 }
 
 impl Default for Config {
@@ -180,6 +194,7 @@ impl Default for Config {
             file: FileOptions::default(),
             postgres: PostgresOptions::default(),
             auth: AuthOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }

@@ -139,3 +139,15 @@ async fn tokens_from_token_create_guard_the_api_and_denials_are_audited() {
         .unwrap();
     assert_eq!(String::from_utf8(denied.stdout).unwrap().lines().count(), 3, "header + 2 denials");
 }
+
+#[test]
+fn tls_needs_both_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chronicle.toml");
+    std::fs::write(&config, "[tls]\ncert = \"cert.pem\"\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).arg("--data-dir").arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("[tls] needs both cert and key"), "{err}");
+}

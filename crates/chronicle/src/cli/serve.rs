@@ -46,6 +46,11 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
+    let tls = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err(CliError::Usage("[tls] needs both cert and key".into())),
+    };
     let anonymous = config.auth.tokens.is_empty();
     if anonymous && !args.listen.ip().is_loopback() && !args.allow_anonymous {
         return Err(CliError::Usage(format!(
@@ -84,7 +89,16 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     if let Some(bytes) = bytes {
         server = server.with_storage_bytes(bytes);
     }
-    server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?;
+    match tls {
+        Some((cert, key)) => {
+            tracing::info!("TLS on: https://{local} (certificate {})", cert.display());
+            server
+                .serve_tls(listener, cert, key, shutdown_signal())
+                .await
+                .map_err(|e| CliError::Usage(format!("TLS with certificate {} and key {}: {e}", cert.display(), key.display())))?;
+        }
+        None => server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?,
+    }
     tracing::info!("chronicle stopped");
     Ok(())
 }
