@@ -53,6 +53,12 @@ impl Subscription {
         Self { rx }
     }
 
+    /// A subscription fed by someone else (e.g. a remote client reading a
+    /// WebSocket): events in position order, an `Err` last if it fails.
+    pub fn from_receiver(rx: mpsc::Receiver<Result<RecordedEvent>>) -> Self {
+        Self { rx }
+    }
+
     /// The next event; `None` when the store shut down. An `Err` is final.
     pub async fn next(&mut self) -> Option<Result<RecordedEvent>> {
         self.rx.recv().await

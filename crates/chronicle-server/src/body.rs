@@ -17,7 +17,13 @@ pub(crate) struct NewEventBody {
     pub(crate) event_type: String,
     /// Event data (any JSON value).
     #[schema(value_type = Object)]
-    pub(crate) data: RawJson,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) data: Option<RawJson>,
+    /// The data as text, validated by the store (instead of `data`: lets a
+    /// client hand over bytes it could not embed, and get the store's own
+    /// field error for them).
+    #[serde(default)]
+    pub(crate) data_raw: Option<String>,
     /// Metadata (a JSON object; well-known: correlation_id, causation_id, actor {type,id}, tenant, tags[]).
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
@@ -28,13 +34,29 @@ pub(crate) struct NewEventBody {
     /// Schema version of the data (default 1).
     #[serde(default)]
     pub(crate) schema_version: Option<u32>,
+    /// The metadata as text, validated by the store (instead of `metadata`).
+    #[serde(default)]
+    pub(crate) metadata_raw: Option<String>,
+}
+
+/// A field that is present (even as `null`) is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RawJson>, D::Error> {
+    RawJson::deserialize(d).map(Some)
 }
 
 impl From<NewEventBody> for NewEvent {
     fn from(b: NewEventBody) -> Self {
-        let mut e = NewEvent::raw(b.event_type, b.data.bytes().clone()).with_schema_version(b.schema_version.unwrap_or(1));
+        // Neither `data` nor `data_raw`: empty bytes, which the store rejects naming the field.
+        let data = match (b.data, b.data_raw) {
+            (Some(d), _) => d.bytes().clone(),
+            (None, Some(raw)) => raw.into_bytes().into(),
+            (None, None) => Default::default(),
+        };
+        let mut e = NewEvent::raw(b.event_type, data).with_schema_version(b.schema_version.unwrap_or(1));
         if let Some(m) = b.metadata {
             e = e.with_metadata_raw(m.bytes().clone());
+        } else if let Some(raw) = b.metadata_raw {
+            e = e.with_metadata_raw(raw.into_bytes());
         }
         if let Some(id) = b.event_id {
             e = e.with_id(id);

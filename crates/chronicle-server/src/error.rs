@@ -63,7 +63,9 @@ impl From<Error> for ApiError {
             Error::AppendConditionFailed { position } => {
                 Self { extra: Some(json!({"position": position})), ..Self::plain(StatusCode::CONFLICT, kind, message) }
             }
-            Error::StreamDeleted { .. } => Self::plain(StatusCode::GONE, kind, message),
+            Error::StreamDeleted { stream } => {
+                Self { extra: Some(json!({"stream_id": stream})), ..Self::plain(StatusCode::GONE, kind, message) }
+            }
             Error::Unavailable { .. } => Self::plain(StatusCode::SERVICE_UNAVAILABLE, kind, message),
             _ => Self::plain(StatusCode::INTERNAL_SERVER_ERROR, kind, message),
         }

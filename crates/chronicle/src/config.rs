@@ -18,11 +18,12 @@ pub const DEFAULT_CONFIG_FILE: &str = "chronicle.toml";
 pub const DEFAULT_DATA_DIR: &str = "./chronicle-data";
 
 /// The environment variables that override the file, and what they set.
-pub const ENV_OVERRIDES: [(&str, &str); 4] = [
+pub const ENV_OVERRIDES: [(&str, &str); 5] = [
     ("CHRONICLE_BACKEND", "backend"),
     ("CHRONICLE_DATA_DIR", "data_dir"),
     ("CHRONICLE_DATABASE_URL", "database_url"),
     ("CHRONICLE_URL", "url"),
+    ("CHRONICLE_TOKEN", "token"),
 ];
 
 /// Which storage backend to open.
@@ -171,6 +172,9 @@ pub struct Config {
     /// Base URL of a Chronicle server (remote backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Bearer token for the server (remote backend); never printed by `chronicle config`.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
     /// Validation limits applied to every append.
     pub limits: Limits,
     /// File backend options.
@@ -190,6 +194,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             database_url: None,
             url: None,
+            token: None,
             limits: Limits::default(),
             file: FileOptions::default(),
             postgres: PostgresOptions::default(),
@@ -246,6 +251,9 @@ impl Config {
         }
         if let Some(v) = get("CHRONICLE_URL") {
             self.url = Some(v);
+        }
+        if let Some(v) = get("CHRONICLE_TOKEN") {
+            self.token = Some(v);
         }
         Ok(())
     }

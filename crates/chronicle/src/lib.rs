@@ -26,6 +26,7 @@ pub use chronicle_core::*;
 pub use chronicle_file::{FileStats, FileStore, VerifyReport, verify};
 pub use chronicle_memory::MemoryStore;
 pub use chronicle_postgres::{PgOptions, PgStore};
+pub use chronicle_remote::RemoteStore;
 pub use config::{
     AuthOptions, BackendKind, Config, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR, ENV_OVERRIDES, FileOptions, PostgresOptions, SyncMode,
 };
@@ -40,11 +41,17 @@ pub async fn open(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
         BackendKind::Memory => Ok(Arc::new(MemoryStore::with_limits(config.limits))),
         BackendKind::File => Ok(Arc::new(open_file(config)?)),
         BackendKind::Postgres => Ok(Arc::new(open_postgres(config).await?)),
-        backend @ BackendKind::Remote => Err(ConfigError::BackendUnavailable {
-            backend,
-            reason: "this build does not include it yet; use backend = \"file\", \"memory\" or \"postgres\"".to_owned(),
-        }),
+        BackendKind::Remote => Ok(Arc::new(open_remote(config).await?)),
     }
+}
+
+/// Connects to the Chronicle server at `url` (with `token`, if any).
+pub async fn open_remote(config: &Config) -> Result<RemoteStore, ConfigError> {
+    let url = config.url.clone().ok_or(ConfigError::BackendUnavailable {
+        backend: BackendKind::Remote,
+        reason: "no server URL: set url in chronicle.toml or CHRONICLE_URL".into(),
+    })?;
+    Ok(RemoteStore::connect(&url, config.token.clone()).await?)
 }
 
 /// Opens the configured backend for reading only. For the file backend

@@ -16,7 +16,7 @@ async fn memory_backend_opens_with_configured_limits() {
 #[tokio::test]
 async fn unavailable_backends_fail_with_a_clear_error() {
     for backend in [BackendKind::Postgres, BackendKind::Remote] {
-        // postgres without a database URL, remote not built yet
+        // postgres without a database URL, remote without a server URL
         let err = open(&Config { backend, ..Config::default() }).await.unwrap_err();
         assert!(matches!(err, ConfigError::BackendUnavailable { .. }), "{err:?}");
         assert!(err.to_string().contains(&backend.to_string()), "{err}");

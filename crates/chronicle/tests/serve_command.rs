@@ -28,6 +28,22 @@ async fn wait_until_ready(http: &reqwest::Client, url: &str) {
     panic!("server did not come up");
 }
 
+/// `chronicle serve` with `config` and `data`, on a free port, once ready.
+async fn serve_with(config: &std::path::Path, data: &std::path::Path) -> (std::process::Child, String) {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until_ready(&reqwest::Client::new(), &url).await;
+    (child, url)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -89,18 +105,8 @@ async fn tokens_from_token_create_guard_the_api_and_denials_are_audited() {
     let bad_role = Command::new(BIN).args(["token", "create", "--role", "root"]).output().unwrap();
     assert!(!bad_role.status.success());
 
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
     let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until_ready(&http, &url).await;
     let append = |token: Option<&str>| {
         let mut req =
             http.post(format!("{url}/streams/s-1")).header("content-type", "application/json").body(r#"[{"event_type":"T","data":{}}]"#);
@@ -150,4 +156,46 @@ fn tls_needs_both_paths() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("[tls] needs both cert and key"), "{err}");
+}
+
+#[tokio::test]
+async fn cli_commands_work_against_a_server_through_the_remote_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).args(["token", "create", "--role", "writer", "--id", "cli"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (token, entry) = text.split_once('\n').unwrap();
+    let config = dir.path().join("chronicle.toml");
+    std::fs::write(&config, entry).unwrap();
+    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
+    let remote = |args: &[&str], token: &str| {
+        Command::new(BIN)
+            .args(args)
+            .env("CHRONICLE_BACKEND", "remote")
+            .env("CHRONICLE_URL", &url)
+            .env("CHRONICLE_TOKEN", token)
+            .env_remove("CHRONICLE_DATA_DIR")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for n in 0..3 {
+        let out = remote(&["append", "order-1", "--type", "Placed", &format!(r#"{{"n":{n}}}"#)], token);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let conflict = remote(&["append", "order-1", "--type", "Placed", "--expected-version", "no-stream"], token);
+    assert_eq!(conflict.status.code(), Some(3), "a version conflict through the server is still exit 3");
+    let read = remote(&["read", "order-1", "--json"], token);
+    assert_eq!(String::from_utf8(read.stdout).unwrap().lines().count(), 3);
+    let export = remote(&["export"], token);
+    assert_eq!(String::from_utf8(export.stdout).unwrap().lines().count(), 3);
+    let stats: serde_json::Value = serde_json::from_slice(&remote(&["stats", "--json"], token).stdout).unwrap();
+    assert_eq!(stats["head_position"], 3);
+    let denied = remote(&["read", "order-1"], "chr_wrong");
+    assert!(!denied.status.success());
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("refused the token"), "{err}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
 }

@@ -1,0 +1,165 @@
+//! The trait, route by route.
+
+use crate::{
+    RemoteStore, unavailable,
+    wire::{self, WireAppend, WireNew, WirePart},
+};
+use chronicle_core::{
+    AppendRequest, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, ReadAll, ReadStream,
+    RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait,
+};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+
+fn json<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| unavailable(&format!("unexpected answer from the server ({what})"), e))
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::Forward => "forward",
+        Direction::Backward => "backward",
+    }
+}
+
+#[async_trait]
+impl EventStore for RemoteStore {
+    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        let streams = request
+            .streams
+            .iter()
+            .map(|p| WirePart {
+                stream_id: p.stream.as_str(),
+                expected_version: p.expected,
+                events: p.events.iter().map(WireNew::new).collect(),
+            })
+            .collect();
+        let body = serde_json::to_vec(&WireAppend { streams, condition: request.condition.as_ref() })
+            .map_err(|e| Error::invalid("events", e.to_string()))?;
+        let context = request.streams.first().map(|p| &p.stream);
+        let post = self.request(Method::POST, &["append"]).header("content-type", "application/json").body(body);
+        let (_, answer) = self.send(post, context).await?;
+        json("append results", &answer)
+    }
+
+    async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {
+        let mut query = vec![("direction", direction(options.direction).to_owned())];
+        if let Some(from) = options.from {
+            query.push(("from", from.to_string()));
+        }
+        if let Some(limit) = options.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        let get = self.request(Method::GET, &["streams", stream.as_str()]).query(&query);
+        let (_, body) = self.send(get, Some(stream)).await?;
+        wire::events(&body)
+    }
+
+    async fn read_all(&self, read: &ReadAll) -> Result<EventPage> {
+        let mut query = wire::filter_query(&read.filter);
+        query.push(("direction", direction(read.direction).to_owned()));
+        if let Some(from) = read.from {
+            query.push(("from", from.to_string()));
+        }
+        if let Some(limit) = read.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        let (_, body) = self.send(self.request(Method::GET, &["events"]).query(&query), None).await?;
+        wire::page(&body)
+    }
+
+    async fn get_event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>> {
+        let body = self.send_optional(self.request(Method::GET, &["events", &event_id.to_string()])).await?;
+        body.map(|b| wire::event(&b)).transpose()
+    }
+
+    async fn read_by_correlation(&self, id: &str) -> Result<Vec<RecordedEvent>> {
+        let (_, body) = self.send(self.request(Method::GET, &["correlations", id]), None).await?;
+        wire::events(&body)
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(self.read_all(&ReadAll::backward().limit(1)).await?.head)
+    }
+
+    async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {
+        crate::subscribe::open(self, from, filter).await
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {
+        let (_, body) = self.send(self.request(Method::GET, &["streams", stream.as_str(), "info"]), Some(stream)).await?;
+        json("stream info", &body)
+    }
+
+    async fn set_stream_metadata(&self, stream: &StreamId, metadata: StreamMetadata) -> Result<()> {
+        let put = self.request(Method::PUT, &["streams", stream.as_str(), "metadata"]).json(&metadata);
+        self.send(put, Some(stream)).await.map(|_| ())
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion, mode: DeleteMode) -> Result<()> {
+        let mode = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "soft".into());
+        let query = [("expected_version", wire::expected(expected)), ("mode", mode)];
+        let delete = self.request(Method::DELETE, &["streams", stream.as_str()]).query(&query);
+        self.send(delete, Some(stream)).await.map(|_| ())
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
+        let body = serde_json::json!({"version": snapshot.version, "schema_version": snapshot.schema_version, "state": snapshot.state});
+        let put = self.request(Method::PUT, &["streams", snapshot.stream_id.as_str(), "snapshot"]).json(&body);
+        self.send(put, Some(&snapshot.stream_id)).await.map(|_| ())
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let body = self.send_optional(self.request(Method::GET, &["streams", stream.as_str(), "snapshot"])).await?;
+        body.map(|b| json("snapshot", &b)).transpose()
+    }
+
+    async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {
+        chronicle_core::validate_consumer_name(consumer)?;
+        let put = self.request(Method::PUT, &["checkpoints", consumer]).json(&serde_json::json!({"position": position}));
+        self.send(put, None).await.map(|_| ())
+    }
+
+    async fn load_checkpoint(&self, consumer: &str) -> Result<Option<u64>> {
+        chronicle_core::validate_consumer_name(consumer)?;
+        let body = self.send_optional(self.request(Method::GET, &["checkpoints", consumer])).await?;
+        body.map(|b| json::<serde_json::Value>("checkpoint", &b).map(|v| v["position"].as_u64().unwrap_or(0))).transpose()
+    }
+
+    async fn health(&self) -> Health {
+        let answer = async {
+            let response = self.request(Method::GET, &["health", "ready"]).send().await.map_err(|e| e.to_string())?;
+            let v: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(Health {
+                live: v["live"].as_bool().unwrap_or(false),
+                ready: v["ready"].as_bool().unwrap_or(false),
+                detail: format!("remote {}: {}", self.base, v["detail"].as_str().unwrap_or_default()),
+            })
+        };
+        answer.await.unwrap_or_else(|e| Health { live: false, ready: false, detail: format!("remote {} unreachable: {e}", self.base) })
+    }
+
+    async fn metrics(&self) -> StoreMetrics {
+        let text = match self.request(Method::GET, &["metrics"]).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        StoreMetrics {
+            appends: value("chronicle_appends_total"),
+            events_appended: value("chronicle_events_appended_total"),
+            idempotent_appends: value("chronicle_idempotent_appends_total"),
+            append_conflicts: value("chronicle_append_conflicts_total"),
+            append_rejections: value("chronicle_append_rejections_total"),
+            reads: value("chronicle_reads_total"),
+            events_read: value("chronicle_events_read_total"),
+            active_subscriptions: value("chronicle_subscriptions"),
+            head_position: value("chronicle_head_position"),
+        }
+    }
+}
