@@ -29,6 +29,7 @@ pub struct RemoteStore {
     base: Url,
     http: reqwest::Client,
     token: Option<String>,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     guard: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
@@ -46,12 +47,17 @@ impl RemoteStore {
     /// A client of the server at `url` (`http://host:port`), sending
     /// `token` as a bearer token; checks the server answers `/health/live`.
     pub async fn connect(url: &str, token: Option<String>) -> Result<Self> {
-        let store = Self::new(url, token)?;
-        let response = store.request(Method::GET, &["health", "live"]).send().await.map_err(|e| unavailable(url, e))?;
+        Self::new(url, token)?.check().await
+    }
+
+    /// Checks the server answers `/health/live`; gives the client back.
+    pub async fn check(self) -> Result<Self> {
+        let url = self.base.as_str();
+        let response = self.request(Method::GET, &["health", "live"]).send().await.map_err(|e| unavailable(url, e))?;
         if !response.status().is_success() && response.status() != StatusCode::SERVICE_UNAVAILABLE {
             return Err(unavailable(url, format!("/health/live answered HTTP {}", response.status())));
         }
-        Ok(store)
+        Ok(self)
     }
 
     /// A client of `url` without contacting it.
@@ -61,7 +67,28 @@ impl RemoteStore {
             return Err(Error::Config { reason: format!("remote url {url:?}: expected http://host:port or https://host:port") });
         }
         let http = reqwest::Client::builder().build().map_err(|e| unavailable("http client", e))?;
-        Ok(Self { base, http, token, guard: None })
+        Ok(Self { base, http, token, tls: None, guard: None })
+    }
+
+    /// Also trusts the certificate authorities in `pem` (one or more PEM
+    /// certificates) for `https://` and `wss://`: a server with a private
+    /// CA or a self-signed certificate. The public web roots stay trusted.
+    pub fn with_ca_certificate(mut self, pem: &[u8]) -> Result<Self> {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let bad = |e: &dyn std::fmt::Display| Error::Config { reason: format!("CA certificate: {e}") };
+        let certs = CertificateDer::pem_slice_iter(pem).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
+        if certs.is_empty() {
+            return Err(bad(&"no PEM certificate found"));
+        }
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut http = reqwest::Client::builder();
+        for cert in certs {
+            http = http.add_root_certificate(reqwest::Certificate::from_der(&cert).map_err(|e| bad(&e))?);
+            roots.add(cert).map_err(|e| bad(&e))?;
+        }
+        self.http = http.build().map_err(|e| unavailable("http client", e))?;
+        self.tls = Some(std::sync::Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth()));
+        Ok(self)
     }
 
     /// Keeps `guard` alive as long as this client (or a clone, or one of
@@ -96,6 +123,16 @@ impl RemoteStore {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| unavailable("reading the server's answer", e))?;
         if status.is_success() { Ok((status, body)) } else { Err(wire::error(status.as_u16(), &body, context)) }
+    }
+
+    /// The server's audit log (`GET /audit`, an admin token): the last
+    /// `limit` records, only denials when `denied_only`, oldest first, each
+    /// a JSON object (`token_id`, `role`, `method`, `path`, `status`,
+    /// `outcome`, `at`).
+    pub async fn audit(&self, limit: usize, denied_only: bool) -> Result<Vec<serde_json::Value>> {
+        let request = self.request(Method::GET, &["audit"]).query(&[("limit", limit.to_string()), ("denied", denied_only.to_string())]);
+        let (_, body) = self.send(request, None).await?;
+        serde_json::from_slice(&body).map_err(|e| unavailable("the server's audit answer", e))
     }
 
     /// Like [`RemoteStore::send`], `None` for a 404.

@@ -65,7 +65,8 @@ async fn connect(store: &RemoteStore, start: &Start, filter: &Filter) -> Result<
             format!("Bearer {token}").parse().map_err(|_| Error::Config { reason: "the token is not a valid header value".into() })?;
         request.headers_mut().insert("authorization", value);
     }
-    match tokio_tungstenite::connect_async(request).await {
+    let connector = store.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    match tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector).await {
         Ok((socket, _)) => Ok(socket),
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();

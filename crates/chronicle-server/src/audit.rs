@@ -6,7 +6,7 @@
 
 use crate::auth::Role;
 use axum::http::Method;
-use chronicle_core::{EventStore, ExpectedVersion, NewEvent, StreamId, Timestamp};
+use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadStream, Result, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, oneshot};
@@ -17,11 +17,12 @@ pub const AUDIT_STREAM: &str = "$audit";
 pub const AUDIT_EVENT: &str = "AccessAudited";
 
 /// One access attempt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// The token's id (`-` when none or an unknown one was sent, `anonymous` on an open server).
     pub token_id: String,
     /// The token's role, when known.
+    #[schema(value_type = Option<String>)]
     pub role: Option<Role>,
     /// HTTP method.
     pub method: String,
@@ -32,6 +33,7 @@ pub struct AuditRecord {
     /// `allowed`, or `denied` (401, 403, 429).
     pub outcome: String,
     /// When it was decided.
+    #[schema(value_type = String)]
     pub at: Timestamp,
 }
 
@@ -63,6 +65,7 @@ enum Msg {
 pub(crate) struct AuditLog {
     tx: Option<mpsc::Sender<Msg>>,
     access: bool,
+    store: Option<Arc<dyn EventStore>>,
 }
 
 impl AuditLog {
@@ -70,8 +73,8 @@ impl AuditLog {
     /// record successful non-admin requests.
     pub(crate) fn start(store: Arc<dyn EventStore>, access: bool) -> Self {
         let (tx, rx) = mpsc::channel(10_000);
-        tokio::spawn(write(store, rx));
-        Self { tx: Some(tx), access }
+        tokio::spawn(write(store.clone(), rx));
+        Self { tx: Some(tx), access, store: Some(store) }
     }
 
     /// Records `record` if the policy asks for it. Waits when the writer is
@@ -92,6 +95,40 @@ impl AuditLog {
             let _ = stored.await;
         }
     }
+
+    /// The store holding the log, when auditing is on.
+    pub(crate) fn store(&self) -> Option<&Arc<dyn EventStore>> {
+        self.store.as_ref()
+    }
+}
+
+/// The last `limit` records of the audit log in `store` (only denials when
+/// `denied_only`), oldest first.
+pub async fn recent(store: &dyn EventStore, limit: usize, denied_only: bool) -> Result<Vec<AuditRecord>> {
+    let stream = StreamId::new(AUDIT_STREAM)?;
+    let mut found = Vec::new();
+    let mut before: Option<u64> = None;
+    while found.len() < limit {
+        let page = match before {
+            Some(1) => break,
+            Some(v) => ReadStream::backward().from(v - 1),
+            None => ReadStream::backward(),
+        };
+        let events = store.read_stream(&stream, page.limit(1_000)).await?;
+        let Some(last) = events.last() else { break };
+        before = Some(last.version);
+        for e in &events {
+            let record: AuditRecord = e.data.decode().map_err(|err| chronicle_core::Error::Corrupted {
+                location: format!("{AUDIT_STREAM} version {}", e.version),
+                reason: format!("unreadable audit record: {err}"),
+            })?;
+            if (!denied_only || record.outcome == "denied") && found.len() < limit {
+                found.push(record);
+            }
+        }
+    }
+    found.reverse();
+    Ok(found)
 }
 
 async fn write(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Msg>) {

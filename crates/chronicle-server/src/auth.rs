@@ -146,7 +146,7 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
         return None;
     }
     let stream = path.strip_prefix("/streams/");
-    if stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
+    if path == "/audit" || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
         return Some(Role::Admin);
     }
     if *method == Method::GET || *method == Method::HEAD {

@@ -145,6 +145,7 @@ impl Server {
             .routes(routes!(ops::live))
             .routes(routes!(ops::ready))
             .routes(routes!(ops::metrics))
+            .routes(routes!(ops::audit))
     }
 
     /// The OpenAPI document of every route.

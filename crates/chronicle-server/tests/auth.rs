@@ -12,7 +12,7 @@ use chronicle_server::{
 use std::{sync::Arc, time::Duration};
 
 /// Every route but the open ones (health probes, OpenAPI): method, path, body, role needed.
-const ROUTES: [(&str, &str, &str, Role); 17] = [
+const ROUTES: [(&str, &str, &str, Role); 18] = [
     ("POST", "/streams/acct-1", r#"[{"event_type":"T","data":{}}]"#, Role::Writer),
     ("GET", "/streams/acct-1", "", Role::Reader),
     ("DELETE", "/streams/acct-1", "", Role::Admin),
@@ -30,6 +30,7 @@ const ROUTES: [(&str, &str, &str, Role); 17] = [
     ("PUT", "/checkpoints/n", r#"{"position":1}"#, Role::Writer),
     ("GET", "/metrics", "", Role::Reader),
     ("GET", "/streams/$audit", "", Role::Admin),
+    ("GET", "/audit", "", Role::Admin),
 ];
 
 struct Keys {
@@ -101,6 +102,12 @@ async fn every_route_denies_missing_bad_and_too_low_tokens_without_side_effects(
     assert_eq!(denied.len(), denials);
     assert!(denied.iter().any(|r| r.token_id == "r" && r.status == 403 && r.method == "DELETE" && r.path == "/streams/acct-1"));
     assert!(denied.iter().any(|r| r.token_id == "-" && r.status == 401 && r.path == "/metrics"));
+    let served: Vec<AuditRecord> =
+        s.http.get(s.at("/audit?denied=true&limit=1000")).bearer_auth(&keys.admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(served.len(), denials, "GET /audit serves the same denials");
+    assert_eq!(served.first(), denied.first().copied());
+    let bad = s.http.get(s.at("/audit?limit=0")).bearer_auth(&keys.admin).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
     s.shutdown().await;
 }
 

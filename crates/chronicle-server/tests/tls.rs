@@ -7,10 +7,8 @@ use std::{sync::Arc, time::Duration};
 #[tokio::test]
 async fn serves_over_tls_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let cert = chronicle_testkit::tls::self_signed_certificate(dir.path());
+    let (cert_path, key_path) = (cert.cert_path.clone(), cert.key_path.clone());
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -26,7 +24,7 @@ async fn serves_over_tls_with_a_self_signed_certificate() {
     });
 
     let trusted = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap())
         .resolve("localhost", ([127, 0, 0, 1], port).into())
         .build()
         .unwrap();

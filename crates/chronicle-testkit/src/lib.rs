@@ -18,6 +18,7 @@
 pub mod cases;
 mod helpers;
 pub mod model;
+pub mod tls;
 
 pub use helpers::{event, event_with_meta, sid};
 

@@ -18,12 +18,13 @@ pub const DEFAULT_CONFIG_FILE: &str = "chronicle.toml";
 pub const DEFAULT_DATA_DIR: &str = "./chronicle-data";
 
 /// The environment variables that override the file, and what they set.
-pub const ENV_OVERRIDES: [(&str, &str); 5] = [
+pub const ENV_OVERRIDES: [(&str, &str); 6] = [
     ("CHRONICLE_BACKEND", "backend"),
     ("CHRONICLE_DATA_DIR", "data_dir"),
     ("CHRONICLE_DATABASE_URL", "database_url"),
     ("CHRONICLE_URL", "url"),
     ("CHRONICLE_TOKEN", "token"),
+    ("CHRONICLE_CA_CERT", "ca_cert"),
 ];
 
 /// Which storage backend to open.
@@ -175,6 +176,10 @@ pub struct Config {
     /// Bearer token for the server (remote backend); never printed by `chronicle config`.
     #[serde(skip_serializing)]
     pub token: Option<String>,
+    /// PEM file of a CA (or self-signed certificate) to trust for an
+    /// `https://` server (remote backend), besides the public web roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
     /// Validation limits applied to every append.
     pub limits: Limits,
     /// File backend options.
@@ -195,6 +200,7 @@ impl Default for Config {
             database_url: None,
             url: None,
             token: None,
+            ca_cert: None,
             limits: Limits::default(),
             file: FileOptions::default(),
             postgres: PostgresOptions::default(),
@@ -254,6 +260,9 @@ impl Config {
         }
         if let Some(v) = get("CHRONICLE_TOKEN") {
             self.token = Some(v);
+        }
+        if let Some(v) = get("CHRONICLE_CA_CERT") {
+            self.ca_cert = Some(PathBuf::from(v));
         }
         Ok(())
     }

@@ -55,6 +55,7 @@ fn env_overrides_the_file() {
         "CHRONICLE_DATA_DIR" => Some("b".to_owned()),
         "CHRONICLE_DATABASE_URL" => Some(String::new()),
         "CHRONICLE_URL" => Some("http://127.0.0.1:7350".to_owned()),
+        "CHRONICLE_CA_CERT" => Some("ca.pem".to_owned()),
         _ => None,
     };
     c.apply_env(env).unwrap();
@@ -62,6 +63,7 @@ fn env_overrides_the_file() {
     assert_eq!(c.data_dir, PathBuf::from("b"));
     assert_eq!(c.database_url, None, "empty values are ignored");
     assert_eq!(c.url.as_deref(), Some("http://127.0.0.1:7350"));
+    assert_eq!(c.ca_cert, Some(PathBuf::from("ca.pem")));
     let err = c.apply_env(|v| (v == "CHRONICLE_BACKEND").then(|| "oracle".to_owned())).unwrap_err();
     assert!(err.to_string().starts_with("CHRONICLE_BACKEND"), "{err}");
 }

@@ -45,13 +45,22 @@ pub async fn open(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
     }
 }
 
-/// Connects to the Chronicle server at `url` (with `token`, if any).
+/// Connects to the Chronicle server at `url` (with `token`, if any,
+/// trusting `ca_cert` besides the public roots).
 pub async fn open_remote(config: &Config) -> Result<RemoteStore, ConfigError> {
     let url = config.url.clone().ok_or(ConfigError::BackendUnavailable {
         backend: BackendKind::Remote,
         reason: "no server URL: set url in chronicle.toml or CHRONICLE_URL".into(),
     })?;
-    Ok(RemoteStore::connect(&url, config.token.clone()).await?)
+    let mut store = RemoteStore::new(&url, config.token.clone())?;
+    if let Some(path) = &config.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| ConfigError::BackendUnavailable {
+            backend: BackendKind::Remote,
+            reason: format!("reading the CA certificate {}: {e}", path.display()),
+        })?;
+        store = store.with_ca_certificate(&pem)?;
+    }
+    Ok(store.check().await?)
 }
 
 /// Opens the configured backend for reading only. For the file backend

@@ -164,8 +164,11 @@ async fn cli_commands_work_against_a_server_through_the_remote_backend() {
     let out = Command::new(BIN).args(["token", "create", "--role", "writer", "--id", "cli"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let (token, entry) = text.split_once('\n').unwrap();
+    let out = Command::new(BIN).args(["token", "create", "--role", "admin", "--id", "ops"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (admin, admin_entry) = text.split_once('\n').unwrap();
     let config = dir.path().join("chronicle.toml");
-    std::fs::write(&config, entry).unwrap();
+    std::fs::write(&config, format!("{entry}{admin_entry}")).unwrap();
     let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
     let remote = |args: &[&str], token: &str| {
         Command::new(BIN)
@@ -195,6 +198,16 @@ async fn cli_commands_work_against_a_server_through_the_remote_backend() {
     let err = String::from_utf8_lossy(&denied.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("refused the token"), "{err}");
+    let too_low = remote(&["audit"], token);
+    assert!(!too_low.status.success(), "a writer may not read the audit log");
+    let audit = remote(&["audit", "--denied", "--json"], admin);
+    assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stderr));
+    let denials: Vec<serde_json::Value> =
+        String::from_utf8(audit.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        denials.iter().any(|d| d["status"] == 401 && d["path"] == "/streams/order-1"),
+        "the server's audit log, read remotely: {denials:?}"
+    );
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());

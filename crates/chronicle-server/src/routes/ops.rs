@@ -8,8 +8,8 @@ use crate::{
 use axum::{
     Json,
     extract::{
-        Path, State,
-        rejection::{JsonRejection, PathRejection},
+        Path, Query, State,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
     },
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
@@ -76,4 +76,32 @@ pub(crate) async fn save_checkpoint(
     let Json(b) = body?;
     state.store.save_checkpoint(&name, b.position).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which audit records `GET /audit` returns.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// The last N records (default 100, at most 10,000), oldest first.
+    limit: Option<usize>,
+    /// Only denied attempts.
+    #[serde(default)]
+    denied: bool,
+}
+
+/// The audit log of access attempts (admin only; 404 when the server keeps none).
+#[utoipa::path(get, path = "/audit", tag = "ops", params(AuditQuery),
+    responses((status = 200, body = Vec<crate::audit::AuditRecord>), (status = 400, body = ErrorSchema), (status = 404, body = ErrorSchema)))]
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<crate::audit::AuditRecord>>> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::bad_request("limit", "between 1 and 10000"));
+    }
+    let store = state.audit.store().ok_or_else(|| ApiError::not_found("this server keeps no audit log"))?;
+    state.audit.flush().await; // read your own denials
+    Ok(Json(crate::audit::recent(&**store, limit, q.denied).await?))
 }

@@ -1,9 +1,9 @@
 //! `chronicle token create` and `chronicle audit`.
 
 use super::{CliError, CliResult, output};
-use chronicle::{Config, EventStore, FileStore, ReadStream, StreamId, file_options};
+use chronicle::{BackendKind, Config, FileStore, file_options};
 use chronicle_server::{
-    audit::{AUDIT_STREAM, AuditRecord},
+    audit::{AuditRecord, recent},
     auth::{Role, TokenEntry},
 };
 use std::fmt::Write as _;
@@ -48,25 +48,30 @@ pub(crate) struct AuditArgs {
 }
 
 pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
-    let dir = config.audit_dir();
-    if !dir.is_dir() {
-        return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
-    }
-    let store = FileStore::open_read_only(&dir, file_options(config))?;
-    let stream = StreamId::new(AUDIT_STREAM)?;
-    let mut events = store.read_stream(&stream, ReadStream::backward().limit(args.limit.max(1))).await?;
-    events.reverse();
+    let limit = args.limit.max(1);
+    let records: Vec<AuditRecord> = if config.backend == BackendKind::Remote {
+        let remote = chronicle::open_remote(config).await?;
+        let values = remote.audit(limit, args.denied).await?;
+        values
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::Usage(format!("unreadable audit record: {e}")))?
+    } else {
+        let dir = config.audit_dir();
+        if !dir.is_dir() {
+            return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
+        }
+        let store = FileStore::open_read_only(&dir, file_options(config))?;
+        recent(&store, limit, args.denied).await?
+    };
     let mut text = String::new();
     if !args.json {
         text.push_str("RECORDED_AT                  TOKEN            ROLE    OUTCOME  STATUS  REQUEST\n");
     }
-    for e in &events {
-        let r: AuditRecord = e.data.decode().map_err(|err| CliError::Usage(format!("unreadable audit record {}: {err}", e.version)))?;
-        if args.denied && r.outcome != "denied" {
-            continue;
-        }
+    for r in &records {
         if args.json {
-            text.push_str(std::str::from_utf8(e.data.as_bytes()).unwrap_or("{}"));
+            text.push_str(&serde_json::to_string(r).unwrap_or_default());
             text.push('\n');
         } else {
             let role = r.role.map_or("-".to_owned(), |r| r.to_string());
