@@ -83,6 +83,35 @@ impl Metadata {
         Ok(Self { correlation_id: text("correlation_id")?, causation_id: text("causation_id")?, actor, tenant: text("tenant")?, tags })
     }
 
+    /// The well-known fields of metadata that was validated when it was
+    /// stored (a log being reopened): a direct deserialisation, falling
+    /// back to [`Metadata::parse`] for anything unusual (duplicate keys…).
+    pub fn parse_stored(bytes: &[u8]) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Stored<'a> {
+            #[serde(borrow, default)]
+            correlation_id: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow, default)]
+            causation_id: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default)]
+            actor: Option<Actor>,
+            #[serde(borrow, default)]
+            tenant: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        match serde_json::from_slice::<Stored<'_>>(bytes) {
+            Ok(s) => Ok(Self {
+                correlation_id: s.correlation_id.map(String::from),
+                causation_id: s.causation_id.map(String::from),
+                actor: s.actor,
+                tenant: s.tenant.map(String::from),
+                tags: s.tags.unwrap_or_default(),
+            }),
+            Err(_) => Self::parse(&RawJson::from_trusted(bytes::Bytes::copy_from_slice(bytes))),
+        }
+    }
+
     /// Whether every tag in `wanted` is among this event's tags.
     pub fn has_all_tags(&self, wanted: &[String]) -> bool {
         wanted.iter().all(|t| self.tags.contains(t))
@@ -116,6 +145,19 @@ mod tests {
         assert_eq!(field_of(r#"{"actor":{"type":"user"}}"#), "events[0].metadata.actor.id");
         assert_eq!(field_of(r#"{"correlation_id":""}"#), "events[0].metadata.correlation_id");
         assert_eq!(field_of(r#"{"tenant":5}"#), "events[0].metadata.tenant");
+    }
+
+    #[test]
+    fn parse_stored_agrees_with_parse() {
+        for s in [
+            r#"{}"#,
+            r#"{"correlation_id":"c","causation_id":"d","tenant":"t","tags":["a","b"],"actor":{"type":"user","id":"u"},"x":[1,{"y":2}]}"#,
+            r#"{"tags":null,"actor":null,"correlation_id":null}"#,
+            r#"{"correlation_id":"a\u00e9b","correlation_id":"dup"}"#,
+            r#"{"actor":{"type":"user","id":"u","extra":1}}"#,
+        ] {
+            assert_eq!(Metadata::parse_stored(s.as_bytes()).unwrap(), parse(s).unwrap(), "{s}");
+        }
     }
 
     #[test]

@@ -70,6 +70,13 @@ impl fmt::Display for StreamId {
     }
 }
 
+// Hash and Eq are the inner string's, so a set of ids can be probed by `&str`.
+impl std::borrow::Borrow<str> for StreamId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for StreamId {
     fn as_ref(&self) -> &str {
         &self.0

@@ -88,4 +88,16 @@ impl Storage for FaultyStorage {
     fn describe(&self, segment_no: u32) -> String {
         self.inner.describe(segment_no)
     }
+
+    fn read_index(&self, segment_no: u32) -> io::Result<Option<Vec<u8>>> {
+        self.inner.read_index(segment_no)
+    }
+
+    fn write_index(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {
+        self.inner.write_index(segment_no, bytes)
+    }
+
+    fn remove_index(&self, segment_no: u32) -> io::Result<()> {
+        self.inner.remove_index(segment_no)
+    }
 }

@@ -59,9 +59,9 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
         let buf = shared.read_range(*segment, *offset, (len - *offset) as usize)?;
         let mut index = write(&shared.index);
         let mut snapshots = write(&shared.snapshots);
-        let seg = *segment;
+        let (seg, mut names) = (*segment, crate::recovery::Names::default());
         let end = scan_blocks(&buf, 0, *offset, |_, records| {
-            records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, seg, r, &name))
+            records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, seg, r, &name))
         })?;
         if end.end > 0 {
             *offset += end.end as u64;

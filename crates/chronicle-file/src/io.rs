@@ -8,7 +8,10 @@ use std::{
     io,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// One segment file: positional reads and writes, durability, truncation.
@@ -36,12 +39,28 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn create(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>>;
     /// A human name of the segment for error messages (its path).
     fn describe(&self, segment_no: u32) -> String;
+    /// The index file of a sealed segment, if one was written. Storage
+    /// without index files (the default) makes every open scan segments.
+    fn read_index(&self, _segment_no: u32) -> io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    /// Replaces the index file of a sealed segment, atomically and durably
+    /// (a reader sees the old file, the new one, or none — never a part).
+    fn write_index(&self, _segment_no: u32, _bytes: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    /// Removes the index file of a segment (absent is fine).
+    fn remove_index(&self, _segment_no: u32) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Segment files in `DIR/segments/NNNNNNNN.seg`.
+/// Segment files in `DIR/segments/NNNNNNNN.seg`, their index files in
+/// `DIR/index/NNNNNNNN.idx`.
 #[derive(Debug, Clone)]
 pub struct OsStorage {
     dir: PathBuf,
+    index_dir: PathBuf,
 }
 
 impl OsStorage {
@@ -49,11 +68,15 @@ impl OsStorage {
     pub fn new(data_dir: &Path) -> io::Result<Self> {
         let dir = data_dir.join("segments");
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir })
+        Ok(Self { dir, index_dir: data_dir.join("index") })
     }
 
     fn path(&self, segment_no: u32) -> PathBuf {
         self.dir.join(format!("{segment_no:08}.seg"))
+    }
+
+    fn index_path(&self, segment_no: u32) -> PathBuf {
+        self.index_dir.join(format!("{segment_no:08}.idx"))
     }
 }
 
@@ -104,5 +127,39 @@ impl Storage for OsStorage {
 
     fn describe(&self, segment_no: u32) -> String {
         self.path(segment_no).display().to_string()
+    }
+
+    fn read_index(&self, segment_no: u32) -> io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.index_path(segment_no)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_index(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        std::fs::create_dir_all(&self.index_dir)?;
+        // A name of its own per writer: two writers of the same index never interleave.
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.index_dir.join(format!("{segment_no:08}.idx.{}-{n}.tmp", std::process::id()));
+        let written = (|| {
+            let mut file = File::create(&tmp)?;
+            io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, self.index_path(segment_no))?;
+            File::open(&self.index_dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    fn remove_index(&self, segment_no: u32) -> io::Result<()> {
+        match std::fs::remove_file(self.index_path(segment_no)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }

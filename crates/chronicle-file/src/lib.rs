@@ -40,6 +40,7 @@
 pub mod fault;
 mod follower;
 pub mod format;
+mod index_files;
 mod io;
 mod reader;
 mod recovery;
@@ -51,7 +52,7 @@ mod writer;
 
 pub use io::{OsStorage, SegmentFile, Storage};
 pub use store::{FileStats, FileStore};
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyOptions, VerifyReport, verify, verify_with};
 
 use chronicle_core::Limits;
 

@@ -3,13 +3,14 @@
 
 use crate::{
     format::{Record, SegmentHeader},
+    index_files,
     io::{SegmentFile, Storage},
     scan::{Scanned, scan_segment},
     shared::{Loc, SnapLoc},
 };
-use chronicle_core::{Error, IndexedEvent, LogIndex, Metadata, RawJson, Result, StreamChange, StreamId, Timestamp, compact_meta};
+use chronicle_core::{Error, IndexedEvent, LogIndex, Metadata, Result, StreamChange, StreamId, Timestamp, compact_meta};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
 };
 
@@ -23,6 +24,8 @@ pub(crate) struct Recovered {
     pub(crate) tail: (u32, u64),
     /// Bytes of torn tail removed.
     pub(crate) truncated: u64,
+    /// Sealed segments loaded from their index files.
+    pub(crate) indexed: usize,
 }
 
 fn io(storage: &dyn Storage, no: u32, what: &str) -> impl FnOnce(std::io::Error) -> Error {
@@ -55,6 +58,7 @@ pub(crate) fn read_segment(storage: &dyn Storage, no: u32, file: &dyn SegmentFil
 pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> {
     let mut index = LogIndex::new();
     let mut snapshots = HashMap::new();
+    let mut names = Names::default();
     let mut segments = BTreeMap::new();
     let mut truncated = 0;
     let list = storage.list().map_err(|e| Error::io("listing segments", e))?;
@@ -63,13 +67,21 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
             return Err(Error::Unavailable { reason: "the store has no segments yet".into() });
         }
         segments.insert(1, create_segment(storage, 1, 1)?);
-        return Ok(Recovered { index, snapshots, segments, tail: (1, crate::format::SEGMENT_HEADER_LEN as u64), truncated });
+        return Ok(Recovered { index, snapshots, segments, tail: (1, crate::format::SEGMENT_HEADER_LEN as u64), truncated, indexed: 0 });
     };
     let mut tail = (last, 0);
+    let mut indexed = 0;
     for &no in &list {
         let file = storage.open(no).map_err(io(storage, no, "opening"))?;
-        let buf = read_segment(storage, no, &*file)?;
         let name = storage.describe(no);
+        if no != last {
+            if load_sealed(storage, no, &*file, &name, repair, |s| apply(&mut index, &mut snapshots, &mut names, no, s, &name))? {
+                indexed += 1;
+            }
+            segments.insert(no, file);
+            continue;
+        }
+        let buf = read_segment(storage, no, &*file)?;
         if no == last && buf.len() < crate::format::SEGMENT_HEADER_LEN && !repair {
             break; // being created by the writer; the follower picks it up
         }
@@ -87,7 +99,7 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
             continue;
         }
         let (header, end) = scan_segment(&buf, &name, no == last, |_, records| {
-            records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, no, r, &name))
+            records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, no, r, &name))
         })?;
         if header.segment_no != no {
             return Err(Error::Corrupted {
@@ -105,7 +117,72 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
     }
     let head = index.len();
     index.publish(head);
-    Ok(Recovered { index, snapshots, segments, tail, truncated })
+    Ok(Recovered { index, snapshots, segments, tail, truncated, indexed })
+}
+
+/// Feeds the records of sealed segment `no` to `apply`: from its index
+/// file when a valid one describes it (true), else by scanning the segment
+/// (and, with `repair`, writing the index file for next time).
+fn load_sealed(
+    storage: &dyn Storage,
+    no: u32,
+    file: &dyn SegmentFile,
+    name: &str,
+    repair: bool,
+    mut apply: impl FnMut(Scanned<'_>) -> Result<()>,
+) -> Result<bool> {
+    if let Some(bytes) = index_files::load(storage, no, file) {
+        let from_index = |e: Error| match e {
+            Error::Corrupted { location, reason } => Error::Corrupted {
+                location,
+                reason: format!("{reason} (read from its index file; `chronicle verify --rebuild-index` rewrites index files)"),
+            },
+            other => other,
+        };
+        index_files::entries(&bytes)?.into_iter().try_for_each(&mut apply).map_err(from_index)?;
+        return Ok(true);
+    }
+    let buf = read_segment(storage, no, file)?;
+    let header = SegmentHeader::decode(&buf).ok();
+    if header.is_some_and(|h| h.segment_no != no) {
+        return Err(Error::Corrupted {
+            location: format!("{name} at offset 12"),
+            reason: format!("header names segment {}", header.map_or(0, |h| h.segment_no)),
+        });
+    }
+    let bytes = index_files::build(&buf, name, |_, records| records.into_iter().try_for_each(&mut apply))?;
+    if repair && let Err(e) = storage.write_index(no, &bytes) {
+        tracing::warn!(segment = %name, error = %e, "could not write the index file; the next open scans the segment again");
+    }
+    Ok(false)
+}
+
+/// Stream ids and event types seen while rebuilding: each name is
+/// validated and allocated once, and every event of a stream shares it.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    streams: HashSet<StreamId, foldhash::fast::RandomState>,
+    types: HashSet<Arc<str>, foldhash::fast::RandomState>,
+}
+
+impl Names {
+    fn stream(&mut self, name: &str) -> std::result::Result<StreamId, Error> {
+        if let Some(id) = self.streams.get(name) {
+            return Ok(id.clone());
+        }
+        let id = StreamId::new(name)?;
+        self.streams.insert(id.clone());
+        Ok(id)
+    }
+
+    fn event_type(&mut self, name: &str) -> Arc<str> {
+        if let Some(t) = self.types.get(name) {
+            return t.clone();
+        }
+        let t: Arc<str> = Arc::from(name);
+        self.types.insert(t.clone());
+        t
+    }
 }
 
 /// Applies one committed record to the index being rebuilt, checking
@@ -113,48 +190,48 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
 pub(crate) fn apply(
     index: &mut LogIndex<Loc>,
     snapshots: &mut HashMap<StreamId, SnapLoc>,
+    names: &mut Names,
     segment: u32,
     s: Scanned<'_>,
     file: &str,
 ) -> Result<()> {
     let loc = Loc { segment, len: s.len, offset: s.offset };
     let bad = |reason: String| Error::Corrupted { location: format!("{file} at offset {}", s.offset), reason };
-    let stream = |name: &str| StreamId::new(name).map_err(|e| bad(format!("invalid stream id in record: {e}")));
+    let mut stream = |name: &str| names.stream(name).map_err(|e| bad(format!("invalid stream id in record: {e}")));
     match s.record {
         Record::Event(e) => {
-            if e.global_position != index.len() + 1 {
-                return Err(bad(format!("position {} follows {} (gap or reorder)", e.global_position, index.len())));
-            }
-            let stream = stream(e.stream)?;
-            let expected = chronicle_core::AppendView::stream_info(index, &stream).last_version + 1;
-            if e.version != expected {
-                return Err(bad(format!("stream {stream} version {} where {expected} was next", e.version)));
-            }
+            let id = stream(e.stream)?;
             let meta = if e.metadata == b"{}" {
                 None
             } else {
-                let raw = RawJson::from_trusted(bytes::Bytes::copy_from_slice(e.metadata));
-                compact_meta(&Metadata::parse(&raw).map_err(|err| bad(format!("invalid metadata: {err}")))?)
+                compact_meta(&Metadata::parse_stored(e.metadata).map_err(|err| bad(format!("invalid metadata: {err}")))?)
             };
-            index.push(IndexedEvent {
+            let entry = IndexedEvent {
                 position: e.global_position,
-                stream,
+                stream: id,
                 version: e.version,
                 event_id: e.event_id,
-                event_type: Arc::from(e.event_type),
+                event_type: names.event_type(e.event_type),
                 recorded_at: Timestamp::from_micros(e.recorded_at),
                 meta,
                 payload: loc,
-            });
+            };
+            index.push_checked(entry).map_err(|(position, version)| {
+                bad(if e.global_position == position {
+                    format!("stream {} version {} where {version} was next", e.stream, e.version)
+                } else {
+                    format!("position {} follows {} (gap or reorder)", e.global_position, position - 1)
+                })
+            })?;
         }
         Record::StreamMeta { stream: name, metadata } => index.apply_change(StreamChange::Metadata { stream: stream(name)?, metadata }),
         Record::Delete { stream: name, tombstone, deleted_through } => {
             index.apply_change(StreamChange::Delete { stream: stream(name)?, tombstone, deleted_through });
         }
         Record::Snapshot { stream: name, version, .. } => {
-            let newer = snapshots.get(&stream(name)?).is_none_or(|s: &SnapLoc| s.version <= version);
-            if newer {
-                snapshots.insert(stream(name)?, SnapLoc { version, loc });
+            let id = stream(name)?;
+            if snapshots.get(&id).is_none_or(|s: &SnapLoc| s.version <= version) {
+                snapshots.insert(id, SnapLoc { version, loc });
             }
         }
         Record::Checkpoint { name, position } => index.set_checkpoint(name.to_owned(), position),

@@ -46,6 +46,7 @@ struct Inner {
     pipeline: AppendPipeline,
     dir: PathBuf,
     truncated_on_open: u64,
+    indexed_on_open: usize,
     _lock: Option<File>,
     /// For [`FileStore::open_temporary`]: removed after the writer stopped.
     _temp: Option<tempfile::TempDir>,
@@ -74,9 +75,12 @@ pub struct FileStats {
     pub bytes: u64,
     /// Bytes of torn tail removed when the store was opened.
     pub truncated_on_open: u64,
+    /// Sealed segments whose index file the open used (instead of reading them).
+    pub indexed_on_open: usize,
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
+/// Takes the data directory's writer lock (creating the directory).
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))?;
     let path = dir.join("LOCK");
     let file = File::options()
@@ -151,7 +155,7 @@ impl FileStore {
         let (tx, handle) = if writable {
             let file = file.ok_or_else(|| Error::Unavailable { reason: "no tail segment after recovery".into() })?;
             let (tx, rx) = mpsc::channel();
-            let writer = Writer { shared: shared.clone(), options: options.clone(), segment, file, len };
+            let writer = Writer { shared: shared.clone(), options: options.clone(), segment, file, len, indexers: Vec::new() };
             let handle = std::thread::Builder::new().name("chronicle-writer".into()).spawn(move || writer.run(rx));
             (Some(tx), handle)
         } else {
@@ -170,6 +174,7 @@ impl FileStore {
                 pipeline: AppendPipeline::new(options.limits),
                 dir: dir.to_owned(),
                 truncated_on_open: recovered.truncated,
+                indexed_on_open: recovered.indexed,
                 _lock: lock,
                 _temp: None,
             }),
@@ -192,6 +197,7 @@ impl FileStore {
             segments: segments.len(),
             bytes,
             truncated_on_open: self.inner.truncated_on_open,
+            indexed_on_open: self.inner.indexed_on_open,
         })
     }
 

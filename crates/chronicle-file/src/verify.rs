@@ -1,10 +1,10 @@
 //! `verify`: a read-only check of a whole store.
 
 use crate::{
-    format::Record,
+    format::{Record, SegmentHeader},
     io::{OsStorage, Storage},
     recovery::read_segment,
-    scan::scan_segment,
+    scan::{ScanEnd, scan_segment},
 };
 use chronicle_core::{Error, Result};
 use std::{collections::HashMap, path::Path};
@@ -27,6 +27,20 @@ pub struct VerifyReport {
     /// An unacknowledged torn tail (file, offset, bytes); the next open
     /// truncates it. Not an error.
     pub torn_tail: Option<(String, u64, u64)>,
+    /// Sealed segments whose index file matches them exactly (or was
+    /// just rewritten, with `rebuild_index`).
+    pub indexed_segments: usize,
+    /// Sealed segments without a usable index file (missing, or describing
+    /// an older version of the segment): the next writable open writes them.
+    pub unindexed_segments: usize,
+}
+
+/// What `verify` does besides checking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Rewrite the index file of every sealed segment from the log (needs
+    /// the directory: fails while another process has the store open).
+    pub rebuild_index: bool,
 }
 
 /// Verifies every segment under `dir` without changing anything: framing
@@ -34,10 +48,18 @@ pub struct VerifyReport {
 /// versions per stream, segment numbering. A fault is an
 /// [`Error::Corrupted`] naming the file and offset. `progress` is called
 /// with the bytes checked so far.
-pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    verify_with(dir, VerifyOptions::default(), progress)
+}
+
+/// [`verify`], and with [`VerifyOptions::rebuild_index`] rewrites every
+/// index file from the log. Without it, an index file that claims to
+/// describe its segment but differs from it is [`Error::Corrupted`].
+pub fn verify_with(dir: &Path, options: VerifyOptions, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
     if !dir.join("segments").is_dir() {
         return Err(Error::invalid("data_dir", format!("no Chronicle store at {}", dir.display())));
     }
+    let _lock = if options.rebuild_index { Some(crate::store::lock_dir(dir)?) } else { None };
     let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
     let list = storage.list().map_err(|e| Error::io("listing segments", e))?;
     let total: u64 = list.iter().filter_map(|&no| std::fs::metadata(storage.describe(no)).ok()).map(|m| m.len()).sum();
@@ -52,7 +74,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
             report.torn_tail = Some((name, 0, buf.len() as u64));
             break;
         }
-        let (header, end) = scan_segment(&buf, &name, is_last, |block, records| {
+        let mut check = |block: &crate::format::BlockHeader, records: Vec<crate::scan::Scanned<'_>>| {
             report.blocks += 1;
             for s in records {
                 report.records += 1;
@@ -70,7 +92,14 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
                 }
             }
             Ok(())
-        })?;
+        };
+        let (header, end) = if is_last {
+            scan_segment(&buf, &name, true, check)?
+        } else {
+            let index = crate::index_files::build(&buf, &name, &mut check)?;
+            check_index(&storage, no, &index, options, &mut report)?;
+            (SegmentHeader::decode(&buf).map_err(|e| Error::Corrupted { location: name.clone(), reason: e.reason })?, ScanEnd::default())
+        };
         if header.segment_no != no {
             return Err(Error::Corrupted {
                 location: format!("{name} at offset 12"),
@@ -85,4 +114,31 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     }
     report.streams = versions.len();
     Ok(report)
+}
+
+/// Compares the index file of sealed segment `no` with `built` (or
+/// replaces it, with `rebuild_index`).
+fn check_index(storage: &OsStorage, no: u32, built: &[u8], options: VerifyOptions, report: &mut VerifyReport) -> Result<()> {
+    let name = storage.describe(no);
+    if options.rebuild_index {
+        storage.write_index(no, built).map_err(|e| Error::io(format!("writing the index of {name}"), e))?;
+        report.indexed_segments += 1;
+        return Ok(());
+    }
+    match storage.read_index(no).map_err(|e| Error::io(format!("reading the index of {name}"), e))? {
+        Some(found) if found == built => report.indexed_segments += 1,
+        Some(found) => {
+            let claims = crate::format::decode_index(&found).ok().map(|(h, _)| h);
+            let expected = crate::format::decode_index(built).ok().map(|(h, _)| h);
+            if claims.is_some() && claims == expected {
+                return Err(Error::Corrupted {
+                    location: format!("the index file of {name}"),
+                    reason: "it does not match its segment; run `chronicle verify --rebuild-index`".into(),
+                });
+            }
+            report.unindexed_segments += 1; // damaged or stale: ignored by opens
+        }
+        None => report.unindexed_segments += 1,
+    }
+    Ok(())
 }

@@ -56,6 +56,8 @@ pub(crate) struct Writer {
     pub(crate) segment: u32,
     pub(crate) file: Arc<dyn SegmentFile>,
     pub(crate) len: u64,
+    /// Threads writing the index files of segments sealed since the open.
+    pub(crate) indexers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// An answer held back until the batch is durable.
@@ -76,7 +78,11 @@ impl Writer {
     pub(crate) fn run(mut self, rx: mpsc::Receiver<Command>) {
         let mut carry: Option<Command> = None;
         loop {
-            let Some(first) = carry.take().or_else(|| rx.recv().ok()) else { return };
+            let Some(first) = carry.take().or_else(|| rx.recv().ok()) else {
+                // Closing: let the index files of sealed segments be written.
+                self.indexers.drain(..).for_each(|h| drop(h.join()));
+                return;
+            };
             let mut events = first.events();
             let alone = first.is_change();
             let mut batch = vec![first];
@@ -267,6 +273,8 @@ impl Writer {
         let first_position = read(&self.shared.index).len() + 1;
         let file = create_segment(&*self.shared.storage, next, first_position)?;
         write(&self.shared.segments).insert(next, file.clone());
+        self.indexers.retain(|h| !h.is_finished());
+        self.indexers.extend(crate::index_files::index_in_background(self.shared.storage.clone(), self.segment));
         (self.segment, self.file, self.len) = (next, file, crate::format::SEGMENT_HEADER_LEN as u64);
         Ok(())
     }

@@ -1,5 +1,7 @@
-//! Damage inside committed data stops the open and makes `verify` fail,
-//! naming the file and the offset; it is never mistaken for a torn tail.
+//! Damage inside committed data makes `verify` fail and stops the open (or,
+//! in a sealed segment the open knows from its index file, the read of the
+//! damaged record), naming the file and the offset; it is never mistaken
+//! for a torn tail.
 
 use chronicle_core::{Error, EventStore, ExpectedVersion as Ev};
 use chronicle_file::{FileOptions, FileStore, verify};
@@ -39,6 +41,14 @@ async fn flipped_byte_in_a_sealed_segment() {
     let victim = &files[1];
     flip(victim, 2000);
     assert_names(&verify(dir.path(), |_, _| {}).unwrap_err(), victim);
+    // The open trusts the sealed segment's index file (it does not read the
+    // segment); reading the damaged record reports it.
+    let store = FileStore::open(dir.path(), options()).unwrap();
+    let err = store.read_all(&chronicle_core::ReadAll::forward().limit(10_000)).await.unwrap_err();
+    assert_names(&err, victim);
+    drop(store);
+    // Without index files the open scans the segment and refuses.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
     assert_names(&FileStore::open(dir.path(), options()).unwrap_err(), victim);
 }
 

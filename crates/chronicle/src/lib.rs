@@ -23,7 +23,7 @@ mod config;
 mod error;
 
 pub use chronicle_core::*;
-pub use chronicle_file::{FileStats, FileStore, VerifyReport, verify};
+pub use chronicle_file::{FileStats, FileStore, VerifyOptions, VerifyReport, verify, verify_with};
 pub use chronicle_memory::MemoryStore;
 pub use chronicle_postgres::{PgOptions, PgStore};
 pub use chronicle_remote::RemoteStore;

@@ -109,6 +109,8 @@ fn export_import_round_trip_and_verify() {
 
     let ok = run(d, &["verify"]);
     assert!(ok.status.success() && stdout(&ok).starts_with("ok: 2500 events"), "{ok:?}");
+    let rebuilt = run(d, &["verify", "--rebuild-index"]);
+    assert!(rebuilt.status.success() && stdout(&rebuilt).contains("rebuilt the index files of 0 sealed segments"), "{rebuilt:?}");
     let seg = d.join("chronicle-data/segments/00000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[5000] ^= 0xFF;

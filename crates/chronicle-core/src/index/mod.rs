@@ -148,6 +148,30 @@ impl<P> LogIndex<P> {
         &self.log
     }
 
+    /// Appends `entry` when it is the next position and its stream's next
+    /// version (one stream lookup); otherwise returns the expected
+    /// `(position, version)` and changes nothing but may remember the
+    /// stream as empty. For rebuilding an index from a log.
+    pub fn push_checked(&mut self, entry: IndexedEvent<P>) -> std::result::Result<(), (u64, u64)> {
+        let next_position = self.len() + 1;
+        let record = self.streams.entry(entry.stream.clone()).or_default();
+        let next_version = record.positions.len() as u64 + 1;
+        if entry.position != next_position || entry.version != next_version {
+            return Err((next_position, next_version));
+        }
+        record.status = StreamStatus::Active;
+        record.positions.push(entry.position);
+        self.ids.insert(entry.event_id, entry.position);
+        self.log.push(entry);
+        Ok(())
+    }
+
+    /// Makes room for `additional` more events.
+    pub fn reserve(&mut self, additional: usize) {
+        self.log.reserve(additional);
+        self.ids.reserve(additional);
+    }
+
     /// Indexes the next event; `entry.position` must be `len() + 1` and
     /// `entry.version` the stream's next version (the planner decided
     /// both). Returns the position.

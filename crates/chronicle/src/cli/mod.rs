@@ -48,8 +48,8 @@ enum Command {
     Export,
     /// Show the size and shape of the store.
     Stats(stats::StatsArgs),
-    /// Check checksums, framing, gapless positions and version order (read-only).
-    Verify,
+    /// Check checksums, framing, gapless positions, version order and index files (read-only unless --rebuild-index).
+    Verify(stats::VerifyArgs),
     /// Print the effective configuration (file + environment + flags) as TOML.
     Config,
     /// Print (--dry-run) or apply the PostgreSQL schema migrations.
@@ -111,7 +111,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&config, args).await,
         Command::Export => read::export(&config).await,
         Command::Stats(args) => stats::run(&config, args).await,
-        Command::Verify => stats::verify(&config),
+        Command::Verify(args) => stats::verify(&config, args),
         Command::Schema(args) => schema::run(&config, args).await,
         Command::Projections(args) => projections::run(&config, args).await,
         Command::Token(args) => access::token(args),

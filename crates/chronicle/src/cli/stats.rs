@@ -44,12 +44,20 @@ pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
     Ok(output::print(text.as_bytes())?)
 }
 
-pub(crate) fn verify(config: &Config) -> CliResult {
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// Rewrite every sealed segment's index file from the log (the store must not be open elsewhere).
+    #[arg(long)]
+    rebuild_index: bool,
+}
+
+pub(crate) fn verify(config: &Config, args: VerifyArgs) -> CliResult {
     if config.backend != BackendKind::File {
         return Err(CliError::Usage(format!("verify checks the file backend's files; the configured backend is {}", config.backend)));
     }
-    let bar = progress_bar(0, "verifying");
-    let report = chronicle::verify(&config.data_dir, |done, total| {
+    let bar = progress_bar(0, if args.rebuild_index { "rebuilding indexes" } else { "verifying" });
+    let options = chronicle::VerifyOptions { rebuild_index: args.rebuild_index };
+    let report = chronicle::verify_with(&config.data_dir, options, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -59,6 +67,14 @@ pub(crate) fn verify(config: &Config) -> CliResult {
         "ok: {} events in {} streams, {} segments, {} blocks, {} bytes checked\n",
         report.events, report.streams, report.segments, report.blocks, report.bytes
     );
+    if args.rebuild_index {
+        text += &format!("rebuilt the index files of {} sealed segments\n", report.indexed_segments);
+    } else if report.unindexed_segments > 0 {
+        text += &format!(
+            "index files: {} match their segments, {} missing or stale (written on the next open, or now with --rebuild-index)\n",
+            report.indexed_segments, report.unindexed_segments
+        );
+    }
     if let Some((file, offset, bytes)) = &report.torn_tail {
         text += &format!("torn tail: {bytes} unacknowledged bytes at {file} offset {offset} (removed on the next open)\n");
     }
