@@ -120,6 +120,16 @@ impl RecordedEvent {
         out.extend_from_slice(self.metadata.as_bytes());
         let _ = writeln!(out, ",\"recorded_at\":\"{}\"}}", self.recorded_at);
     }
+
+    /// The event's JSON object: [`RecordedEvent::write_json_line`] without
+    /// the newline.
+    pub fn to_json(&self) -> String {
+        let mut line = Vec::with_capacity(256 + self.data.as_bytes().len() + self.metadata.as_bytes().len());
+        self.write_json_line(&mut line);
+        line.pop();
+        // Every piece written is UTF-8 (ids, escaped strings, validated JSON).
+        String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 impl serde::Serialize for RecordedEvent {
@@ -159,6 +169,7 @@ mod tests {
         let mut line = Vec::new();
         e.write_json_line(&mut line);
         assert_eq!(line.last(), Some(&b'\n'));
+        assert_eq!(e.to_json().as_bytes(), &line[..line.len() - 1]);
         let parsed: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(parsed, serde_json::to_value(&e).unwrap());
         let keys: Vec<_> = parsed.as_object().unwrap().keys().cloned().collect();

@@ -5,7 +5,7 @@ use crate::{
     format::{Record, SegmentHeader},
     index_files,
     io::{SegmentFile, Storage},
-    scan::{Scanned, scan_segment},
+    scan::{Scanned, check_segment_no, scan_segment},
     shared::{Loc, SnapLoc},
 };
 use chronicle_core::{Error, IndexedEvent, LogIndex, Metadata, Result, StreamChange, StreamId, Timestamp, compact_meta};
@@ -81,11 +81,12 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
             segments.insert(no, file);
             continue;
         }
+        // The tail segment: scanned, its torn end truncated.
         let buf = read_segment(storage, no, &*file)?;
-        if no == last && buf.len() < crate::format::SEGMENT_HEADER_LEN && !repair {
+        if buf.len() < crate::format::SEGMENT_HEADER_LEN && !repair {
             break; // being created by the writer; the follower picks it up
         }
-        if no == last && buf.len() < crate::format::SEGMENT_HEADER_LEN {
+        if buf.len() < crate::format::SEGMENT_HEADER_LEN {
             // Crashed while creating this segment: nothing was ever committed in it.
             let header = SegmentHeader { segment_no: no, first_position: index.len() + 1 }.encode();
             file.set_len(0).and_then(|()| file.write_all_at(&header, 0)).and_then(|()| file.sync_data()).map_err(io(
@@ -98,15 +99,10 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
             segments.insert(no, file);
             continue;
         }
-        let (header, end) = scan_segment(&buf, &name, no == last, |_, records| {
+        let (header, end) = scan_segment(&buf, &name, true, |_, records| {
             records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, no, r, &name))
         })?;
-        if header.segment_no != no {
-            return Err(Error::Corrupted {
-                location: format!("{name} at offset 12"),
-                reason: format!("header names segment {}", header.segment_no),
-            });
-        }
+        check_segment_no(&header, no, &name)?;
         if let Some(at) = end.torn_at.filter(|_| repair) {
             tracing::warn!(segment = %name, offset = at, bytes = buf.len() as u64 - at, "truncating torn tail (an unacknowledged write)");
             file.set_len(at).and_then(|()| file.sync_data()).map_err(io(storage, no, "truncating"))?;
@@ -131,7 +127,9 @@ fn load_sealed(
     repair: bool,
     mut apply: impl FnMut(Scanned<'_>) -> Result<()>,
 ) -> Result<bool> {
-    if let Some(bytes) = index_files::load(storage, no, file) {
+    if let Some(bytes) = index_files::load(storage, no, file)
+        && let Some(entries) = index_files::entries(&bytes, name)
+    {
         let from_index = |e: Error| match e {
             Error::Corrupted { location, reason } => Error::Corrupted {
                 location,
@@ -139,18 +137,12 @@ fn load_sealed(
             },
             other => other,
         };
-        index_files::entries(&bytes)?.into_iter().try_for_each(&mut apply).map_err(from_index)?;
+        entries.into_iter().try_for_each(&mut apply).map_err(from_index)?;
         return Ok(true);
     }
     let buf = read_segment(storage, no, file)?;
-    let header = SegmentHeader::decode(&buf).ok();
-    if header.is_some_and(|h| h.segment_no != no) {
-        return Err(Error::Corrupted {
-            location: format!("{name} at offset 12"),
-            reason: format!("header names segment {}", header.map_or(0, |h| h.segment_no)),
-        });
-    }
-    let bytes = index_files::build(&buf, name, |_, records| records.into_iter().try_for_each(&mut apply))?;
+    let (header, bytes) = index_files::build(&buf, name, |_, records| records.into_iter().try_for_each(&mut apply))?;
+    check_segment_no(&header, no, name)?;
     if repair && let Err(e) = storage.write_index(no, &bytes) {
         tracing::warn!(segment = %name, error = %e, "could not write the index file; the next open scans the segment again");
     }

@@ -109,6 +109,15 @@ pub(crate) fn scan_blocks<'a>(
     Ok(BlocksEnd { end: at, fault: None })
 }
 
+/// `Err(Corrupted)` unless the segment file `file` numbered `no` says so in
+/// its header.
+pub(crate) fn check_segment_no(header: &SegmentHeader, no: u32, file: &str) -> Result<(), Error> {
+    if header.segment_no == no {
+        return Ok(());
+    }
+    Err(Error::Corrupted { location: format!("{file} at offset 12"), reason: format!("header names segment {}", header.segment_no) })
+}
+
 /// Scans a whole segment held in `buf`. `visit` sees every committed block
 /// (its header, then its records). A fault in the last block of the last
 /// segment that looks like an interrupted write ([`looks_torn`]) and is

@@ -1,10 +1,10 @@
 //! `verify`: a read-only check of a whole store.
 
 use crate::{
-    format::{Record, SegmentHeader},
+    format::Record,
     io::{OsStorage, Storage},
     recovery::read_segment,
-    scan::{ScanEnd, scan_segment},
+    scan::{ScanEnd, check_segment_no, scan_segment},
 };
 use chronicle_core::{Error, Result};
 use std::{collections::HashMap, path::Path};
@@ -96,16 +96,11 @@ pub fn verify_with(dir: &Path, options: VerifyOptions, mut progress: impl FnMut(
         let (header, end) = if is_last {
             scan_segment(&buf, &name, true, check)?
         } else {
-            let index = crate::index_files::build(&buf, &name, &mut check)?;
+            let (header, index) = crate::index_files::build(&buf, &name, &mut check)?;
             check_index(&storage, no, &index, options, &mut report)?;
-            (SegmentHeader::decode(&buf).map_err(|e| Error::Corrupted { location: name.clone(), reason: e.reason })?, ScanEnd::default())
+            (header, ScanEnd::default())
         };
-        if header.segment_no != no {
-            return Err(Error::Corrupted {
-                location: format!("{name} at offset 12"),
-                reason: format!("header names segment {}", header.segment_no),
-            });
-        }
+        check_segment_no(&header, no, &name)?;
         if let Some(at) = end.torn_at {
             report.torn_tail = Some((name.clone(), at, buf.len() as u64 - at));
         }
@@ -129,7 +124,7 @@ fn check_index(storage: &OsStorage, no: u32, built: &[u8], options: VerifyOption
         Some(found) if found == built => report.indexed_segments += 1,
         Some(found) => {
             let claims = crate::format::decode_index(&found).ok().map(|(h, _)| h);
-            let expected = crate::format::decode_index(built).ok().map(|(h, _)| h);
+            let expected = crate::format::decode_index_header(built).ok();
             if claims.is_some() && claims == expected {
                 return Err(Error::Corrupted {
                     location: format!("the index file of {name}"),

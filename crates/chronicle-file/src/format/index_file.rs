@@ -15,7 +15,7 @@
 //! is only used when its header names the segment's number, first position
 //! and current length; otherwise the segment is scanned.
 
-use super::{FORMAT_VERSION, FormatError, Reader, Record, decode_record, encode_record, err};
+use super::{FORMAT_VERSION, FormatError, Reader, Record, SegmentHeader, decode_record, encode_record, err};
 
 /// Index file magic.
 pub const INDEX_MAGIC: [u8; 8] = *b"CHRNIDX1";
@@ -36,16 +36,16 @@ pub struct IndexHeader {
 }
 
 /// Builds an index file entry by entry.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct IndexWriter {
-    header: IndexHeader,
+    entry_count: u32,
     body: Vec<u8>,
 }
 
 impl IndexWriter {
-    /// An empty index of the segment `segment_no` starting at `first_position`.
-    pub fn new(segment_no: u32, first_position: u64) -> Self {
-        Self { header: IndexHeader { segment_no, first_position, segment_len: 0, entry_count: 0 }, body: Vec::new() }
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Adds the record found at `offset` (framed length `len`), without its
@@ -61,13 +61,17 @@ impl IndexWriter {
             other => other.clone(),
         };
         encode_record(&stripped, &mut self.body);
-        self.header.entry_count += 1;
+        self.entry_count += 1;
     }
 
-    /// The whole file, for a segment of `segment_len` bytes.
-    pub fn finish(mut self, segment_len: u64) -> Vec<u8> {
-        self.header.segment_len = segment_len;
-        let h = self.header;
+    /// The whole file, for the segment with header `segment` and `segment_len` bytes.
+    pub fn finish(self, segment: SegmentHeader, segment_len: u64) -> Vec<u8> {
+        let h = IndexHeader {
+            segment_no: segment.segment_no,
+            first_position: segment.first_position,
+            segment_len,
+            entry_count: self.entry_count,
+        };
         let mut out = Vec::with_capacity(INDEX_HEADER_LEN + self.body.len());
         out.extend_from_slice(&INDEX_MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -95,9 +99,14 @@ pub struct IndexEntry<'a> {
     pub len: u32,
 }
 
-/// Decodes and checks an index file: header, body checksum, every entry.
-/// Never panics.
-pub fn decode_index(buf: &[u8]) -> Result<(IndexHeader, Vec<IndexEntry<'_>>), FormatError> {
+/// Decodes and checks an index file's header only (magic, checksum,
+/// version): enough to tell which segment it describes. Never panics.
+pub fn decode_index_header(buf: &[u8]) -> Result<IndexHeader, FormatError> {
+    decode_header(buf).map(|(header, _)| header)
+}
+
+/// The header and the body checksum it records.
+fn decode_header(buf: &[u8]) -> Result<(IndexHeader, u32), FormatError> {
     let mut r = Reader { buf, pos: 0 };
     if r.array::<8>()? != INDEX_MAGIC {
         return err(0, "not a Chronicle index file (bad magic)");
@@ -113,6 +122,13 @@ pub fn decode_index(buf: &[u8]) -> Result<(IndexHeader, Vec<IndexEntry<'_>>), Fo
     if version != FORMAT_VERSION {
         return err(8, format!("unsupported index format version {version}"));
     }
+    Ok((header, body_crc))
+}
+
+/// Decodes and checks an index file: header, body checksum, every entry.
+/// Never panics.
+pub fn decode_index(buf: &[u8]) -> Result<(IndexHeader, Vec<IndexEntry<'_>>), FormatError> {
+    let (header, body_crc) = decode_header(buf)?;
     let body = buf.get(INDEX_HEADER_LEN..).unwrap_or_default();
     if crc32c::crc32c(body) != body_crc {
         return err(INDEX_HEADER_LEN, "index body checksum mismatch");
@@ -164,13 +180,14 @@ mod tests {
 
     #[test]
     fn round_trips_without_data_and_state() {
-        let mut w = IndexWriter::new(3, 10);
+        let mut w = IndexWriter::new();
         for (i, r) in sample().iter().enumerate() {
             w.push(r, 32 + i as u64 * 100, 90);
         }
-        let file = w.finish(1_000);
+        let file = w.finish(SegmentHeader { segment_no: 3, first_position: 10 }, 1_000);
         let (header, entries) = decode_index(&file).unwrap();
         assert_eq!(header, IndexHeader { segment_no: 3, first_position: 10, segment_len: 1_000, entry_count: 4 });
+        assert_eq!(decode_index_header(&file).unwrap(), header);
         assert_eq!(entries.len(), 4);
         assert_eq!(entries[1].offset, 132);
         assert_eq!(entries[1].record, sample()[1]);
@@ -181,9 +198,9 @@ mod tests {
 
     #[test]
     fn any_flipped_byte_is_detected() {
-        let mut w = IndexWriter::new(1, 1);
+        let mut w = IndexWriter::new();
         sample().iter().for_each(|r| w.push(r, 32, 10));
-        let file = w.finish(64);
+        let file = w.finish(SegmentHeader { segment_no: 1, first_position: 1 }, 64);
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x10;

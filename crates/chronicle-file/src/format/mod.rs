@@ -177,7 +177,7 @@ impl BlockHeader {
 
 mod index_file;
 mod records;
-pub use index_file::{INDEX_HEADER_LEN, INDEX_MAGIC, IndexEntry, IndexHeader, IndexWriter, decode_index};
+pub use index_file::{INDEX_HEADER_LEN, INDEX_MAGIC, IndexEntry, IndexHeader, IndexWriter, decode_index, decode_index_header};
 pub use records::{EventRecord, Record, decode_record, encode_record};
 
 /// Options of a stream-metadata record, packed as presence flags + values.

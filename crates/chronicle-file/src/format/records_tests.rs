@@ -99,11 +99,11 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         flip in any::<prop::sample::Index>(),
     ) {
-        let mut w = crate::format::IndexWriter::new(2, 9);
+        let mut w = crate::format::IndexWriter::new();
         for (i, r) in records.iter().enumerate() {
             w.push(&r.record(), 32 + i as u64, 40);
         }
-        let file = w.finish(4096);
+        let file = w.finish(SegmentHeader { segment_no: 2, first_position: 9 }, 4096);
         let (header, entries) = crate::format::decode_index(&file).unwrap();
         prop_assert_eq!(header.entry_count as usize, records.len());
         prop_assert_eq!(entries.len(), records.len());
@@ -117,7 +117,7 @@ proptest! {
 
     #[test]
     fn index_bodies_that_pass_the_checksums_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), count in any::<u32>()) {
-        let mut file = crate::format::IndexWriter::new(1, 1).finish(64);
+        let mut file = crate::format::IndexWriter::new().finish(SegmentHeader { segment_no: 1, first_position: 1 }, 64);
         file.extend_from_slice(&body);
         file[32..36].copy_from_slice(&count.to_le_bytes());
         file[36..40].copy_from_slice(&crc32c::crc32c(&body).to_le_bytes());

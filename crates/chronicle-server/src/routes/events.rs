@@ -200,10 +200,7 @@ fn ndjson_stream(store: Arc<dyn EventStore>, read: ReadAll) -> Response {
 pub(crate) async fn get_event(State(state): State<AppState>, path: Result<Path<Uuid>, PathRejection>) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
     let event = state.store.get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    let mut out = Vec::with_capacity(512);
-    event.write_json_line(&mut out);
-    out.pop();
-    Ok(RawJsonResponse(out))
+    Ok(RawJsonResponse(event.to_json().into_bytes()))
 }
 
 /// Every event with this metadata correlation_id, in position order.

@@ -49,11 +49,7 @@ pub(crate) async fn subscribe(
             tokio::select! {
                 next = sub.next() => match next {
                     Some(Ok(e)) => {
-                        let mut line = Vec::with_capacity(512);
-                        e.write_json_line(&mut line);
-                        line.pop();
-                        let data = String::from_utf8_lossy(&line).into_owned();
-                        if tx.send(Event::default().id(e.global_position.to_string()).event("event").data(data)).await.is_err() {
+                        if tx.send(Event::default().id(e.global_position.to_string()).event("event").data(e.to_json())).await.is_err() {
                             break;
                         }
                         if let Ok(head) = store.head().await {

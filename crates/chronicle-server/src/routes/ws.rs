@@ -53,11 +53,7 @@ async fn pump(mut socket: WebSocket, mut sub: Subscription, state: AppState) {
         tokio::select! {
             next = sub.next() => match next {
                 Some(Ok(e)) => {
-                    let mut line = Vec::with_capacity(512);
-                    e.write_json_line(&mut line);
-                    line.pop();
-                    let Ok(text) = String::from_utf8(line) else { continue };
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if socket.send(Message::Text(e.to_json().into())).await.is_err() {
                         break;
                     }
                 }
