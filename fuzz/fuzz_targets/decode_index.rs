@@ -6,7 +6,7 @@ use chronicle_file::format::{IndexWriter, SegmentHeader, decode_index};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = decode_index(data);
-    let mut file = IndexWriter::new().finish(SegmentHeader { segment_no: 1, first_position: 1 }, 64);
+    let mut file = IndexWriter::new().finish(SegmentHeader { segment_no: 1, first_position: 1, compressed: false }, 64);
     file.extend_from_slice(data);
     let count = (data.len() as u32 / 24).to_le_bytes();
     file[32..36].copy_from_slice(&count);

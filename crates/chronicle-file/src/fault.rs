@@ -100,4 +100,16 @@ impl Storage for FaultyStorage {
     fn remove_index(&self, segment_no: u32) -> io::Result<()> {
         self.inner.remove_index(segment_no)
     }
+
+    fn stage_segment(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {
+        self.inner.stage_segment(segment_no, bytes)
+    }
+
+    fn install_staged(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        Ok(Arc::new(FaultyFile { inner: self.inner.install_staged(segment_no)?, faults: self.faults.clone() }))
+    }
+
+    fn discard_staged(&self) -> io::Result<()> {
+        self.inner.discard_staged()
+    }
 }

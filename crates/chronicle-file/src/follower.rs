@@ -6,7 +6,7 @@
 use crate::{
     format::{SEGMENT_HEADER_LEN, SegmentHeader},
     recovery::apply,
-    scan::scan_blocks,
+    scan::{scan_blocks, scan_segment},
     shared::{Shared, write},
 };
 use chronicle_core::{Error, Result};
@@ -48,15 +48,32 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
         {
             return Ok(false);
         }
-        SegmentHeader::decode(&header)
+        let header = SegmentHeader::decode(&header)
             .map_err(|e| Error::Corrupted { location: format!("{name} at offset {}", e.offset), reason: e.reason })?;
+        if header.compressed {
+            // Sealed and compressed by the writer before this process got
+            // to it: take it whole.
+            let buf = crate::recovery::read_segment(&*shared.storage, *segment, &*file)?;
+            let (mut index, mut snapshots) = (write(&shared.index), write(&shared.snapshots));
+            let (seg, mut names) = (*segment, crate::recovery::Names::default());
+            scan_segment(&buf, &name, false, |_, records| {
+                records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, seg, r, &name))
+            })?;
+            let head = index.len();
+            index.publish(head);
+            drop((index, snapshots));
+            write(&shared.segments).insert(*segment, file);
+            shared.head.send_replace(head);
+            *offset = buf.len() as u64;
+            return Ok(true);
+        }
         write(&shared.segments).insert(*segment, file);
         *offset = SEGMENT_HEADER_LEN as u64;
         return Ok(true);
     };
     let len = file.len().map_err(|e| Error::io(format!("sizing {name}"), e))?;
     if len > *offset {
-        let buf = shared.read_range(*segment, *offset, (len - *offset) as usize)?;
+        let buf = shared.segments().read_range(*segment, *offset, (len - *offset) as usize)?;
         let mut index = write(&shared.index);
         let mut snapshots = write(&shared.snapshots);
         let (seg, mut names) = (*segment, crate::recovery::Names::default());

@@ -12,7 +12,6 @@ use crate::{
     scan::{Scanned, check_segment_no, scan_segment},
 };
 use chronicle_core::{Error, Result};
-use std::sync::Arc;
 
 /// The index file of sealed segment `no` when it exists and its header
 /// describes the segment as it is now (number, first position, length);
@@ -59,10 +58,10 @@ pub(crate) fn entries<'a>(bytes: &'a [u8], name: &str) -> Option<Vec<Scanned<'a>
 /// Scans the sealed segment held in `buf` and returns its header and its
 /// index file, calling `visit` with every record on the way (so a caller
 /// that scans anyway builds the index for free).
-pub(crate) fn build<'a>(
-    buf: &'a [u8],
+pub(crate) fn build(
+    buf: &[u8],
     name: &str,
-    mut visit: impl FnMut(&crate::format::BlockHeader, Vec<Scanned<'a>>) -> Result<()>,
+    mut visit: impl FnMut(&crate::format::BlockHeader, Vec<Scanned<'_>>) -> Result<()>,
 ) -> Result<(SegmentHeader, Vec<u8>)> {
     let mut writer = IndexWriter::new();
     let (header, _) = scan_segment(buf, name, false, |block, records| {
@@ -79,15 +78,4 @@ pub(crate) fn index_sealed(storage: &dyn Storage, no: u32) -> Result<()> {
     let (header, bytes) = build(&buf, &storage.describe(no), |_, _| Ok(()))?;
     check_segment_no(&header, no, &storage.describe(no))?;
     storage.write_index(no, &bytes).map_err(|e| Error::io(format!("writing the index of {}", storage.describe(no)), e))
-}
-
-/// Indexes sealed segment `no` on a thread of its own (the writer goes on
-/// appending); a failure is logged — the next open scans the segment.
-pub(crate) fn index_in_background(storage: Arc<dyn Storage>, no: u32) -> Option<std::thread::JoinHandle<()>> {
-    let spawned = std::thread::Builder::new().name("chronicle-indexer".into()).spawn(move || {
-        if let Err(e) = index_sealed(&*storage, no) {
-            tracing::warn!(segment = %storage.describe(no), error = %e, "indexing a sealed segment failed; the next open scans it");
-        }
-    });
-    spawned.map_err(|e| tracing::warn!(error = %e, "no thread to index a sealed segment")).ok()
 }

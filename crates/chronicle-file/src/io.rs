@@ -53,6 +53,21 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn remove_index(&self, _segment_no: u32) -> io::Result<()> {
         Ok(())
     }
+    /// Writes `bytes` durably as the replacement of sealed segment
+    /// `segment_no`, under a staging name: not yet part of the log.
+    fn stage_segment(&self, _segment_no: u32, _bytes: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this storage cannot rewrite segments"))
+    }
+    /// Atomically and durably replaces segment `segment_no` by its staged
+    /// replacement and opens it (after a crash the log holds the old file or
+    /// the new one, never a part).
+    fn install_staged(&self, _segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this storage cannot rewrite segments"))
+    }
+    /// Removes every staged replacement (left by a crash, or abandoned).
+    fn discard_staged(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Segment files in `DIR/segments/NNNNNNNN.seg`, their index files in
@@ -73,6 +88,10 @@ impl OsStorage {
 
     fn path(&self, segment_no: u32) -> PathBuf {
         self.dir.join(format!("{segment_no:08}.seg"))
+    }
+
+    fn staged_path(&self, segment_no: u32) -> PathBuf {
+        self.dir.join(format!("{segment_no:08}.seg.staged"))
     }
 
     fn index_path(&self, segment_no: u32) -> PathBuf {
@@ -157,9 +176,45 @@ impl Storage for OsStorage {
     }
 
     fn remove_index(&self, segment_no: u32) -> io::Result<()> {
-        match std::fs::remove_file(self.index_path(segment_no)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        remove_if_present(&self.index_path(segment_no))?;
+        File::open(&self.index_dir)
+            .and_then(|d| d.sync_all())
+            .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+    }
+
+    fn stage_segment(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {
+        let path = self.staged_path(segment_no);
+        let written = (|| {
+            let mut file = File::create(&path)?;
+            io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&path);
         }
+        written
+    }
+
+    fn install_staged(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        std::fs::rename(self.staged_path(segment_no), self.path(segment_no))?;
+        File::open(&self.dir)?.sync_all()?;
+        self.open(segment_no)
+    }
+
+    fn discard_staged(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "staged") {
+                remove_if_present(&path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }

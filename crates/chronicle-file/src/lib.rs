@@ -37,6 +37,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod compact;
 pub mod fault;
 mod follower;
 pub mod format;
@@ -45,12 +46,14 @@ mod io;
 mod reader;
 mod recovery;
 mod scan;
+mod scavenge;
 mod shared;
 mod store;
 mod verify;
 mod writer;
 
 pub use io::{OsStorage, SegmentFile, Storage};
+pub use scavenge::ScavengeReport;
 pub use store::{FileStats, FileStore};
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_with};
 
@@ -68,12 +71,15 @@ pub struct FileOptions {
     pub max_batch_events: usize,
     /// Seal a segment once it reaches this size (default 64 MiB).
     pub segment_size_bytes: u64,
+    /// Compress sealed segments (default true): a background thread
+    /// rewrites each segment as zstd frames once it is sealed.
+    pub compress_sealed: bool,
     /// Validation limits.
     pub limits: Limits,
 }
 
 impl Default for FileOptions {
     fn default() -> Self {
-        Self { sync: true, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, limits: Limits::default() }
+        Self { sync: true, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true, limits: Limits::default() }
     }
 }

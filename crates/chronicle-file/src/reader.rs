@@ -3,8 +3,8 @@
 //! JSON parsing).
 
 use crate::{
-    format::{Record, decode_record},
-    shared::{Loc, Shared},
+    format::{Record, decode_record, unpack_offset},
+    shared::{Loc, SegmentsView},
 };
 use chronicle_core::{Error, IndexedEvent, RawJson, RecordedEvent, Result, Timestamp};
 
@@ -14,32 +14,48 @@ const COALESCE_GAP: u64 = 64 * 1024;
 const MAX_READ: u64 = 4 * 1024 * 1024;
 
 /// Reads the events of `entries`, in the given order.
-pub(crate) fn read_events(shared: &Shared, entries: &[IndexedEvent<Loc>]) -> Result<Vec<RecordedEvent>> {
+pub(crate) fn read_events(segments: &SegmentsView<'_>, entries: &[IndexedEvent<Loc>]) -> Result<Vec<RecordedEvent>> {
     let mut out = Vec::with_capacity(entries.len());
     let mut i = 0;
     while let Some(first) = entries.get(i) {
+        let loc = first.payload;
+        if let Some((frame, _)) = unpack_offset(loc.offset) {
+            // A compressed segment: every following entry of the same frame
+            // is decoded from one decompressed block.
+            let block = segments.read_frame(loc.segment, frame)?;
+            let mut j = i;
+            while let Some(e) = entries.get(j).filter(|e| e.payload.segment == loc.segment) {
+                let Some((f, inside)) = unpack_offset(e.payload.offset).filter(|&(f, _)| f == frame) else { break };
+                out.push(decode_event(segments, &block, inside, e, f)?);
+                j += 1;
+            }
+            i = j;
+            continue;
+        }
         // Extend the run while entries stay ascending, close, in one segment.
-        let (mut start, mut end, mut j) = (first.payload.offset, first.payload.offset + u64::from(first.payload.len), i + 1);
+        let (mut start, mut end, mut j) = (loc.offset, loc.offset + u64::from(loc.len), i + 1);
         while let Some(next) = entries.get(j) {
             let l = next.payload;
             let new_end = end.max(l.offset + u64::from(l.len));
-            if l.segment != first.payload.segment || l.offset < start || l.offset > end + COALESCE_GAP || new_end - start > MAX_READ {
+            if l.segment != loc.segment || l.offset < start || l.offset > end + COALESCE_GAP || new_end - start > MAX_READ {
                 break;
             }
             (start, end, j) = (start.min(l.offset), new_end, j + 1);
         }
-        let buf = shared.read_range(first.payload.segment, start, (end - start) as usize)?;
+        let buf = segments.read_range(loc.segment, start, (end - start) as usize)?;
         for e in entries.get(i..j).unwrap_or_default() {
             let at = (e.payload.offset - start) as usize;
-            out.push(decode_event(shared, &buf, at, e)?);
+            out.push(decode_event(segments, &buf, at, e, e.payload.offset)?);
         }
         i = j;
     }
     Ok(out)
 }
 
-fn decode_event(shared: &Shared, buf: &bytes::Bytes, at: usize, e: &IndexedEvent<Loc>) -> Result<RecordedEvent> {
-    let location = || format!("{} at offset {}", shared.storage.describe(e.payload.segment), e.payload.offset);
+/// Decodes the event `e` found `at` bytes into `buf` (`offset`: where in
+/// the segment, for errors).
+fn decode_event(segments: &SegmentsView<'_>, buf: &bytes::Bytes, at: usize, e: &IndexedEvent<Loc>, offset: u64) -> Result<RecordedEvent> {
+    let location = || format!("{} at offset {offset}", segments.describe(e.payload.segment));
     let frame = buf.get(at..at + e.payload.len as usize).unwrap_or_default();
     let (record, _) = decode_record(frame).map_err(|f| Error::Corrupted { location: location(), reason: f.reason })?;
     let Record::Event(r) = record else {

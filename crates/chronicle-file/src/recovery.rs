@@ -37,7 +37,7 @@ fn io(storage: &dyn Storage, no: u32, what: &str) -> impl FnOnce(std::io::Error)
 /// Creates segment `no` starting at `first_position`, header durable.
 pub(crate) fn create_segment(storage: &dyn Storage, no: u32, first_position: u64) -> Result<Arc<dyn SegmentFile>> {
     let file = storage.create(no).map_err(io(storage, no, "creating"))?;
-    let header = SegmentHeader { segment_no: no, first_position }.encode();
+    let header = SegmentHeader { segment_no: no, first_position, compressed: false }.encode();
     file.write_all_at(&header, 0).map_err(io(storage, no, "writing header of"))?;
     file.sync_data().map_err(io(storage, no, "syncing"))?;
     Ok(file)
@@ -61,6 +61,10 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
     let mut names = Names::default();
     let mut segments = BTreeMap::new();
     let mut truncated = 0;
+    if repair {
+        // Replacements a scavenge had not installed when it stopped.
+        storage.discard_staged().map_err(|e| Error::io("removing staged segment files", e))?;
+    }
     let list = storage.list().map_err(|e| Error::io("listing segments", e))?;
     let Some(&last) = list.last() else {
         if !repair {
@@ -88,7 +92,7 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
         }
         if buf.len() < crate::format::SEGMENT_HEADER_LEN {
             // Crashed while creating this segment: nothing was ever committed in it.
-            let header = SegmentHeader { segment_no: no, first_position: index.len() + 1 }.encode();
+            let header = SegmentHeader { segment_no: no, first_position: index.len() + 1, compressed: false }.encode();
             file.set_len(0).and_then(|()| file.write_all_at(&header, 0)).and_then(|()| file.sync_data()).map_err(io(
                 storage,
                 no,
@@ -227,6 +231,25 @@ pub(crate) fn apply(
             }
         }
         Record::Checkpoint { name, position } => index.set_checkpoint(name.to_owned(), position),
+        Record::Removed(run) => {
+            let (event_type, recorded_at) = (names.event_type(""), index.last_recorded_at());
+            for (position, name, version) in run.events() {
+                let stream = names.stream(name).map_err(|e| bad(format!("invalid stream id in record: {e}")))?;
+                let entry = IndexedEvent {
+                    position,
+                    stream,
+                    version,
+                    event_id: chronicle_core::Uuid::nil(),
+                    event_type: event_type.clone(),
+                    recorded_at,
+                    meta: None,
+                    payload: Loc::REMOVED,
+                };
+                index.push_scavenged(entry).map_err(|(p, v)| {
+                    bad(format!("removed position {position} (version {version} of {name}) where position {p} / version {v} was next"))
+                })?;
+            }
+        }
     }
     Ok(())
 }

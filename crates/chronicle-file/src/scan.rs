@@ -1,7 +1,10 @@
 //! Scanning segments block by block: shared by recovery (which builds the
 //! index and truncates a torn tail) and `verify` (read-only).
 
-use crate::format::{BLOCK_HEADER_LEN, BlockHeader, Record, SEGMENT_HEADER_LEN, SegmentHeader, decode_record};
+use crate::format::{
+    BLOCK_HEADER_LEN, BlockHeader, FRAME_HEADER_LEN, FormatError, FrameHeader, Record, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame,
+    decode_record, pack_offset,
+};
 use chronicle_core::Error;
 
 /// One committed record as the scanner hands it over.
@@ -122,14 +125,20 @@ pub(crate) fn check_segment_no(header: &SegmentHeader, no: u32, file: &str) -> R
 /// (its header, then its records). A fault in the last block of the last
 /// segment that looks like an interrupted write ([`looks_torn`]) and is
 /// not followed by a valid block is a torn tail; any other fault is
-/// corruption (an error naming `file` and the offset).
-pub(crate) fn scan_segment<'a>(
-    buf: &'a [u8],
+/// corruption (an error naming `file` and the offset). A compressed
+/// segment (always sealed, written whole) is scanned frame by frame; its
+/// records carry packed offsets (see [`crate::format::pack_offset`]).
+pub(crate) fn scan_segment(
+    buf: &[u8],
     file: &str,
     is_last: bool,
-    visit: impl FnMut(&BlockHeader, Vec<Scanned<'a>>) -> Result<(), Error>,
+    mut visit: impl FnMut(&BlockHeader, Vec<Scanned<'_>>) -> Result<(), Error>,
 ) -> Result<(SegmentHeader, ScanEnd), Error> {
     let header = SegmentHeader::decode(buf).map_err(|e| corrupted(file, e.offset as u64, e.reason))?;
+    if header.compressed {
+        scan_frames(buf, file, &mut visit)?;
+        return Ok((header, ScanEnd { valid_len: buf.len() as u64, torn_at: None }));
+    }
     let blocks = scan_blocks(buf, SEGMENT_HEADER_LEN, 0, visit)?;
     let at = blocks.end;
     if let Some((fault, reason)) = blocks.fault {
@@ -139,4 +148,30 @@ pub(crate) fn scan_segment<'a>(
         return Ok((header, ScanEnd { valid_len: at as u64, torn_at: Some(at as u64) }));
     }
     Ok((header, ScanEnd { valid_len: at as u64, torn_at: None }))
+}
+
+/// What scanning hands every committed block to.
+type Visit<'v> = dyn FnMut(&BlockHeader, Vec<Scanned<'_>>) -> Result<(), Error> + 'v;
+
+/// Checks, decompresses and scans every frame of a compressed segment.
+fn scan_frames(buf: &[u8], file: &str, visit: &mut Visit<'_>) -> Result<(), Error> {
+    let mut at = SEGMENT_HEADER_LEN;
+    while at < buf.len() {
+        let rest = buf.get(at..).unwrap_or_default();
+        let (frame, raw) = decode_frame_at(rest).map_err(|e| corrupted(file, (at + e.offset) as u64, e.reason))?;
+        let blocks = scan_blocks(&raw, 0, pack_offset(at as u64, 0), &mut *visit)?;
+        if let Some((inside, reason)) = blocks.fault {
+            return Err(corrupted(file, at as u64, format!("{reason} (at byte {inside} of the decompressed frame)")));
+        }
+        at += FRAME_HEADER_LEN + frame.comp_len as usize;
+    }
+    Ok(())
+}
+
+/// Decodes the frame at the start of `buf` (header, checksum, zstd).
+pub(crate) fn decode_frame_at(buf: &[u8]) -> Result<(FrameHeader, Vec<u8>), FormatError> {
+    let frame = FrameHeader::decode(buf)?;
+    let end = FRAME_HEADER_LEN.saturating_add(frame.comp_len as usize).min(buf.len());
+    let raw = decode_frame(&frame, buf.get(FRAME_HEADER_LEN..end).unwrap_or_default())?;
+    Ok((frame, raw))
 }

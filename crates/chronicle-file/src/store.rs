@@ -77,6 +77,14 @@ pub struct FileStats {
     pub truncated_on_open: u64,
     /// Sealed segments whose index file the open used (instead of reading them).
     pub indexed_on_open: usize,
+    /// Sealed segments (every segment but the one appended to).
+    pub sealed_segments: usize,
+    /// Bytes of the sealed segments.
+    pub sealed_bytes: u64,
+    /// Positions held by the sealed segments (removed events included).
+    pub sealed_events: u64,
+    /// Sealed segments stored compressed.
+    pub compressed_segments: usize,
 }
 
 /// Takes the data directory's writer lock (creating the directory).
@@ -150,6 +158,8 @@ impl FileStore {
             storage,
             head: watch::Sender::new(head),
             failed: Mutex::new(None),
+            frames: Mutex::default(),
+            rewriting: Mutex::default(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, handle) = if writable {
@@ -189,16 +199,44 @@ impl FileStore {
     /// Size and shape of the store.
     pub fn stats(&self) -> Result<FileStats> {
         let segments = read(&self.inner.shared.segments).values().cloned().collect::<Vec<_>>();
-        let bytes = segments.iter().map(|f| f.len()).sum::<std::io::Result<u64>>().map_err(|e| Error::io("sizing segments", e))?;
+        let sizes = segments.iter().map(|f| f.len()).collect::<std::io::Result<Vec<u64>>>().map_err(|e| Error::io("sizing segments", e))?;
+        let mut headers = Vec::with_capacity(segments.len());
+        for file in &segments {
+            let mut buf = [0u8; crate::format::SEGMENT_HEADER_LEN];
+            let header = file.read_exact_at(&mut buf, 0).ok().and_then(|()| crate::format::SegmentHeader::decode(&buf).ok());
+            headers.push(header);
+        }
+        let sealed = segments.len().saturating_sub(1);
         let index = read(&self.inner.shared.index);
+        let tail_first = headers.last().copied().flatten().map_or(index.len() + 1, |h| h.first_position);
         Ok(FileStats {
             events: index.visible_head(),
             streams: index.stream_count(),
             segments: segments.len(),
-            bytes,
+            bytes: sizes.iter().sum(),
             truncated_on_open: self.inner.truncated_on_open,
             indexed_on_open: self.inner.indexed_on_open,
+            sealed_segments: sealed,
+            sealed_bytes: sizes.iter().take(sealed).sum(),
+            sealed_events: tail_first.saturating_sub(1),
+            compressed_segments: headers.iter().take(sealed).filter(|h| h.is_some_and(|h| h.compressed)).count(),
         })
+    }
+
+    /// Rewrites every sealed segment compressed, without what is invisible
+    /// forever: events of tombstoned and soft-deleted streams and events
+    /// outside their stream's retention (`max_age`, `max_count`,
+    /// `truncate_before`) at this moment, and superseded snapshots. Removed
+    /// events keep their position and version (nothing else moves) and
+    /// stay invisible even if retention is relaxed later. Runs alongside
+    /// reads and appends; a crash at any point loses nothing (see
+    /// `docs/ARCHITECTURE.md`). `progress(done, total)` counts segments.
+    /// The segment being appended to is never rewritten.
+    pub fn scavenge(&self, progress: impl FnMut(usize, usize)) -> Result<crate::ScavengeReport> {
+        if self.inner.tx.lock().unwrap_or_else(PoisonError::into_inner).is_none() {
+            return Err(Error::Unavailable { reason: "the store is open read-only; scavenge needs the writer".into() });
+        }
+        crate::scavenge::scavenge(&self.inner.shared, progress)
     }
 
     async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
@@ -237,8 +275,9 @@ impl EventStore for FileStore {
         // would never yield: let other tasks (appenders woken by the
         // writer) run first.
         tokio::task::yield_now().await;
+        let segments = self.inner.shared.segments();
         let entries = self.entries(read(&self.inner.shared.index).read_stream(stream, options)?);
-        let events = read_events(&self.inner.shared, &entries)?;
+        let events = read_events(&segments, &entries)?;
         self.inner.metrics.record_read(events.len());
         Ok(events)
     }
@@ -248,12 +287,13 @@ impl EventStore for FileStore {
         // would never yield: let other tasks (appenders woken by the
         // writer) run first.
         tokio::task::yield_now().await;
+        let segments = self.inner.shared.segments();
         let (entries, next, head) = {
             let index = read(&self.inner.shared.index);
             let page = index.read_all(read_all)?;
             (self.entries(page.entries), page.next, page.head)
         };
-        let events = read_events(&self.inner.shared, &entries)?;
+        let events = read_events(&segments, &entries)?;
         self.inner.metrics.record_read(events.len());
         Ok(EventPage { events, next, head })
     }
@@ -263,8 +303,9 @@ impl EventStore for FileStore {
         // would never yield: let other tasks (appenders woken by the
         // writer) run first.
         tokio::task::yield_now().await;
+        let segments = self.inner.shared.segments();
         let entry = read(&self.inner.shared.index).get(&event_id).cloned();
-        let events = read_events(&self.inner.shared, &entry.into_iter().collect::<Vec<_>>())?;
+        let events = read_events(&segments, &entry.into_iter().collect::<Vec<_>>())?;
         self.inner.metrics.record_read(events.len());
         Ok(events.into_iter().next())
     }
@@ -296,8 +337,9 @@ impl EventStore for FileStore {
     }
 
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let segments = self.inner.shared.segments();
         let Some(snap) = read(&self.inner.shared.snapshots).get(stream).copied() else { return Ok(None) };
-        let buf = self.inner.shared.read_loc(snap.loc)?;
+        let buf = segments.read_loc(snap.loc)?;
         let location = || format!("{} at offset {}", self.inner.shared.storage.describe(snap.loc.segment), snap.loc.offset);
         match decode_record(&buf) {
             Ok((Record::Snapshot { version, schema_version, state, .. }, _)) => Ok(Some(Snapshot {

@@ -18,8 +18,10 @@ pub struct VerifyReport {
     pub blocks: u64,
     /// Committed records checked.
     pub records: u64,
-    /// Events (positions 1..=events, gapless).
+    /// Events (positions 1..=events, gapless), including removed ones.
     pub events: u64,
+    /// Events a scavenge removed (only their position and version remain).
+    pub removed: u64,
     /// Streams seen.
     pub streams: usize,
     /// Bytes checked.
@@ -79,16 +81,25 @@ pub fn verify_with(dir: &Path, options: VerifyOptions, mut progress: impl FnMut(
             for s in records {
                 report.records += 1;
                 let bad = |reason: String| Error::Corrupted { location: format!("{name} at offset {}", s.offset), reason };
-                if let Record::Event(e) = s.record {
-                    if e.global_position != report.events + 1 || (block.first_position > e.global_position) {
-                        return Err(bad(format!("position {} follows {}", e.global_position, report.events)));
+                let mut next = |position: u64, stream: &str, version: u64| {
+                    if position != report.events + 1 || block.first_position > position {
+                        return Err(bad(format!("position {position} follows {}", report.events)));
                     }
-                    let v = versions.entry(e.stream.to_owned()).or_default();
-                    if e.version != *v + 1 {
-                        return Err(bad(format!("stream {} version {} follows {}", e.stream, e.version, v)));
+                    let v = versions.entry(stream.to_owned()).or_default();
+                    if version != *v + 1 {
+                        return Err(bad(format!("stream {stream} version {version} follows {v}")));
                     }
-                    *v = e.version;
+                    *v = version;
                     report.events += 1;
+                    Ok(())
+                };
+                match &s.record {
+                    Record::Event(e) => next(e.global_position, e.stream, e.version)?,
+                    Record::Removed(run) => {
+                        run.events().try_for_each(|(position, stream, version)| next(position, stream, version))?;
+                        report.removed += run.items.len() as u64;
+                    }
+                    _ => {}
                 }
             }
             Ok(())

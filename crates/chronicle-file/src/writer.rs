@@ -274,7 +274,7 @@ impl Writer {
         let file = create_segment(&*self.shared.storage, next, first_position)?;
         write(&self.shared.segments).insert(next, file.clone());
         self.indexers.retain(|h| !h.is_finished());
-        self.indexers.extend(crate::index_files::index_in_background(self.shared.storage.clone(), self.segment));
+        self.indexers.extend(crate::scavenge::seal_in_background(self.shared.clone(), self.segment, self.options.compress_sealed));
         (self.segment, self.file, self.len) = (next, file, crate::format::SEGMENT_HEADER_LEN as u64);
         Ok(())
     }

@@ -7,12 +7,7 @@
 use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadAll, Uuid};
 use chronicle_file::{FileOptions, FileStore, verify};
 use chronicle_testkit::sid;
-use std::{
-    collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Duration};
 
 const CHILD_ENV: &str = "CHRONICLE_CRASH_CHILD_DIR";
 
@@ -46,31 +41,12 @@ async fn crash_child_writer() {
 }
 
 fn run_child_and_kill(dir: &std::path::Path, after: Duration) -> Vec<(String, usize, u64, u64)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| {
-                let mut f = l.strip_prefix("ack ")?.split(' ');
-                Some((f.next()?.to_owned(), f.next()?.parse().ok()?, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
-            })
-            .collect::<Vec<_>>()
-    });
-    let start = Instant::now();
-    while start.elapsed() < after {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap()
+    let lines = chronicle_testkit::crash::run_child_and_kill("crash_child_writer", CHILD_ENV, dir, after);
+    let parse = |l: &String| {
+        let mut f = l.strip_prefix("ack ")?.split(' ');
+        Some((f.next()?.to_owned(), f.next()?.parse().ok()?, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    };
+    lines.iter().filter_map(parse).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@
 //! dev-dependency.
 
 pub mod cases;
+pub mod crash;
 mod helpers;
 pub mod model;
 pub mod tls;

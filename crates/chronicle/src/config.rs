@@ -88,11 +88,13 @@ pub struct FileOptions {
     pub max_batch_events: usize,
     /// Size at which a segment file is sealed and a new one started.
     pub segment_size_bytes: u64,
+    /// Compress segments once sealed (zstd frames, read by position).
+    pub compress_sealed: bool,
 }
 
 impl Default for FileOptions {
     fn default() -> Self {
-        Self { sync: SyncMode::Always, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024 }
+        Self { sync: SyncMode::Always, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true }
     }
 }
 

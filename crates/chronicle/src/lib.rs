@@ -23,7 +23,7 @@ mod config;
 mod error;
 
 pub use chronicle_core::*;
-pub use chronicle_file::{FileStats, FileStore, VerifyOptions, VerifyReport, verify, verify_with};
+pub use chronicle_file::{FileStats, FileStore, ScavengeReport, VerifyOptions, VerifyReport, verify, verify_with};
 pub use chronicle_memory::MemoryStore;
 pub use chronicle_postgres::{PgOptions, PgStore};
 pub use chronicle_remote::RemoteStore;
@@ -97,6 +97,7 @@ pub fn file_options(config: &Config) -> chronicle_file::FileOptions {
         sync: config.file.sync == SyncMode::Always,
         max_batch_events: config.file.max_batch_events.max(1),
         segment_size_bytes: config.file.segment_size_bytes,
+        compress_sealed: config.file.compress_sealed,
         limits: config.limits,
     }
 }

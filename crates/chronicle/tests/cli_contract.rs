@@ -155,3 +155,40 @@ fn tail_follows_appends_from_other_processes() {
     }
     let _ = std::io::stdout().flush();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scavenge_reclaims_a_tombstoned_stream() {
+    use chronicle::{DeleteMode, EventStore, ExpectedVersion, StreamId};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("chronicle.toml"), "[file]\nsegment_size_bytes = 16384\ncompress_sealed = false\n").unwrap();
+    let mut input = String::new();
+    for i in 0..1500 {
+        input +=
+            &format!("{{\"stream_id\":\"s-{}\",\"event_type\":\"T\",\"data\":{{\"i\":{i},\"pad\":\"{}\"}}}}\n", i % 3, "x".repeat(100));
+    }
+    std::fs::write(d.join("in.ndjson"), &input).unwrap();
+    assert!(run(d, &["import", "in.ndjson"]).status.success());
+    {
+        let file = chronicle::FileOptions { segment_size_bytes: 16384, compress_sealed: false, ..Default::default() };
+        let config = chronicle::Config { data_dir: d.join("chronicle-data"), file, ..Default::default() };
+        let store = chronicle::open_file(&config).unwrap();
+        store.delete_stream(&StreamId::new("s-1").unwrap(), ExpectedVersion::Any, DeleteMode::Tombstone).await.unwrap();
+    }
+    let o = run(d, &["scavenge", "--json"]);
+    assert!(o.status.success(), "{o:?}");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["events_removed"].as_u64().unwrap() > 400, "{report}");
+    assert!(report["bytes_after"].as_u64().unwrap() * 3 < report["bytes_before"].as_u64().unwrap(), "{report}");
+    let verified = run(d, &["verify"]);
+    assert!(verified.status.success() && stdout(&verified).starts_with("ok: 1500 events"), "{verified:?}");
+    let export = stdout(&run(d, &["export"]));
+    assert_eq!((export.lines().count(), export.contains("\"s-1\"")), (1000, false));
+    let stats: serde_json::Value = serde_json::from_slice(&run(d, &["stats", "--json"]).stdout).unwrap();
+    assert_eq!(stats["compressed_segments"], stats["sealed_segments"], "{stats}");
+    let text = stdout(&run(d, &["scavenge"]));
+    assert!(text.starts_with("ok: 0 of ") && text.contains(" 0 events"), "{text}");
+    std::fs::write(d.join("chronicle.toml"), "backend = \"memory\"\n").unwrap();
+    let wrong = run(d, &["scavenge"]);
+    assert!(!wrong.status.success() && one_error_line(&wrong).contains("file backend"));
+}

@@ -57,6 +57,9 @@ pub(crate) struct StreamRecord {
     pub(crate) metadata: StreamMetadata,
     /// Versions up to this one were soft-deleted.
     pub(crate) deleted_through: u64,
+    /// Versions up to this one were removed from storage by a scavenge:
+    /// invisible forever, whatever the retention settings become.
+    pub(crate) scavenged_through: u64,
 }
 
 /// A change to a stream's lifecycle, decided by [`LogIndex::plan_delete`] or
@@ -153,6 +156,17 @@ impl<P> LogIndex<P> {
     /// `(position, version)` and changes nothing but may remember the
     /// stream as empty. For rebuilding an index from a log.
     pub fn push_checked(&mut self, entry: IndexedEvent<P>) -> std::result::Result<(), (u64, u64)> {
+        self.push_rebuilt(entry, false)
+    }
+
+    /// [`push_checked`](Self::push_checked) for an event a scavenge removed
+    /// from storage: it keeps its position and version (so later ones stay
+    /// where they are) but is invisible forever and its id is not indexed.
+    pub fn push_scavenged(&mut self, entry: IndexedEvent<P>) -> std::result::Result<(), (u64, u64)> {
+        self.push_rebuilt(entry, true)
+    }
+
+    fn push_rebuilt(&mut self, entry: IndexedEvent<P>, scavenged: bool) -> std::result::Result<(), (u64, u64)> {
         let next_position = self.len() + 1;
         let record = self.streams.entry(entry.stream.clone()).or_default();
         let next_version = record.positions.len() as u64 + 1;
@@ -161,7 +175,12 @@ impl<P> LogIndex<P> {
         }
         record.status = StreamStatus::Active;
         record.positions.push(entry.position);
-        self.ids.insert(entry.event_id, entry.position);
+        if scavenged {
+            record.scavenged_through = entry.version;
+            self.restricted = true;
+        } else {
+            self.ids.insert(entry.event_id, entry.position);
+        }
         self.log.push(entry);
         Ok(())
     }
@@ -244,6 +263,61 @@ impl<P> LogIndex<P> {
     /// Every checkpoint (for compaction and stats).
     pub fn checkpoints(&self) -> impl Iterator<Item = (&String, &u64)> {
         self.checkpoints.iter()
+    }
+
+    /// The highest version `v` of `stream` such that versions `1..=v` are
+    /// all invisible at `now` (tombstone, soft delete, retention or an
+    /// earlier scavenge) among published events: what a scavenge may
+    /// remove. Retention hides a prefix of every stream (versions grow
+    /// with positions and commit times), so this describes all of it.
+    pub fn invisible_through(&self, stream: &StreamId, now: Timestamp) -> u64 {
+        let Some(r) = self.streams.get(stream) else { return 0 };
+        let last = r.positions.partition_point(|&p| p <= self.visible) as u64;
+        if r.status == StreamStatus::Tombstoned {
+            return last;
+        }
+        let mut through = r.deleted_through.max(r.scavenged_through);
+        if let Some(tb) = r.metadata.truncate_before {
+            through = through.max(tb.saturating_sub(1));
+        }
+        if let Some(n) = r.metadata.max_count {
+            through = through.max(last.saturating_sub(n));
+        }
+        if let Some(age) = r.metadata.max_age {
+            let cutoff = now.as_micros().saturating_sub(i64::try_from(age.saturating_mul(1_000_000)).unwrap_or(i64::MAX));
+            let visible = r.positions.get(..last as usize).unwrap_or_default();
+            let old = visible.partition_point(|&p| self.entry(p).is_some_and(|e| e.recorded_at.as_micros() < cutoff));
+            through = through.max(old as u64);
+        }
+        through.min(last)
+    }
+
+    /// Records that versions `1..=version` of `stream` were removed from
+    /// storage: they stay invisible, whatever retention settings come.
+    pub fn mark_scavenged(&mut self, stream: &StreamId, version: u64) {
+        self.restricted = true;
+        let record = self.streams.entry(stream.clone()).or_default();
+        record.scavenged_through = record.scavenged_through.max(version);
+    }
+
+    /// Forgets event ids (of events removed from storage): appending an
+    /// event with one of them again is no longer recognised as a retry.
+    pub fn forget_ids(&mut self, ids: impl IntoIterator<Item = Uuid>) {
+        for id in ids {
+            self.ids.remove(&id);
+        }
+    }
+
+    /// Replaces the payload of the entry at `position` (a backend moved the
+    /// event, e.g. while rewriting storage). False when there is no such entry.
+    pub fn set_payload(&mut self, position: u64, payload: P) -> bool {
+        let slot = usize::try_from(position.wrapping_sub(1)).ok().and_then(|i| self.log.get_mut(i));
+        slot.map(|e| e.payload = payload).is_some()
+    }
+
+    /// Every stream known, in no particular order.
+    pub fn stream_ids(&self) -> impl Iterator<Item = &StreamId> {
+        self.streams.keys()
     }
 
     /// Number of streams known.

@@ -184,7 +184,7 @@ mod tests {
         for (i, r) in sample().iter().enumerate() {
             w.push(r, 32 + i as u64 * 100, 90);
         }
-        let file = w.finish(SegmentHeader { segment_no: 3, first_position: 10 }, 1_000);
+        let file = w.finish(SegmentHeader { segment_no: 3, first_position: 10, compressed: false }, 1_000);
         let (header, entries) = decode_index(&file).unwrap();
         assert_eq!(header, IndexHeader { segment_no: 3, first_position: 10, segment_len: 1_000, entry_count: 4 });
         assert_eq!(decode_index_header(&file).unwrap(), header);
@@ -200,7 +200,7 @@ mod tests {
     fn any_flipped_byte_is_detected() {
         let mut w = IndexWriter::new();
         sample().iter().for_each(|r| w.push(r, 32, 10));
-        let file = w.finish(SegmentHeader { segment_no: 1, first_position: 1 }, 64);
+        let file = w.finish(SegmentHeader { segment_no: 1, first_position: 1, compressed: false }, 64);
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x10;

@@ -92,14 +92,20 @@ pub struct SegmentHeader {
     pub segment_no: u32,
     /// Global position of the segment's first event.
     pub first_position: u64,
+    /// A sealed segment rewritten as compressed frames (format 2).
+    pub compressed: bool,
 }
+
+/// The segment format of compressed sealed segments.
+pub const COMPRESSED_FORMAT_VERSION: u32 = 2;
 
 impl SegmentHeader {
     /// Encodes the header.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[..8].copy_from_slice(&SEGMENT_MAGIC);
-        b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version = if self.compressed { COMPRESSED_FORMAT_VERSION } else { FORMAT_VERSION };
+        b[8..12].copy_from_slice(&version.to_le_bytes());
         b[12..16].copy_from_slice(&self.segment_no.to_le_bytes());
         b[16..24].copy_from_slice(&self.first_position.to_le_bytes());
         let crc = crc32c::crc32c(&b[..28]);
@@ -121,10 +127,13 @@ impl SegmentHeader {
         if crc != crc32c::crc32c(buf.get(..28).unwrap_or_default()) {
             return err(28, "segment header checksum mismatch");
         }
-        if version != FORMAT_VERSION {
-            return err(8, format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"));
+        if version != FORMAT_VERSION && version != COMPRESSED_FORMAT_VERSION {
+            return err(
+                8,
+                format!("unsupported format version {version} (this build reads {FORMAT_VERSION} and {COMPRESSED_FORMAT_VERSION})"),
+            );
         }
-        Ok(Self { segment_no, first_position })
+        Ok(Self { segment_no, first_position, compressed: version == COMPRESSED_FORMAT_VERSION })
     }
 }
 
@@ -175,8 +184,20 @@ impl BlockHeader {
     }
 }
 
+mod frame;
 mod index_file;
 mod records;
+mod removed;
+pub use frame::{
+    COMPRESSED_BIT, FRAME_HEADER_LEN, FRAME_MAGIC, FRAME_SHIFT, FRAME_TARGET, FrameHeader, MAX_FRAME_RAW, decode_frame, encode_frame,
+    pack_offset, unpack_offset,
+};
+pub use removed::{MAX_REMOVED_ITEMS, RemovedRun};
+
+fn put_str16(out: &mut Vec<u8>, s: &str) {
+    // Names are validated to ≤ 255 bytes before they reach the encoder.
+    out.extend_from_slice(&(s.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+}
 pub use index_file::{INDEX_HEADER_LEN, INDEX_MAGIC, IndexEntry, IndexHeader, IndexWriter, decode_index, decode_index_header};
 pub use records::{EventRecord, Record, decode_record, encode_record};
 

@@ -1,6 +1,6 @@
 //! Record payloads: events, stream lifecycle changes, snapshots, checkpoints.
 
-use super::{FormatError, MAX_RECORD_LEN, RECORD_PREFIX_LEN, Reader, err, pack_metadata, unpack_metadata};
+use super::{FormatError, MAX_RECORD_LEN, RECORD_PREFIX_LEN, Reader, RemovedRun, err, pack_metadata, put_str16, removed, unpack_metadata};
 use chronicle_core::{StreamMetadata, Uuid};
 
 const KIND_EVENT: u8 = 1;
@@ -8,6 +8,7 @@ const KIND_STREAM_META: u8 = 2;
 const KIND_DELETE: u8 = 3;
 const KIND_SNAPSHOT: u8 = 4;
 const KIND_CHECKPOINT: u8 = 5;
+const KIND_REMOVED: u8 = 6;
 
 /// An event as stored. Borrowed from the encoded bytes when decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,11 +72,8 @@ pub enum Record<'a> {
         /// Position.
         position: u64,
     },
-}
-
-fn put_str16(out: &mut Vec<u8>, s: &str) {
-    // Names are validated to ≤ 255 bytes before they reach the encoder.
-    out.extend_from_slice(&(s.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+    /// Events removed by a scavenge (positions and versions only).
+    Removed(RemovedRun<'a>),
 }
 
 /// Appends the framed record (`len | crc | payload`) to `out`.
@@ -127,6 +125,10 @@ pub fn encode_record(record: &Record<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(&position.to_le_bytes());
             put_str16(out, name);
             out.extend_from_slice(name.as_bytes());
+        }
+        Record::Removed(run) => {
+            out.push(KIND_REMOVED);
+            removed::encode(run, out);
         }
     }
     let payload_len = out.len() - start - RECORD_PREFIX_LEN;
@@ -209,6 +211,7 @@ fn decode_payload<'a>(p: &mut Reader<'a>) -> Result<Record<'a>, FormatError> {
             let n = p.u16()?;
             Ok(Record::Checkpoint { position, name: p.str(n.into())? })
         }
+        KIND_REMOVED => Ok(Record::Removed(removed::decode(p)?)),
         kind => err(0, format!("unknown record kind {kind}")),
     }
 }

@@ -103,7 +103,7 @@ proptest! {
         for (i, r) in records.iter().enumerate() {
             w.push(&r.record(), 32 + i as u64, 40);
         }
-        let file = w.finish(SegmentHeader { segment_no: 2, first_position: 9 }, 4096);
+        let file = w.finish(SegmentHeader { segment_no: 2, first_position: 9, compressed: false }, 4096);
         let (header, entries) = crate::format::decode_index(&file).unwrap();
         prop_assert_eq!(header.entry_count as usize, records.len());
         prop_assert_eq!(entries.len(), records.len());
@@ -117,7 +117,7 @@ proptest! {
 
     #[test]
     fn index_bodies_that_pass_the_checksums_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), count in any::<u32>()) {
-        let mut file = crate::format::IndexWriter::new().finish(SegmentHeader { segment_no: 1, first_position: 1 }, 64);
+        let mut file = crate::format::IndexWriter::new().finish(SegmentHeader { segment_no: 1, first_position: 1, compressed: false }, 64);
         file.extend_from_slice(&body);
         file[32..36].copy_from_slice(&count.to_le_bytes());
         file[36..40].copy_from_slice(&crc32c::crc32c(&body).to_le_bytes());
@@ -128,7 +128,7 @@ proptest! {
 
     #[test]
     fn headers_round_trip(no in any::<u32>(), first in any::<u64>(), body in any::<u32>(), rc in any::<u32>(), ec in any::<u32>()) {
-        let s = SegmentHeader { segment_no: no, first_position: first };
+        let s = SegmentHeader { segment_no: no, first_position: first, compressed: false };
         prop_assert_eq!(SegmentHeader::decode(&s.encode()).unwrap(), s);
         let b = BlockHeader { body_len: body, record_count: rc, event_count: ec, first_position: first };
         prop_assert_eq!(BlockHeader::decode(&b.encode()).unwrap(), b);

@@ -10,6 +10,7 @@ mod import;
 mod output;
 mod projections;
 mod read;
+mod scavenge;
 mod schema;
 mod serve;
 mod stats;
@@ -50,6 +51,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Check checksums, framing, gapless positions, version order and index files (read-only unless --rebuild-index).
     Verify(stats::VerifyArgs),
+    /// Rewrite sealed segments compressed, without the events deletes and retention (max_age, max_count, truncate_before) hid.
+    Scavenge(scavenge::ScavengeArgs),
     /// Print the effective configuration (file + environment + flags) as TOML.
     Config,
     /// Print (--dry-run) or apply the PostgreSQL schema migrations.
@@ -112,6 +115,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Export => read::export(&config).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::Verify(args) => stats::verify(&config, args),
+        Command::Scavenge(args) => scavenge::run(&config, args),
         Command::Schema(args) => schema::run(&config, args).await,
         Command::Projections(args) => projections::run(&config, args).await,
         Command::Token(args) => access::token(args),

@@ -28,7 +28,16 @@ pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
         let file = FileStore::open_read_only(&config.data_dir, file_options(config))?;
         let s = file.stats()?;
         stats.insert("data_dir".into(), config.data_dir.display().to_string().into());
-        for (k, v) in [("events", s.events), ("segments", s.segments as u64), ("bytes", s.bytes), ("streams", s.streams as u64)] {
+        let pairs = [
+            ("events", s.events),
+            ("segments", s.segments as u64),
+            ("bytes", s.bytes),
+            ("streams", s.streams as u64),
+            ("sealed_segments", s.sealed_segments as u64),
+            ("compressed_segments", s.compressed_segments as u64),
+            ("sealed_bytes", s.sealed_bytes),
+        ];
+        for (k, v) in pairs {
             stats.insert(k.into(), v.into());
         }
         std::sync::Arc::new(file)

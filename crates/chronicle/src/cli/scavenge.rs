@@ -1,0 +1,49 @@
+//! `chronicle scavenge`: reclaim what deletes and retention hid.
+
+use super::{CliError, CliResult, output, stats::progress_bar};
+use chronicle::{BackendKind, Config, FileStore, file_options};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScavengeArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(config: &Config, args: ScavengeArgs) -> CliResult {
+    if config.backend != BackendKind::File {
+        return Err(CliError::Usage(format!(
+            "scavenge rewrites the file backend's segments; the configured backend is {}",
+            config.backend
+        )));
+    }
+    let store = FileStore::open(&config.data_dir, file_options(config))?;
+    let bar = progress_bar(0, "scavenging");
+    let report = store.scavenge(|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    let text = if args.json {
+        serde_json::to_string(&report).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+    } else {
+        let mut text = format!(
+            "ok: {} of {} sealed segments rewritten, {} events and {} snapshots removed, {} → {} bytes\n",
+            report.rewritten,
+            report.sealed_segments,
+            report.events_removed,
+            report.snapshots_dropped,
+            report.bytes_before,
+            report.bytes_after
+        );
+        if report.abandoned > 0 {
+            text += &format!(
+                "{} segments left as they were: a retention setting was relaxed meanwhile (run scavenge again)\n",
+                report.abandoned
+            );
+        }
+        text
+    };
+    Ok(output::print(text.as_bytes())?)
+}
