@@ -17,15 +17,8 @@ use std::collections::{HashMap, HashSet};
 /// zstd level of sealed segments: fast to write, about as small as 3.
 const LEVEL: i32 = 1;
 
-/// What a rewrite may leave out.
-#[derive(Debug, Default)]
-pub(crate) struct Plan {
-    /// Per stream: versions up to this one are removed.
-    pub(crate) removable: HashMap<StreamId, u64, foldhash::fast::RandomState>,
-    /// Offsets (in this segment) of the snapshot records to keep: the
-    /// latest snapshot of each stream. Every other snapshot record is dropped.
-    pub(crate) snapshots: HashSet<u64>,
-}
+/// Per stream: versions up to this one may be removed.
+pub(crate) type Removable = HashMap<StreamId, u64, foldhash::fast::RandomState>;
 
 /// A rewritten segment and how its content moved.
 #[derive(Debug, Default)]
@@ -41,7 +34,7 @@ pub(crate) struct Rewritten {
     /// Positions of the events removed now.
     pub(crate) removed: Vec<u64>,
     /// Per stream, the last version removed now.
-    pub(crate) removed_through: HashMap<String, u64>,
+    pub(crate) removed_through: HashMap<StreamId, u64>,
     /// Ids of the events removed now.
     pub(crate) removed_ids: Vec<Uuid>,
     /// Snapshot records dropped.
@@ -163,8 +156,10 @@ impl Pending {
     }
 }
 
-/// Rewrites the sealed segment held in `buf` (plain or compressed) per `plan`.
-pub(crate) fn rewrite(buf: &[u8], name: &str, plan: &Plan) -> Result<Rewritten> {
+/// Rewrites the sealed segment held in `buf` (plain or compressed) without
+/// the events `removable` names and without the snapshot records whose
+/// offsets are not in `keep_snapshots` (the latest snapshot of each stream).
+pub(crate) fn rewrite(buf: &[u8], name: &str, removable: &Removable, keep_snapshots: &HashSet<u64>) -> Result<Rewritten> {
     let header = SegmentHeader::decode(buf)
         .map_err(|e| Error::Corrupted { location: format!("{name} at offset {}", e.offset), reason: e.reason })?;
     let mut frames = Frames::new(header);
@@ -173,17 +168,17 @@ pub(crate) fn rewrite(buf: &[u8], name: &str, plan: &Plan) -> Result<Rewritten> 
     scan_segment(buf, name, false, |_, records| {
         for s in records {
             match &s.record {
-                Record::Event(e) if plan.removable.get(e.stream).is_some_and(|&through| e.version <= through) => {
+                Record::Event(e) if let Some((stream, _)) = removable.get_key_value(e.stream).filter(|(_, t)| e.version <= **t) => {
                     pending.push(&mut frames, e.global_position, e.stream, e.version)?;
                     done.removed.push(e.global_position);
                     done.removed_ids.push(e.event_id);
-                    let through = done.removed_through.entry(e.stream.to_owned()).or_default();
+                    let through = done.removed_through.entry(stream.clone()).or_default();
                     *through = (*through).max(e.version);
                 }
                 Record::Removed(run) => {
                     run.events().try_for_each(|(position, stream, version)| pending.push(&mut frames, position, stream, version))?;
                 }
-                Record::Snapshot { .. } if !plan.snapshots.contains(&s.offset) => done.dropped_snapshots += 1,
+                Record::Snapshot { .. } if !keep_snapshots.contains(&s.offset) => done.dropped_snapshots += 1,
                 record => {
                     pending.flush(&mut frames)?;
                     let events = u32::from(matches!(record, Record::Event(_)));

@@ -19,11 +19,11 @@
 //! index file left behind is cleaned up or rebuilt by the next open.
 
 use crate::{
-    compact::{self, Plan, Rewritten},
+    compact::{self, Removable, Rewritten},
     recovery::read_segment,
     shared::{Loc, Shared, read, write},
 };
-use chronicle_core::{Error, Result, StreamId, Timestamp};
+use chronicle_core::{Error, Result, Timestamp};
 use std::sync::{Arc, PoisonError};
 
 /// What a scavenge did.
@@ -63,17 +63,16 @@ fn sealed(shared: &Shared) -> Vec<u32> {
 }
 
 /// What may be removed now: per stream, the versions invisible forever.
-fn plan_removals(shared: &Shared) -> Plan {
+fn plan_removals(shared: &Shared) -> Removable {
     let index = read(&shared.index);
     let now = Timestamp::now();
-    let removable = index
+    index
         .stream_ids()
         .filter_map(|s| {
             let through = index.invisible_through(s, now);
             (through > 0).then(|| (s.clone(), through))
         })
-        .collect();
-    Plan { removable, snapshots: Default::default() }
+        .collect()
 }
 
 /// The offsets in segment `no` of the snapshot records still current.
@@ -85,11 +84,10 @@ fn current_snapshots(shared: &Shared, no: u32) -> std::collections::HashSet<u64>
 pub(crate) fn scavenge(shared: &Shared, mut progress: impl FnMut(usize, usize)) -> Result<ScavengeReport> {
     shared.check_writable()?;
     let list = sealed(shared);
-    let mut plan = plan_removals(shared);
+    let removable = plan_removals(shared);
     let mut report = ScavengeReport { sealed_segments: list.len(), ..ScavengeReport::default() };
     for (i, &no) in list.iter().enumerate() {
-        plan.snapshots = current_snapshots(shared, no);
-        match rewrite_segment(shared, no, &plan)? {
+        match rewrite_segment(shared, no, &removable)? {
             Outcome::Installed(done, before) => {
                 report.rewritten += 1;
                 report.events_removed += done.removed.len() as u64;
@@ -115,8 +113,7 @@ pub(crate) fn seal(shared: &Shared, no: u32, compress: bool) -> Result<()> {
     if !compress {
         return crate::index_files::index_sealed(&*shared.storage, no);
     }
-    let plan = Plan { snapshots: current_snapshots(shared, no), ..Plan::default() };
-    rewrite_segment(shared, no, &plan).map(drop)
+    rewrite_segment(shared, no, &Removable::default()).map(drop)
 }
 
 /// [`seal`] on a thread of its own (the writer goes on appending); a
@@ -131,14 +128,17 @@ pub(crate) fn seal_in_background(shared: Arc<Shared>, no: u32, compress: bool) -
     spawned.map_err(|e| tracing::warn!(error = %e, "no thread to seal a segment")).ok()
 }
 
-fn rewrite_segment(shared: &Shared, no: u32, plan: &Plan) -> Result<Outcome> {
+fn rewrite_segment(shared: &Shared, no: u32, removable: &Removable) -> Result<Outcome> {
     let _one_at_a_time = shared.rewriting.lock().unwrap_or_else(PoisonError::into_inner);
+    // Taken under the lock: a rewrite that ran before (the sealer's) moved
+    // the snapshot records of this segment.
+    let keep_snapshots = current_snapshots(shared, no);
     let storage = &*shared.storage;
     let name = storage.describe(no);
     let Some(file) = read(&shared.segments).get(&no).cloned() else { return Ok(Outcome::Unchanged(0)) };
     let buf = read_segment(storage, no, &*file)?;
     let before = buf.len() as u64;
-    let done = compact::rewrite(&buf, &name, plan)?;
+    let done = compact::rewrite(&buf, &name, removable, &keep_snapshots)?;
     drop(buf);
     if done.is_noop() {
         return Ok(Outcome::Unchanged(before));
@@ -149,10 +149,7 @@ fn rewrite_segment(shared: &Shared, no: u32, plan: &Plan) -> Result<Outcome> {
         let mut segments = write(&shared.segments);
         let mut index = write(&shared.index);
         let now = Timestamp::now();
-        let relaxed = done
-            .removed_through
-            .iter()
-            .any(|(stream, &through)| StreamId::new(stream.as_str()).map_or(true, |id| index.invisible_through(&id, now) < through));
+        let relaxed = done.removed_through.iter().any(|(stream, &through)| index.invisible_through(stream, now) < through);
         if relaxed {
             drop((index, segments));
             tracing::info!(segment = %name, "retention relaxed during the scavenge; segment left as it was");
@@ -169,9 +166,7 @@ fn rewrite_segment(shared: &Shared, no: u32, plan: &Plan) -> Result<Outcome> {
             index.set_payload(position, Loc::REMOVED);
         }
         for (stream, &through) in &done.removed_through {
-            if let Ok(id) = StreamId::new(stream.as_str()) {
-                index.mark_scavenged(&id, through);
-            }
+            index.mark_scavenged(stream, through);
         }
         index.forget_ids(done.removed_ids.iter().copied());
         let mut snapshots = write(&shared.snapshots);

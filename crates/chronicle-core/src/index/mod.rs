@@ -62,6 +62,13 @@ pub(crate) struct StreamRecord {
     pub(crate) scavenged_through: u64,
 }
 
+impl StreamRecord {
+    /// Last version hidden by a soft delete or removed by a scavenge.
+    pub(crate) fn deleted_through_or_scavenged(&self) -> u64 {
+        self.deleted_through.max(self.scavenged_through)
+    }
+}
+
 /// A change to a stream's lifecycle, decided by [`LogIndex::plan_delete`] or
 /// [`LogIndex::plan_metadata`] and applied by [`LogIndex::apply_change`]
 /// (after the backend made it durable).
@@ -276,7 +283,7 @@ impl<P> LogIndex<P> {
         if r.status == StreamStatus::Tombstoned {
             return last;
         }
-        let mut through = r.deleted_through.max(r.scavenged_through);
+        let mut through = r.deleted_through_or_scavenged();
         if let Some(tb) = r.metadata.truncate_before {
             through = through.max(tb.saturating_sub(1));
         }

@@ -9,7 +9,7 @@ impl StreamRecord {
     /// given `last` (the stream's last visible version).
     fn retains(&self, version: u64, recorded_at: Timestamp, last: u64, now: Timestamp) -> bool {
         self.status != StreamStatus::Tombstoned
-            && version > self.deleted_through.max(self.scavenged_through)
+            && version > self.deleted_through_or_scavenged()
             && self.metadata.retains(version, last, recorded_at, now)
     }
 }
@@ -70,9 +70,7 @@ impl<P> LogIndex<P> {
                 .collect()
         };
         Ok(match options.direction {
-            Direction::Forward => {
-                collect(&mut (options.from.unwrap_or(1).max(record.deleted_through.max(record.scavenged_through) + 1)..=last))
-            }
+            Direction::Forward => collect(&mut (options.from.unwrap_or(1).max(record.deleted_through_or_scavenged() + 1)..=last)),
             Direction::Backward => collect(&mut (1..=options.from.unwrap_or(last).min(last)).rev()),
         })
     }
