@@ -58,7 +58,7 @@ pub use async_trait::async_trait;
 pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent};
 pub use expected_version::ExpectedVersion;
-pub use index::{IndexPage, IndexedEvent, LogIndex, StreamChange, compact_meta};
+pub use index::{IdIndex, IndexPage, IndexedEvent, LogIndex, Misplaced, StreamChange, compact_meta};
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
 pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};
 pub use pipeline::{AppendHook, AppendPipeline};

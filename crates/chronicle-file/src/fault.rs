@@ -89,8 +89,8 @@ impl Storage for FaultyStorage {
         self.inner.describe(segment_no)
     }
 
-    fn read_index(&self, segment_no: u32) -> io::Result<Option<Vec<u8>>> {
-        self.inner.read_index(segment_no)
+    fn read_index(&self, segment_no: u32, buf: &mut Vec<u8>) -> io::Result<bool> {
+        self.inner.read_index(segment_no, buf)
     }
 
     fn write_index(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {

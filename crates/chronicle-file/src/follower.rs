@@ -5,7 +5,7 @@
 
 use crate::{
     format::{SEGMENT_HEADER_LEN, SegmentHeader},
-    recovery::apply,
+    rebuild::apply,
     scan::{scan_blocks, scan_segment},
     shared::{Shared, write},
 };
@@ -55,7 +55,7 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
             // to it: take it whole.
             let buf = crate::recovery::read_segment(&*shared.storage, *segment, &*file)?;
             let (mut index, mut snapshots) = (write(&shared.index), write(&shared.snapshots));
-            let (seg, mut names) = (*segment, crate::recovery::Names::default());
+            let (seg, mut names) = (*segment, crate::rebuild::Names::default());
             scan_segment(&buf, &name, false, |_, records| {
                 records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, seg, r, &name))
             })?;
@@ -76,7 +76,7 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
         let buf = shared.segments().read_range(*segment, *offset, (len - *offset) as usize)?;
         let mut index = write(&shared.index);
         let mut snapshots = write(&shared.snapshots);
-        let (seg, mut names) = (*segment, crate::recovery::Names::default());
+        let (seg, mut names) = (*segment, crate::rebuild::Names::default());
         let end = scan_blocks(&buf, 0, *offset, |_, records| {
             records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, seg, r, &name))
         })?;

@@ -41,8 +41,10 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn describe(&self, segment_no: u32) -> String;
     /// The index file of a sealed segment, if one was written. Storage
     /// without index files (the default) makes every open scan segments.
-    fn read_index(&self, _segment_no: u32) -> io::Result<Option<Vec<u8>>> {
-        Ok(None)
+    /// Reads the index file of a sealed segment into `buf` (replacing what
+    /// it held; one buffer serves a whole open): false when there is none.
+    fn read_index(&self, _segment_no: u32, _buf: &mut Vec<u8>) -> io::Result<bool> {
+        Ok(false)
     }
     /// Replaces the index file of a sealed segment, atomically and durably
     /// (a reader sees the old file, the new one, or none — never a part).
@@ -148,10 +150,11 @@ impl Storage for OsStorage {
         self.path(segment_no).display().to_string()
     }
 
-    fn read_index(&self, segment_no: u32) -> io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.index_path(segment_no)) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+    fn read_index(&self, segment_no: u32, buf: &mut Vec<u8>) -> io::Result<bool> {
+        buf.clear();
+        match File::open(self.index_path(segment_no)) {
+            Ok(mut file) => io::Read::read_to_end(&mut file, buf).map(|_| true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -44,6 +44,7 @@ pub mod format;
 mod index_files;
 mod io;
 mod reader;
+mod rebuild;
 mod recovery;
 mod scan;
 mod scavenge;

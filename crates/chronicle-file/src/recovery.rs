@@ -2,15 +2,16 @@
 //! tail, refuse to open on corruption in committed data.
 
 use crate::{
-    format::{Record, SegmentHeader},
+    format::{CheckedIndex, SegmentHeader},
     index_files,
     io::{SegmentFile, Storage},
+    rebuild::{IdsBuilder, Rebuilt},
     scan::{Scanned, check_segment_no, scan_segment},
     shared::{Loc, SnapLoc},
 };
-use chronicle_core::{Error, IndexedEvent, LogIndex, Metadata, Result, StreamChange, StreamId, Timestamp, compact_meta};
+use chronicle_core::{Error, LogIndex, Result, StreamId};
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     sync::Arc,
 };
 
@@ -56,9 +57,7 @@ pub(crate) fn read_segment(storage: &dyn Storage, no: u32, file: &dyn SegmentFil
 /// process may be writing) nothing is changed and the scan stops before
 /// the first incomplete block.
 pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> {
-    let mut index = LogIndex::new();
-    let mut snapshots = HashMap::new();
-    let mut names = Names::default();
+    let mut rebuilt = Rebuilt::default();
     let mut segments = BTreeMap::new();
     let mut truncated = 0;
     if repair {
@@ -66,46 +65,37 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
         storage.discard_staged().map_err(|e| Error::io("removing staged segment files", e))?;
     }
     let list = storage.list().map_err(|e| Error::io("listing segments", e))?;
-    let Some(&last) = list.last() else {
+    let Some((&last, sealed)) = list.split_last() else {
         if !repair {
             return Err(Error::Unavailable { reason: "the store has no segments yet".into() });
         }
         segments.insert(1, create_segment(storage, 1, 1)?);
+        let Rebuilt { index, snapshots, .. } = rebuilt;
         return Ok(Recovered { index, snapshots, segments, tail: (1, crate::format::SEGMENT_HEADER_LEN as u64), truncated, indexed: 0 });
     };
-    let mut tail = (last, 0);
-    let mut indexed = 0;
-    for &no in &list {
-        let file = storage.open(no).map_err(io(storage, no, "opening"))?;
-        let name = storage.describe(no);
-        if no != last {
-            if load_sealed(storage, no, &*file, &name, repair, |s| apply(&mut index, &mut snapshots, &mut names, no, s, &name))? {
-                indexed += 1;
-            }
-            segments.insert(no, file);
-            continue;
-        }
-        // The tail segment: scanned, its torn end truncated.
-        let buf = read_segment(storage, no, &*file)?;
-        if buf.len() < crate::format::SEGMENT_HEADER_LEN && !repair {
-            break; // being created by the writer; the follower picks it up
-        }
-        if buf.len() < crate::format::SEGMENT_HEADER_LEN {
-            // Crashed while creating this segment: nothing was ever committed in it.
-            let header = SegmentHeader { segment_no: no, first_position: index.len() + 1, compressed: false }.encode();
-            file.set_len(0).and_then(|()| file.write_all_at(&header, 0)).and_then(|()| file.sync_data()).map_err(io(
-                storage,
-                no,
-                "repairing",
-            ))?;
-            truncated += buf.len() as u64;
-            tail = (no, header.len() as u64);
-            segments.insert(no, file);
-            continue;
-        }
-        let (header, end) = scan_segment(&buf, &name, true, |_, records| {
-            records.into_iter().try_for_each(|r| apply(&mut index, &mut snapshots, &mut names, no, r, &name))
-        })?;
+    let files = sealed.iter().map(|&no| Ok((no, storage.open(no).map_err(io(storage, no, "opening"))?))).collect::<Result<Vec<_>>>()?;
+    let indexed = load_sealed_segments(storage, repair, &files, &mut rebuilt)?;
+    segments.extend(files);
+    // The tail segment: scanned, its torn end truncated.
+    let (no, name) = (last, storage.describe(last));
+    let file = storage.open(no).map_err(io(storage, no, "opening"))?;
+    let buf = read_segment(storage, no, &*file)?;
+    let mut tail = (no, 0);
+    if buf.len() < crate::format::SEGMENT_HEADER_LEN && repair {
+        // Crashed while creating this segment: nothing was ever committed in it.
+        let header = SegmentHeader { segment_no: no, first_position: rebuilt.index.len() + 1, compressed: false }.encode();
+        file.set_len(0).and_then(|()| file.write_all_at(&header, 0)).and_then(|()| file.sync_data()).map_err(io(
+            storage,
+            no,
+            "repairing",
+        ))?;
+        truncated += buf.len() as u64;
+        tail = (no, header.len() as u64);
+        segments.insert(no, file);
+    } else if buf.len() >= crate::format::SEGMENT_HEADER_LEN {
+        let (header, end) =
+            scan_segment(&buf, &name, true, |_, records| records.into_iter().try_for_each(|r| rebuilt.apply(no, r, &name)))?;
+        rebuilt.flush(&name)?;
         check_segment_no(&header, no, &name)?;
         if let Some(at) = end.torn_at.filter(|_| repair) {
             tracing::warn!(segment = %name, offset = at, bytes = buf.len() as u64 - at, "truncating torn tail (an unacknowledged write)");
@@ -115,13 +105,50 @@ pub(crate) fn recover(storage: &dyn Storage, repair: bool) -> Result<Recovered> 
         tail = (no, end.valid_len);
         segments.insert(no, file);
     }
+    // else: being created by the writer (read-only open); the follower picks it up.
+    let Rebuilt { mut index, snapshots, .. } = rebuilt;
     let head = index.len();
     index.publish(head);
     Ok(Recovered { index, snapshots, segments, tail, truncated, indexed })
 }
 
+/// Applies every sealed segment, in order; returns how many were loaded
+/// from their index files. Index files are read one segment ahead, and
+/// event ids indexed, on threads of their own.
+fn load_sealed_segments(
+    storage: &dyn Storage,
+    repair: bool,
+    files: &[(u32, Arc<dyn SegmentFile>)],
+    rebuilt: &mut Rebuilt,
+) -> Result<usize> {
+    let mut ids = IdsBuilder::start(&mut rebuilt.index, files.len());
+    let indexed = std::thread::scope(|scope| {
+        let mut prefetch = index_files::Prefetch::start(scope, storage, files);
+        let mut indexed = 0;
+        for (i, (no, file)) in files.iter().enumerate() {
+            let name = storage.describe(*no);
+            let fetched = prefetch.next();
+            let apply = |s: Scanned<'_>| rebuilt.apply(*no, s, &name);
+            if let Some(bytes) = load_sealed(storage, *no, &**file, &name, repair, fetched, apply)? {
+                prefetch.recycle(bytes);
+                indexed += 1;
+            }
+            rebuilt.flush(&name)?;
+            ids.send(&mut rebuilt.index);
+            if i == 0 {
+                // Segments are alike: size the log once, from the first.
+                rebuilt.index.reserve(usize::try_from(rebuilt.index.len()).unwrap_or(0).saturating_mul(files.len()));
+            }
+        }
+        Ok::<_, Error>(indexed)
+    })?;
+    ids.finish(&mut rebuilt.index)?;
+    Ok(indexed)
+}
+
 /// Feeds the records of sealed segment `no` to `apply`: from its index
-/// file when a valid one describes it (true), else by scanning the segment
+/// file (`index`, read and checked by [`index_files::load`]) when there is
+/// one (returning its buffer, for the next), else by scanning the segment
 /// (and, with `repair`, writing the index file for next time).
 fn load_sealed(
     storage: &dyn Storage,
@@ -129,11 +156,10 @@ fn load_sealed(
     file: &dyn SegmentFile,
     name: &str,
     repair: bool,
+    index: Option<CheckedIndex>,
     mut apply: impl FnMut(Scanned<'_>) -> Result<()>,
-) -> Result<bool> {
-    if let Some(bytes) = index_files::load(storage, no, file)
-        && let Some(entries) = index_files::entries(&bytes, name)
-    {
+) -> Result<Option<Vec<u8>>> {
+    if let Some(index) = index {
         let from_index = |e: Error| match e {
             Error::Corrupted { location, reason } => Error::Corrupted {
                 location,
@@ -141,8 +167,8 @@ fn load_sealed(
             },
             other => other,
         };
-        entries.into_iter().try_for_each(&mut apply).map_err(from_index)?;
-        return Ok(true);
+        index_files::entries(&index, name).try_for_each(|entry| apply(entry?)).map_err(from_index)?;
+        return Ok(Some(index.into_bytes()));
     }
     let buf = read_segment(storage, no, file)?;
     let (header, bytes) = index_files::build(&buf, name, |_, records| records.into_iter().try_for_each(&mut apply))?;
@@ -150,106 +176,5 @@ fn load_sealed(
     if repair && let Err(e) = storage.write_index(no, &bytes) {
         tracing::warn!(segment = %name, error = %e, "could not write the index file; the next open scans the segment again");
     }
-    Ok(false)
-}
-
-/// Stream ids and event types seen while rebuilding: each name is
-/// validated and allocated once, and every event of a stream shares it.
-#[derive(Debug, Default)]
-pub(crate) struct Names {
-    streams: HashSet<StreamId, foldhash::fast::RandomState>,
-    types: HashSet<Arc<str>, foldhash::fast::RandomState>,
-}
-
-impl Names {
-    fn stream(&mut self, name: &str) -> std::result::Result<StreamId, Error> {
-        if let Some(id) = self.streams.get(name) {
-            return Ok(id.clone());
-        }
-        let id = StreamId::new(name)?;
-        self.streams.insert(id.clone());
-        Ok(id)
-    }
-
-    fn event_type(&mut self, name: &str) -> Arc<str> {
-        if let Some(t) = self.types.get(name) {
-            return t.clone();
-        }
-        let t: Arc<str> = Arc::from(name);
-        self.types.insert(t.clone());
-        t
-    }
-}
-
-/// Applies one committed record to the index being rebuilt, checking
-/// that positions are gapless and versions consecutive.
-pub(crate) fn apply(
-    index: &mut LogIndex<Loc>,
-    snapshots: &mut HashMap<StreamId, SnapLoc>,
-    names: &mut Names,
-    segment: u32,
-    s: Scanned<'_>,
-    file: &str,
-) -> Result<()> {
-    let loc = Loc { segment, len: s.len, offset: s.offset };
-    let bad = |reason: String| Error::Corrupted { location: format!("{file} at offset {}", s.offset), reason };
-    let mut stream = |name: &str| names.stream(name).map_err(|e| bad(format!("invalid stream id in record: {e}")));
-    match s.record {
-        Record::Event(e) => {
-            let id = stream(e.stream)?;
-            let meta = if e.metadata == b"{}" {
-                None
-            } else {
-                compact_meta(&Metadata::parse_stored(e.metadata).map_err(|err| bad(format!("invalid metadata: {err}")))?)
-            };
-            let entry = IndexedEvent {
-                position: e.global_position,
-                stream: id,
-                version: e.version,
-                event_id: e.event_id,
-                event_type: names.event_type(e.event_type),
-                recorded_at: Timestamp::from_micros(e.recorded_at),
-                meta,
-                payload: loc,
-            };
-            index.push_checked(entry).map_err(|(position, version)| {
-                bad(if e.global_position == position {
-                    format!("stream {} version {} where {version} was next", e.stream, e.version)
-                } else {
-                    format!("position {} follows {} (gap or reorder)", e.global_position, position - 1)
-                })
-            })?;
-        }
-        Record::StreamMeta { stream: name, metadata } => index.apply_change(StreamChange::Metadata { stream: stream(name)?, metadata }),
-        Record::Delete { stream: name, tombstone, deleted_through } => {
-            index.apply_change(StreamChange::Delete { stream: stream(name)?, tombstone, deleted_through });
-        }
-        Record::Snapshot { stream: name, version, .. } => {
-            let id = stream(name)?;
-            if snapshots.get(&id).is_none_or(|s: &SnapLoc| s.version <= version) {
-                snapshots.insert(id, SnapLoc { version, loc });
-            }
-        }
-        Record::Checkpoint { name, position } => index.set_checkpoint(name.to_owned(), position),
-        Record::Removed(run) => {
-            let (event_type, recorded_at) = (names.event_type(""), index.last_recorded_at());
-            for (position, name, version) in run.events() {
-                let stream = names.stream(name).map_err(|e| bad(format!("invalid stream id in record: {e}")))?;
-                let entry = IndexedEvent {
-                    position,
-                    stream,
-                    version,
-                    event_id: chronicle_core::Uuid::nil(),
-                    event_type: event_type.clone(),
-                    recorded_at,
-                    meta: None,
-                    payload: Loc::REMOVED,
-                };
-                index.push_scavenged(entry).map_err(|(p, v)| {
-                    bad(format!("removed position {position} (version {version} of {name}) where position {p} / version {v} was next"))
-                })?;
-            }
-        }
-    }
-    Ok(())
+    Ok(None)
 }

@@ -147,8 +147,16 @@ impl FileStore {
 
     fn start(dir: &Path, storage: Arc<dyn Storage>, options: FileOptions, lock: Option<File>) -> Result<Self> {
         let writable = lock.is_some();
+        let started = std::time::Instant::now();
         let recovered = recover(&*storage, writable)?;
         let head = recovered.index.visible_head();
+        tracing::debug!(
+            events = head,
+            segments = recovered.segments.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "opened {}",
+            dir.display()
+        );
         let (segment, len) = recovered.tail;
         let file = recovered.segments.get(&segment).cloned();
         let shared = Arc::new(Shared {

@@ -131,12 +131,19 @@ fn check_index(storage: &OsStorage, no: u32, built: &[u8], options: VerifyOption
         report.indexed_segments += 1;
         return Ok(());
     }
-    match storage.read_index(no).map_err(|e| Error::io(format!("reading the index of {name}"), e))? {
+    let mut found = Vec::new();
+    match storage.read_index(no, &mut found).map_err(|e| Error::io(format!("reading the index of {name}"), e))?.then_some(found) {
         Some(found) if found == built => report.indexed_segments += 1,
         Some(found) => {
-            let claims = crate::format::decode_index(&found).ok().map(|(h, _)| h);
-            let expected = crate::format::decode_index_header(built).ok();
+            // Another format (written by an earlier build) saying the same is as good.
+            let claims = crate::format::decode_index(&found).ok();
+            let expected = crate::format::decode_index(built).ok();
             if claims.is_some() && claims == expected {
+                report.indexed_segments += 1;
+                return Ok(());
+            }
+            let header = |index: Option<(crate::format::IndexHeader, _)>| index.map(|(h, _)| h);
+            if claims.is_some() && header(claims) == header(expected) {
                 return Err(Error::Corrupted {
                     location: format!("the index file of {name}"),
                     reason: "it does not match its segment; run `chronicle verify --rebuild-index`".into(),

@@ -1,11 +1,16 @@
-//! The on-disk format cannot change by accident: a store written by format
-//! version 1 is checked in (`tests/fixtures/format-v1`), and this test opens
-//! it, checks what it holds, re-encodes every record byte for byte and
-//! checks its index files are exactly what this build writes.
+//! The on-disk format cannot change by accident: stores written by earlier
+//! builds are checked in and opened here, with everything they hold.
+//! - `tests/fixtures/format-v1`: plain segments (format 1) and index files
+//!   of index format 1. Every record re-encodes byte for byte, and its
+//!   index files say exactly what this build's would.
+//! - `tests/fixtures/format-v2`: the same events, with compressed sealed
+//!   segments (format 2) and index format 2: this build rewrites its
+//!   index files byte for byte.
 //!
 //! After a deliberate format change (with a new version number and a
 //! reader for the old one), write a new fixture directory with
-//! `cargo test -p chronicle-file --test format_fixtures -- --ignored`.
+//! `cargo test -p chronicle-file --test format_fixtures -- --ignored`
+//! (it writes `format-v2`: rename it first).
 
 use chronicle_core::{
     DeleteMode, EventStore, ExpectedVersion as Ev, RawJson, ReadAll, ReadStream, Snapshot, StreamMetadata, StreamStatus, Uuid,
@@ -19,7 +24,11 @@ use chronicle_testkit::{event, event_with_meta, sid};
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-v1")
+    fixture_named("format-v1")
+}
+
+fn fixture_named(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 fn options() -> FileOptions {
@@ -28,7 +37,38 @@ fn options() -> FileOptions {
 
 #[tokio::test]
 async fn the_version_1_fixture_opens_with_everything_it_holds() {
-    let store = FileStore::open_read_only(&fixture(), options()).unwrap();
+    let stats = opens_with_everything_it_holds(&fixture()).await;
+    assert_eq!(stats.compressed_segments, 0);
+}
+
+#[tokio::test]
+async fn the_version_2_fixture_opens_with_everything_it_holds() {
+    let stats = opens_with_everything_it_holds(&fixture_named("format-v2")).await;
+    assert_eq!(stats.compressed_segments, 2);
+}
+
+#[test]
+fn the_version_2_fixture_index_files_are_what_this_build_writes() {
+    let copy = tempfile::tempdir().unwrap();
+    let fixture = fixture_named("format-v2");
+    for sub in ["segments", "index"] {
+        std::fs::create_dir_all(copy.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(fixture.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, copy.path().join(sub).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let report = chronicle_file::verify_with(copy.path(), chronicle_file::VerifyOptions { rebuild_index: true }, |_, _| {}).unwrap();
+    assert_eq!((report.events, report.indexed_segments), (31, 2), "{report:?}");
+    for entry in std::fs::read_dir(fixture.join("index")).unwrap() {
+        let path = entry.unwrap().path();
+        let rebuilt = std::fs::read(copy.path().join("index").join(path.file_name().unwrap())).unwrap();
+        assert!(std::fs::read(&path).unwrap() == rebuilt, "{} is not what this build writes", path.display());
+    }
+}
+
+async fn opens_with_everything_it_holds(dir: &Path) -> chronicle_file::FileStats {
+    let store = FileStore::open_read_only(dir, options()).unwrap();
     let stats = store.stats().unwrap();
     assert_eq!((stats.events, stats.segments, stats.indexed_on_open), (31, 3, 2), "{stats:?}");
     let all = store.read_all(&ReadAll::forward()).await.unwrap().events;
@@ -44,6 +84,7 @@ async fn the_version_1_fixture_opens_with_everything_it_holds() {
     let snap = store.load_snapshot(&sid("acct-0")).await.unwrap().unwrap();
     assert_eq!((snap.version, snap.state.to_string()), (5, r#"{"total":5}"#.to_owned()));
     assert_eq!(store.load_checkpoint("proj").await.unwrap(), Some(31));
+    stats
 }
 
 #[test]
@@ -76,7 +117,7 @@ fn every_record_re_encodes_to_the_same_bytes_and_index_files_match() {
 #[tokio::test]
 #[ignore]
 async fn write_the_fixture() {
-    let dir = fixture();
+    let dir = fixture_named("format-v2");
     let _ = std::fs::remove_dir_all(&dir);
     let store = FileStore::open(&dir, options()).unwrap();
     for n in 0..30u64 {

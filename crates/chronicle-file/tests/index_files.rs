@@ -58,3 +58,23 @@ async fn damaged_or_stale_index_files_are_ignored_and_replaced() {
     assert_eq!(store.stats().unwrap().indexed_on_open, segments - 1, "the writer replaced them");
     assert_eq!(answers(&store).await, expected);
 }
+
+/// Event ids are indexed on a thread of their own while a large open runs:
+/// after it, a retry of any event (from the first sealed segment, the last
+/// one, the tail) is still recognised, and an id reused elsewhere refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_id_is_known_after_an_open_from_index_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path()).await;
+    let store = FileStore::open(dir.path(), options()).unwrap();
+    assert!(store.stats().unwrap().indexed_on_open > 2);
+    let all = store.read_all(&chronicle_core::ReadAll::forward()).await.unwrap().events;
+    for e in [&all[0], &all[all.len() / 2], &all[all.len() - 1]] {
+        let retry = event(&e.event_type, 0).with_id(e.event_id);
+        let again = store.append(&e.stream_id, Ev::Any, vec![retry.clone()]).await.unwrap();
+        assert_eq!((again.first_position, again.first_version), (e.global_position, e.version), "a retry of {}", e.global_position);
+        let elsewhere = store.append(&sid("another"), Ev::Any, vec![retry]).await.unwrap_err();
+        assert!(matches!(elsewhere, chronicle_core::Error::DuplicateEventId { .. }), "{elsewhere:?}");
+    }
+    assert_eq!(store.stats().unwrap().events, 600, "nothing was appended");
+}

@@ -10,8 +10,10 @@
 //! batch before its fdatasync returns); readers see only positions up to
 //! the published head.
 
+mod ids;
 mod reads;
 
+pub use ids::IdIndex;
 pub use reads::IndexPage;
 
 use crate::{
@@ -46,6 +48,17 @@ pub struct IndexedEvent<P> {
 /// (the common case costs no allocation).
 pub fn compact_meta(meta: &Metadata) -> Option<Arc<Metadata>> {
     (*meta != Metadata::default()).then(|| Arc::new(meta.clone()))
+}
+
+/// An entry a rebuild found out of place (see [`LogIndex::push_checked_run`]).
+#[derive(Debug)]
+pub struct Misplaced<P> {
+    /// The entry.
+    pub entry: IndexedEvent<P>,
+    /// The position that was next.
+    pub expected_position: u64,
+    /// The stream's version that was next.
+    pub expected_version: u64,
 }
 
 /// Per-stream state.
@@ -102,7 +115,10 @@ pub struct LogIndex<P> {
     /// `log[p - 1]` is the entry at global position `p`.
     pub(crate) log: Vec<IndexedEvent<P>>,
     pub(crate) streams: Map<StreamId, StreamRecord>,
-    ids: Map<Uuid, u64>,
+    ids: IdIndex,
+    /// While ids are built elsewhere ([`LogIndex::defer_ids`]): the ids of
+    /// rebuilt entries, not yet indexed.
+    deferred: Option<Vec<(Uuid, u64)>>,
     checkpoints: HashMap<String, u64>,
     /// Highest position readers may see.
     pub(crate) visible: u64,
@@ -113,7 +129,15 @@ pub struct LogIndex<P> {
 
 impl<P> Default for LogIndex<P> {
     fn default() -> Self {
-        Self { log: Vec::new(), streams: Map::default(), ids: Map::default(), checkpoints: HashMap::new(), visible: 0, restricted: false }
+        Self {
+            log: Vec::new(),
+            streams: Map::default(),
+            ids: IdIndex::default(),
+            deferred: None,
+            checkpoints: HashMap::new(),
+            visible: 0,
+            restricted: false,
+        }
     }
 }
 
@@ -174,28 +198,91 @@ impl<P> LogIndex<P> {
     }
 
     fn push_rebuilt(&mut self, entry: IndexedEvent<P>, scavenged: bool) -> std::result::Result<(), (u64, u64)> {
-        let next_position = self.len() + 1;
-        let record = self.streams.entry(entry.stream.clone()).or_default();
-        let next_version = record.positions.len() as u64 + 1;
-        if entry.position != next_position || entry.version != next_version {
-            return Err((next_position, next_version));
+        self.push_run(std::iter::once(entry), scavenged).map_err(|m| (m.expected_position, m.expected_version))
+    }
+
+    /// [`push_checked`](Self::push_checked) for many entries: consecutive
+    /// entries of one stream share a stream lookup (a rebuild meets events
+    /// in runs: a batch appends to one stream). Stops at the first entry
+    /// out of place and returns it; the entries before it stay pushed.
+    pub fn push_checked_run(&mut self, run: impl IntoIterator<Item = IndexedEvent<P>>) -> std::result::Result<(), Misplaced<P>> {
+        self.push_run(run, false)
+    }
+
+    fn push_run(&mut self, run: impl IntoIterator<Item = IndexedEvent<P>>, scavenged: bool) -> std::result::Result<(), Misplaced<P>> {
+        let Self { log, streams, ids, deferred, restricted, .. } = self;
+        let mut current: Option<(StreamId, &mut StreamRecord)> = None;
+        for entry in run {
+            let (stream, record) = match current.take() {
+                // `==` on the same `Arc` compares pointers: runs cost no string compare.
+                Some((stream, record)) if stream == entry.stream => (stream, record),
+                _ => {
+                    // `get_mut` first: most events belong to a known stream, whose id need not be cloned.
+                    let record = match streams.get_mut(&entry.stream) {
+                        Some(record) => record,
+                        None => streams.entry(entry.stream.clone()).or_default(),
+                    };
+                    (entry.stream.clone(), record)
+                }
+            };
+            let next_position = log.len() as u64 + 1;
+            let next_version = record.positions.len() as u64 + 1;
+            if entry.position != next_position || entry.version != next_version {
+                return Err(Misplaced { entry, expected_position: next_position, expected_version: next_version });
+            }
+            record.status = StreamStatus::Active;
+            record.positions.push(entry.position);
+            if scavenged {
+                record.scavenged_through = entry.version;
+                *restricted = true;
+            } else if let Some(deferred) = deferred {
+                deferred.push((entry.event_id, entry.position));
+            } else {
+                ids.insert(entry.event_id, entry.position);
+            }
+            log.push(entry);
+            current = Some((stream, record));
         }
-        record.status = StreamStatus::Active;
-        record.positions.push(entry.position);
-        if scavenged {
-            record.scavenged_through = entry.version;
-            self.restricted = true;
-        } else {
-            self.ids.insert(entry.event_id, entry.position);
-        }
-        self.log.push(entry);
         Ok(())
     }
 
     /// Makes room for `additional` more events.
     pub fn reserve(&mut self, additional: usize) {
         self.log.reserve(additional);
-        self.ids.reserve(additional);
+        if self.deferred.is_none() {
+            self.ids.reserve(additional);
+        }
+    }
+
+    /// From now on, [`push_checked`](Self::push_checked) leaves event ids
+    /// out of the id index and keeps them for
+    /// [`take_deferred_ids`](Self::take_deferred_ids): the caller builds an
+    /// [`IdIndex`] from them (on another thread, while the rebuild goes on)
+    /// and hands it over with [`install_ids`](Self::install_ids). Until
+    /// then an append would not recognise a retry of a rebuilt event: defer
+    /// only while rebuilding, before the index serves anyone.
+    pub fn defer_ids(&mut self) {
+        self.deferred.get_or_insert_with(Vec::new);
+    }
+
+    /// The ids of entries rebuilt since the last call, while deferred;
+    /// `spare` (emptied) collects the next ones, so buffers can go round.
+    pub fn take_deferred_ids(&mut self, mut spare: Vec<(Uuid, u64)>) -> Vec<(Uuid, u64)> {
+        spare.clear();
+        match &mut self.deferred {
+            Some(deferred) => std::mem::replace(deferred, spare),
+            None => Vec::new(),
+        }
+    }
+
+    /// Ends [`defer_ids`](Self::defer_ids): `ids` (built from the deferred
+    /// ids) becomes the id index, plus every id still deferred and every id
+    /// indexed meanwhile.
+    pub fn install_ids(&mut self, mut ids: IdIndex) {
+        ids.extend(self.deferred.take().unwrap_or_default());
+        let indexed = std::mem::take(&mut self.ids);
+        ids.extend(indexed.map);
+        self.ids = ids;
     }
 
     /// Indexes the next event; `entry.position` must be `len() + 1` and
@@ -342,7 +429,7 @@ impl<P> AppendView for LogIndex<P> {
     }
 
     fn locate(&self, event_id: &Uuid) -> Option<EventLocation> {
-        let e = self.entry(*self.ids.get(event_id)?)?;
+        let e = self.entry(self.ids.get(event_id)?)?;
         Some(EventLocation { stream: e.stream.clone(), version: e.version, position: e.position })
     }
 

@@ -2,25 +2,45 @@
 //! need not read the segment.
 //!
 //! ```text
-//! index_file := header(48 B) entry*
+//! index_file := header(48 B) body
 //! header := "CHRNIDX1" | format u32 | segment_no u32 | first_position u64
 //!           | segment_len u64 | entry_count u32 | body_crc u32 | reserved u32 | header_crc u32
-//! entry  := offset u64 | len u32 | record          the segment's record at `offset`
-//!                                                  (framed length `len`), re-encoded
-//!                                                  without event data or snapshot state
+//!
+//! format 2 (written since the compact index):
+//! body   := name_count u32 | name* | entry*
+//! name   := len u16 | UTF-8 bytes          each stream id and event type of the segment, once
+//! entry  := offset u64 | len u32 | kind u8 | …    the segment's record at `offset` (framed length `len`)
+//!   kind 1, an event: position u64 | version u64 | event_id [16] | recorded_at i64 | schema_version u32
+//!                     | stream u32 | event_type u32 | metadata_len u32 | metadata   (names by number)
+//!   kind 0, any other record: the record, framed as in a segment, without snapshot state
+//!
+//! format 1 (still read):
+//! body   := entry*
+//! entry  := offset u64 | len u32 | record  the record re-encoded without event data or snapshot state
 //! ```
 //!
 //! Entries are in log order, one per record of the segment, so applying
-//! them reproduces exactly what scanning the segment would. An index file
-//! is only used when its header names the segment's number, first position
-//! and current length; otherwise the segment is scanned.
+//! them reproduces exactly what scanning the segment would. The body is
+//! covered by one checksum, so an entry carries none of its own. An index
+//! file is only used when its header names the segment's number, first
+//! position and current length; otherwise the segment is scanned.
 
-use super::{FORMAT_VERSION, FormatError, Reader, Record, SegmentHeader, decode_record, encode_record, err};
+pub use super::index_entries::IndexEntries;
+use super::{EventRecord, FormatError, Reader, Record, SegmentHeader, encode_record, err};
+use std::collections::HashMap;
 
 /// Index file magic.
 pub const INDEX_MAGIC: [u8; 8] = *b"CHRNIDX1";
 /// Size of the index file header.
 pub const INDEX_HEADER_LEN: usize = 48;
+/// The index format this build writes (it reads 1 and 2).
+pub const INDEX_FORMAT_VERSION: u32 = 2;
+/// Entry kind of an event (format 2).
+pub(super) const ENTRY_EVENT: u8 = 1;
+/// Entry kind of any other record, framed (format 2).
+pub(super) const ENTRY_RECORD: u8 = 0;
+/// Fixed part of a format-2 event entry after its kind byte.
+pub(super) const EVENT_ENTRY_LEN: usize = 8 + 8 + 16 + 8 + 4 + 4 + 4 + 4;
 
 /// Which segment an index file describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,10 +55,12 @@ pub struct IndexHeader {
     pub entry_count: u32,
 }
 
-/// Builds an index file entry by entry.
+/// Builds an index file (format 2) entry by entry.
 #[derive(Debug, Default)]
 pub struct IndexWriter {
     entry_count: u32,
+    names: HashMap<String, u32>,
+    name_table: Vec<u8>,
     body: Vec<u8>,
 }
 
@@ -48,19 +70,49 @@ impl IndexWriter {
         Self::default()
     }
 
+    fn name(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.names.get(name) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        // Names are validated to ≤ 255 bytes (stream ids, event types) before they are stored.
+        self.name_table.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        self.name_table.extend_from_slice(name.as_bytes());
+        self.names.insert(name.to_owned(), n);
+        n
+    }
+
     /// Adds the record found at `offset` (framed length `len`), without its
     /// event data or snapshot state.
     pub fn push(&mut self, record: &Record<'_>, offset: u64, len: u32) {
         self.body.extend_from_slice(&offset.to_le_bytes());
         self.body.extend_from_slice(&len.to_le_bytes());
-        let stripped = match record {
-            Record::Event(e) => Record::Event(super::EventRecord { data: &[], ..e.clone() }),
-            Record::Snapshot { stream, version, schema_version, .. } => {
-                Record::Snapshot { stream, version: *version, schema_version: *schema_version, state: &[] }
+        match record {
+            Record::Event(e) => {
+                let (stream, event_type) = (self.name(e.stream), self.name(e.event_type));
+                let b = &mut self.body;
+                b.push(ENTRY_EVENT);
+                b.extend_from_slice(&e.global_position.to_le_bytes());
+                b.extend_from_slice(&e.version.to_le_bytes());
+                b.extend_from_slice(e.event_id.as_bytes());
+                b.extend_from_slice(&e.recorded_at.to_le_bytes());
+                b.extend_from_slice(&e.schema_version.to_le_bytes());
+                b.extend_from_slice(&stream.to_le_bytes());
+                b.extend_from_slice(&event_type.to_le_bytes());
+                b.extend_from_slice(&(e.metadata.len() as u32).to_le_bytes());
+                b.extend_from_slice(e.metadata);
             }
-            other => other.clone(),
-        };
-        encode_record(&stripped, &mut self.body);
+            other => {
+                let stripped = match other {
+                    Record::Snapshot { stream, version, schema_version, .. } => {
+                        Record::Snapshot { stream, version: *version, schema_version: *schema_version, state: &[] }
+                    }
+                    other => other.clone(),
+                };
+                self.body.push(ENTRY_RECORD);
+                encode_record(&stripped, &mut self.body);
+            }
+        }
         self.entry_count += 1;
     }
 
@@ -72,18 +124,22 @@ impl IndexWriter {
             segment_len,
             entry_count: self.entry_count,
         };
-        let mut out = Vec::with_capacity(INDEX_HEADER_LEN + self.body.len());
+        let mut body = Vec::with_capacity(4 + self.name_table.len() + self.body.len());
+        body.extend_from_slice(&(self.names.len() as u32).to_le_bytes());
+        body.extend_from_slice(&self.name_table);
+        body.extend_from_slice(&self.body);
+        let mut out = Vec::with_capacity(INDEX_HEADER_LEN + body.len());
         out.extend_from_slice(&INDEX_MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&INDEX_FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&h.segment_no.to_le_bytes());
         out.extend_from_slice(&h.first_position.to_le_bytes());
         out.extend_from_slice(&h.segment_len.to_le_bytes());
         out.extend_from_slice(&h.entry_count.to_le_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&self.body).to_le_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&self.body);
+        out.extend_from_slice(&body);
         out
     }
 }
@@ -102,11 +158,11 @@ pub struct IndexEntry<'a> {
 /// Decodes and checks an index file's header only (magic, checksum,
 /// version): enough to tell which segment it describes. Never panics.
 pub fn decode_index_header(buf: &[u8]) -> Result<IndexHeader, FormatError> {
-    decode_header(buf).map(|(header, _)| header)
+    decode_header(buf).map(|(header, _, _)| header)
 }
 
-/// The header and the body checksum it records.
-fn decode_header(buf: &[u8]) -> Result<(IndexHeader, u32), FormatError> {
+/// The header, the body checksum it records and the format version.
+fn decode_header(buf: &[u8]) -> Result<(IndexHeader, u32, u32), FormatError> {
     let mut r = Reader { buf, pos: 0 };
     if r.array::<8>()? != INDEX_MAGIC {
         return err(0, "not a Chronicle index file (bad magic)");
@@ -119,38 +175,84 @@ fn decode_header(buf: &[u8]) -> Result<(IndexHeader, u32), FormatError> {
     if header_crc != crc32c::crc32c(buf.get(..INDEX_HEADER_LEN - 4).unwrap_or_default()) {
         return err(INDEX_HEADER_LEN - 4, "index header checksum mismatch");
     }
-    if version != FORMAT_VERSION {
+    if version != 1 && version != INDEX_FORMAT_VERSION {
         return err(8, format!("unsupported index format version {version}"));
     }
-    Ok((header, body_crc))
+    Ok((header, body_crc, version))
 }
 
 /// Decodes and checks an index file: header, body checksum, every entry.
 /// Never panics.
 pub fn decode_index(buf: &[u8]) -> Result<(IndexHeader, Vec<IndexEntry<'_>>), FormatError> {
-    let (header, body_crc) = decode_header(buf)?;
-    let body = buf.get(INDEX_HEADER_LEN..).unwrap_or_default();
-    if crc32c::crc32c(body) != body_crc {
-        return err(INDEX_HEADER_LEN, "index body checksum mismatch");
-    }
-    // Each entry takes at least 12 + 9 bytes: cap the allocation by what the body can hold.
-    let mut entries = Vec::with_capacity((header.entry_count as usize).min(body.len() / 21));
-    let mut b = Reader { buf: body, pos: 0 };
-    while b.pos < body.len() {
-        let at = INDEX_HEADER_LEN + b.pos;
-        let (offset, len) = (b.u64().map_err(|e| shift(e, at))?, b.u32().map_err(|e| shift(e, at))?);
-        let (record, used) = decode_record(body.get(b.pos..).unwrap_or_default()).map_err(|e| shift(e, INDEX_HEADER_LEN + b.pos))?;
-        b.pos += used;
-        entries.push(IndexEntry { record, offset, len });
-    }
-    if entries.len() != header.entry_count as usize {
-        return err(INDEX_HEADER_LEN, format!("index holds {} entries, header says {}", entries.len(), header.entry_count));
-    }
-    Ok((header, entries))
+    let (header, entries) = index_entries(buf)?;
+    Ok((header, entries.collect::<Result<_, _>>()?))
 }
 
-fn shift(e: FormatError, by: usize) -> FormatError {
-    FormatError { offset: e.offset + by, reason: e.reason }
+/// Checks an index file's header and body checksum and returns an iterator
+/// over its entries, decoded one at a time (an open applies a million
+/// entries without holding them all). Each entry is checked as it is
+/// decoded; the last item is an error when the file holds another number of
+/// entries than its header says. Never panics.
+pub fn index_entries(buf: &[u8]) -> Result<(IndexHeader, IndexEntries<'_>), FormatError> {
+    let (header, version) = check_index(buf)?;
+    Ok((header, IndexEntries::new(buf, header, version)))
+}
+
+/// Checks an index file's header and body checksum (what the entries'
+/// decoding relies on); returns the header and the format version.
+fn check_index(buf: &[u8]) -> Result<(IndexHeader, u32), FormatError> {
+    let (header, body_crc, version) = decode_header(buf)?;
+    if crc32c::crc32c(buf.get(INDEX_HEADER_LEN..).unwrap_or_default()) != body_crc {
+        return err(INDEX_HEADER_LEN, "index body checksum mismatch");
+    }
+    Ok((header, version))
+}
+
+/// An index file whose header and body checksum were checked (on one
+/// thread, say), so its entries can be decoded later (on another) without
+/// checking them again.
+#[derive(Debug)]
+pub struct CheckedIndex {
+    bytes: Vec<u8>,
+    header: IndexHeader,
+    version: u32,
+}
+
+impl CheckedIndex {
+    /// Checks `bytes`; on failure, gives them back with the error.
+    pub fn check(bytes: Vec<u8>) -> Result<Self, (FormatError, Vec<u8>)> {
+        match check_index(&bytes) {
+            Ok((header, version)) => Ok(Self { bytes, header, version }),
+            Err(e) => Err((e, bytes)),
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> IndexHeader {
+        self.header
+    }
+
+    /// The entries, as [`index_entries`] gives them.
+    pub fn entries(&self) -> IndexEntries<'_> {
+        IndexEntries::new(&self.bytes, self.header, self.version)
+    }
+
+    /// The file's bytes back (to reuse the buffer).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// The event of a format-2 event entry: `fixed` is its fixed part, `names`
+/// the file's name table.
+pub(super) fn event_entry<'a>(fixed: &'a [u8], names: &[&'a str], metadata: &'a [u8]) -> Result<EventRecord<'a>, FormatError> {
+    let mut r = Reader { buf: fixed, pos: 0 };
+    let (global_position, version, event_id) = (r.u64()?, r.u64()?, chronicle_core::Uuid::from_bytes(r.array()?));
+    let (recorded_at, schema_version) = (r.i64()?, r.u32()?);
+    let name =
+        |n: u32| names.get(n as usize).copied().ok_or_else(|| FormatError { offset: 0, reason: format!("name {n} is not in the table") });
+    let (stream, event_type) = (name(r.u32()?)?, name(r.u32()?)?);
+    Ok(EventRecord { global_position, version, event_id, recorded_at, schema_version, stream, event_type, metadata, data: &[] })
 }
 
 #[cfg(test)]
@@ -207,5 +309,34 @@ mod tests {
             assert!(decode_index(&bad).is_err(), "flip at {i} accepted");
         }
         assert!(decode_index(&file[..file.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn entries_stream_one_at_a_time_and_stop_at_the_first_error() {
+        let mut w = IndexWriter::new();
+        sample().iter().for_each(|r| w.push(r, 32, 10));
+        let file = w.finish(SegmentHeader { segment_no: 1, first_position: 1, compressed: false }, 64);
+        let (_, entries) = index_entries(&file).unwrap();
+        assert_eq!(
+            entries.map(|e| e.unwrap().record).collect::<Vec<_>>(),
+            sample()
+                .iter()
+                .map(|r| match r {
+                    Record::Event(e) => Record::Event(EventRecord { data: b"", ..e.clone() }),
+                    Record::Snapshot { stream, version, schema_version, .. } =>
+                        Record::Snapshot { stream, version: *version, schema_version: *schema_version, state: b"" },
+                    other => other.clone(),
+                })
+                .collect::<Vec<_>>()
+        );
+        // A header claiming one entry too many (checksums fixed up): the entries, then one error, then nothing.
+        let mut bad = file.clone();
+        bad[32..36].copy_from_slice(&5u32.to_le_bytes());
+        let crc = crc32c::crc32c(&bad[..INDEX_HEADER_LEN - 4]);
+        bad[INDEX_HEADER_LEN - 4..INDEX_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        let items: Vec<_> = index_entries(&bad).unwrap().1.collect();
+        assert_eq!(items.len(), 5);
+        assert!(items[..4].iter().all(Result::is_ok));
+        assert!(items[4].as_ref().unwrap_err().reason.contains("header says 5"));
     }
 }

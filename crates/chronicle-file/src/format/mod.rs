@@ -46,6 +46,7 @@ fn err<T>(offset: usize, reason: impl Into<String>) -> Result<T, FormatError> {
 }
 
 /// A little-endian cursor over a byte slice that never panics.
+#[derive(Debug)]
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -185,6 +186,7 @@ impl BlockHeader {
 }
 
 mod frame;
+mod index_entries;
 mod index_file;
 mod records;
 mod removed;
@@ -198,7 +200,10 @@ fn put_str16(out: &mut Vec<u8>, s: &str) {
     // Names are validated to ≤ 255 bytes before they reach the encoder.
     out.extend_from_slice(&(s.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
 }
-pub use index_file::{INDEX_HEADER_LEN, INDEX_MAGIC, IndexEntry, IndexHeader, IndexWriter, decode_index, decode_index_header};
+pub use index_file::{
+    CheckedIndex, INDEX_FORMAT_VERSION, INDEX_HEADER_LEN, INDEX_MAGIC, IndexEntries, IndexEntry, IndexHeader, IndexWriter, decode_index,
+    decode_index_header, index_entries,
+};
 pub use records::{EventRecord, Record, decode_record, encode_record};
 
 /// Options of a stream-metadata record, packed as presence flags + values.

@@ -144,6 +144,17 @@ pub fn encode_record(record: &Record<'_>, out: &mut Vec<u8>) {
 /// Decodes the framed record at the start of `buf`; returns it and its
 /// total length (prefix included). Checks the checksum. Never panics.
 pub fn decode_record(buf: &[u8]) -> Result<(Record<'_>, usize), FormatError> {
+    decode_framed(buf, true)
+}
+
+/// [`decode_record`] without checking the record's own checksum: for
+/// records inside a body whose checksum was checked already (an index
+/// file's). Still checks everything else; never panics.
+pub(crate) fn decode_record_covered(buf: &[u8]) -> Result<(Record<'_>, usize), FormatError> {
+    decode_framed(buf, false)
+}
+
+fn decode_framed(buf: &[u8], check_crc: bool) -> Result<(Record<'_>, usize), FormatError> {
     let mut r = Reader { buf, pos: 0 };
     let len = r.u32()? as usize;
     let crc = r.u32()?;
@@ -151,7 +162,7 @@ pub fn decode_record(buf: &[u8]) -> Result<(Record<'_>, usize), FormatError> {
         return err(0, format!("impossible record length {len}"));
     }
     let payload = r.take(len)?;
-    if crc32c::crc32c(payload) != crc {
+    if check_crc && crc32c::crc32c(payload) != crc {
         return err(4, "record checksum mismatch");
     }
     let total = RECORD_PREFIX_LEN + len;
