@@ -92,7 +92,7 @@ impl<'a> Prefetch<'a> {
     ) -> Self {
         let (tx, rx) = sync_channel::<Option<CheckedIndex>>(1);
         let (spare_tx, spare_rx) = channel::<Vec<u8>>();
-        let ahead = std::thread::Builder::new().name("chronicle-open-read".into()).spawn_scoped(scope, move || {
+        let ahead = std::thread::Builder::new().name("chr-open-read".into()).spawn_scoped(scope, move || {
             for (no, file) in files {
                 let bytes = spare_rx.try_recv().unwrap_or_default();
                 // A send fails once the open stopped (an error): nothing left to do.

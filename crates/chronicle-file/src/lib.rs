@@ -43,6 +43,7 @@ mod follower;
 pub mod format;
 mod index_files;
 mod io;
+mod prefault;
 mod reader;
 mod rebuild;
 mod recovery;

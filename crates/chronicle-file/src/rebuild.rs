@@ -121,7 +121,7 @@ impl IdsBuilder {
         }
         let (batches, rx) = mpsc::channel::<Vec<(Uuid, u64)>>();
         let (give_back, spares) = mpsc::channel::<Vec<(Uuid, u64)>>();
-        let spawned = std::thread::Builder::new().name("chronicle-open-ids".into()).spawn(move || {
+        let spawned = std::thread::Builder::new().name("chr-open-ids".into()).spawn(move || {
             let mut ids = IdIndex::default();
             for mut batch in rx {
                 if ids.is_empty() {

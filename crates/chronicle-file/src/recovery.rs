@@ -138,6 +138,11 @@ fn load_sealed_segments(
             if i == 0 {
                 // Segments are alike: size the log once, from the first.
                 rebuilt.index.reserve(usize::try_from(rebuilt.index.len()).unwrap_or(0).saturating_mul(files.len()));
+                let (addr, len) = rebuilt.index.spare_capacity();
+                // Only a hint: without a thread, pages fault in on first use.
+                let _ = std::thread::Builder::new()
+                    .name("chr-open-mem".into())
+                    .spawn_scoped(scope, move || crate::prefault::populate(addr, len));
             }
         }
         Ok::<_, Error>(indexed)
