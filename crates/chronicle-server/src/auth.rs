@@ -146,7 +146,7 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
         return None;
     }
     let stream = path.strip_prefix("/streams/");
-    if path == "/audit" || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
+    if path == "/audit" || path.starts_with("/admin/") || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
         return Some(Role::Admin);
     }
     if *method == Method::GET || *method == Method::HEAD {
@@ -248,6 +248,7 @@ mod tests {
         assert_eq!(r(Method::PUT, "/streams/order-1/metadata"), Some(Role::Admin));
         assert_eq!(r(Method::DELETE, "/streams/order-1"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/$audit"), Some(Role::Admin));
+        assert_eq!(r(Method::POST, "/admin/scavenge"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/%24audit"), Some(Role::Admin));
     }
 

@@ -46,6 +46,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Reports the bytes the store keeps on disk (for `/metrics`).
 pub type StorageBytes = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// Runs a scavenge of the served store and returns its report (for
+/// `POST /admin/scavenge`; only backends that can rewrite their storage
+/// have one).
+pub type Scavenge =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = chronicle_core::Result<serde_json::Value>> + Send>> + Send + Sync>;
+
 /// What every handler gets.
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -53,6 +59,7 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) storage_bytes: Option<StorageBytes>,
+    pub(crate) scavenge: Option<Scavenge>,
     pub(crate) tokens: Arc<auth::Tokens>,
     pub(crate) limits: Arc<auth::Limits>,
     pub(crate) audit: audit::AuditLog,
@@ -85,6 +92,7 @@ impl Server {
                 metrics: Arc::default(),
                 shutdown: rx,
                 storage_bytes: None,
+                scavenge: None,
                 tokens: Arc::default(),
                 limits: Arc::default(),
                 audit: audit::AuditLog::default(),
@@ -97,6 +105,13 @@ impl Server {
     /// Reports storage bytes in `/metrics`.
     pub fn with_storage_bytes(mut self, f: StorageBytes) -> Self {
         self.state.storage_bytes = Some(f);
+        self
+    }
+
+    /// Serves `POST /admin/scavenge` with `f` (without it, the route
+    /// answers 501: the backend cannot reclaim space).
+    pub fn with_scavenge(mut self, f: Scavenge) -> Self {
+        self.state.scavenge = Some(f);
         self
     }
 
@@ -146,6 +161,7 @@ impl Server {
             .routes(routes!(ops::ready))
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::audit))
+            .routes(routes!(ops::scavenge))
     }
 
     /// The OpenAPI document of every route.

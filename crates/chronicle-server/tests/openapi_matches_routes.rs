@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 20] = [
+const ROUTES: [(&str, &str); 21] = [
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
     ("delete", "/streams/{stream}"),
@@ -26,6 +26,7 @@ const ROUTES: [(&str, &str); 20] = [
     ("get", "/health/ready"),
     ("get", "/metrics"),
     ("get", "/audit"),
+    ("post", "/admin/scavenge"),
     ("get", "/openapi.json"),
 ];
 

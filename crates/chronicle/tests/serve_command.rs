@@ -212,3 +212,47 @@ async fn cli_commands_work_against_a_server_through_the_remote_backend() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
 }
+
+/// `POST /admin/scavenge` reclaims a tombstoned stream while the server
+/// runs (the CLI command needs it stopped); the memory backend answers 501.
+#[tokio::test]
+async fn scavenge_runs_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chronicle.toml");
+    std::fs::write(&config, "[file]\nsegment_size_bytes = 16384\ncompress_sealed = false\n").unwrap();
+    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
+    let http = reqwest::Client::new();
+    for i in 0..300 {
+        let body = format!(r#"[{{"event_type":"T","data":{{"i":{i},"pad":"{}"}}}}]"#, "x".repeat(100));
+        let r = http.post(format!("{url}/streams/s-{}", i % 3)).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(http.delete(format!("{url}/streams/s-1?mode=tombstone")).send().await.unwrap().status(), 204);
+    let busy = Command::new(BIN).arg("scavenge").arg("--data-dir").arg(dir.path().join("data")).output().unwrap();
+    let line = String::from_utf8_lossy(&busy.stderr);
+    assert!(!busy.status.success() && line.contains("POST /admin/scavenge"), "the CLI points at the route: {line}");
+    let r = http.post(format!("{url}/admin/scavenge")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let report: serde_json::Value = r.json().await.unwrap();
+    assert!(report["events_removed"].as_u64().unwrap() > 50, "{report}");
+    assert!(report["bytes_after"].as_u64().unwrap() < report["bytes_before"].as_u64().unwrap(), "{report}");
+    let page: serde_json::Value = http.get(format!("{url}/streams/s-0")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 100, "{page}");
+    let r = http.post(format!("{url}/streams/s-2")).header("content-type", "application/json").body(r#"[{"event_type":"T","data":{}}]"#);
+    assert_eq!(r.send().await.unwrap().status(), 200, "appends go on after a scavenge");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
+    let out = Command::new(BIN).arg("verify").arg("--data-dir").arg(dir.path().join("data")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 301 events"), "{out:?}");
+
+    let memory = dir.path().join("memory.toml");
+    std::fs::write(&memory, "backend = \"memory\"\n").unwrap();
+    let (mut child, url) = serve_with(&memory, &dir.path().join("unused")).await;
+    let r = http.post(format!("{url}/admin/scavenge")).send().await.unwrap();
+    assert_eq!(r.status(), 501);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported", "{body}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

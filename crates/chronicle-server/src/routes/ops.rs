@@ -105,3 +105,23 @@ pub(crate) async fn audit(
     state.audit.flush().await; // read your own denials
     Ok(Json(crate::audit::recent(&**store, limit, q.denied).await?))
 }
+
+/// Reclaims space: rewrites the store's sealed segments without what
+/// deletes and retention hid for good, and superseded snapshots (file
+/// backend; reads and appends go on meanwhile). Answers when done, with
+/// the report: `{sealed_segments, rewritten, abandoned, events_removed,
+/// snapshots_dropped, bytes_before, bytes_after}`. Admin only.
+#[utoipa::path(post, path = "/admin/scavenge", tag = "ops",
+    responses((status = 200, description = "The scavenge report"), (status = 501, body = ErrorSchema, description = "The backend cannot reclaim space")))]
+pub(crate) async fn scavenge(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let Some(run) = &state.scavenge else {
+        return Err(ApiError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            error: "unsupported",
+            message: "scavenge rewrites the file backend's segments; this server's backend has none".into(),
+            field: None,
+            extra: None,
+        });
+    };
+    Ok(Json(run().await?))
+}

@@ -17,7 +17,12 @@ pub(crate) fn run(config: &Config, args: ScavengeArgs) -> CliResult {
             config.backend
         )));
     }
-    let store = FileStore::open(&config.data_dir, file_options(config))?;
+    let store = FileStore::open(&config.data_dir, file_options(config)).map_err(|e| match e {
+        chronicle::Error::Unavailable { reason } if reason.contains("in use") => {
+            CliError::Usage(format!("{reason}: while `chronicle serve` runs, scavenge through it (POST /admin/scavenge, an admin token)"))
+        }
+        other => other.into(),
+    })?;
     let bar = progress_bar(0, "scavenging");
     let report = store.scavenge(|done, total| {
         bar.set_length(total as u64);

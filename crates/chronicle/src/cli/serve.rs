@@ -58,10 +58,9 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
             args.listen
         )));
     }
-    let (store, bytes): (Arc<dyn EventStore>, Option<chronicle_server::StorageBytes>) = if config.backend == BackendKind::File {
+    let (store, file) = if config.backend == BackendKind::File {
         let file = open_file(config)?;
-        let stats = file.clone();
-        (Arc::new(file), Some(Arc::new(move || stats.stats().map(|s| s.bytes).unwrap_or(0))))
+        (Arc::new(file.clone()) as Arc<dyn EventStore>, Some(file))
     } else {
         (open(config).await?, None)
     };
@@ -86,8 +85,9 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .with_auth(&config.auth.tokens)
         .with_rate_limit(&config.auth.rate_limit)
         .with_audit(Arc::new(audit), config.auth.audit_access);
-    if let Some(bytes) = bytes {
-        server = server.with_storage_bytes(bytes);
+    if let Some(file) = file {
+        let stats = file.clone();
+        server = server.with_storage_bytes(Arc::new(move || stats.stats().map(|s| s.bytes).unwrap_or(0))).with_scavenge(scavenger(file));
     }
     match tls {
         Some((cert, key)) => {
@@ -101,4 +101,19 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     }
     tracing::info!("chronicle stopped");
     Ok(())
+}
+
+/// `POST /admin/scavenge` for the file store: the rewrite runs on a
+/// blocking thread; its report is the response.
+fn scavenger(file: FileStore) -> chronicle_server::Scavenge {
+    Arc::new(move || {
+        let file = file.clone();
+        Box::pin(async move {
+            let report = tokio::task::spawn_blocking(move || file.scavenge(|_, _| {}))
+                .await
+                .map_err(|e| chronicle::Error::Unavailable { reason: format!("the scavenge task stopped: {e}") })??;
+            tracing::info!(?report, "scavenge done");
+            serde_json::to_value(report).map_err(|e| chronicle::Error::Unavailable { reason: format!("scavenge report: {e}") })
+        })
+    })
 }
