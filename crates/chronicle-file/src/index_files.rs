@@ -71,7 +71,8 @@ pub(crate) fn entries<'a>(index: &'a CheckedIndex, name: &'a str) -> impl Iterat
 /// The index files of a run of sealed segments, read and checked ([`load`])
 /// one segment ahead of the open that applies them, on a thread of its own
 /// (reading and checksumming a large store's index files is a fifth of its
-/// open); in line when no thread can be started.
+/// open); in line for fewer than two files (not worth a thread) or when no
+/// thread can be started.
 #[derive(Debug)]
 pub(crate) struct Prefetch<'a> {
     ahead: Option<Ahead>,
@@ -90,6 +91,10 @@ impl<'a> Prefetch<'a> {
         storage: &'a dyn Storage,
         files: &'a [(u32, Arc<dyn SegmentFile>)],
     ) -> Self {
+        let in_line = Self { ahead: None, storage, files: files.iter(), spare: Vec::new() };
+        if files.len() < 2 {
+            return in_line;
+        }
         let (tx, rx) = sync_channel::<Option<CheckedIndex>>(1);
         let (spare_tx, spare_rx) = channel::<Vec<u8>>();
         let ahead = std::thread::Builder::new().name("chr-open-read".into()).spawn_scoped(scope, move || {
@@ -101,14 +106,13 @@ impl<'a> Prefetch<'a> {
                 }
             }
         });
-        let ahead = match ahead {
-            Ok(_) => Some((rx, spare_tx)),
+        match ahead {
+            Ok(_) => Self { ahead: Some((rx, spare_tx)), ..in_line },
             Err(e) => {
                 tracing::warn!(error = %e, "could not start a thread to read index files; reading them in line");
-                None
+                in_line
             }
-        };
-        Self { ahead, storage, files: files.iter(), spare: Vec::new() }
+        }
     }
 
     /// The accepted index file of the next segment of `files`, if any.

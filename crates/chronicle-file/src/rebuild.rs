@@ -10,7 +10,9 @@ use crate::{
 };
 use chronicle_core::{Error, IdIndex, IndexedEvent, LogIndex, Metadata, Result, StreamChange, StreamId, Timestamp, Uuid, compact_meta};
 use std::{
+    borrow::Borrow,
     collections::{HashMap, HashSet},
+    hash::Hash,
     sync::{Arc, mpsc},
     thread::JoinHandle,
 };
@@ -50,47 +52,53 @@ impl Rebuilt {
 
 /// Stream ids and event types seen while rebuilding: each name is
 /// validated and allocated once, and every event of a stream shares it.
-/// Events of one stream and type usually come in runs (a batch appends to
-/// one stream), so the last name of each kind is checked first.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    streams: HashSet<StreamId, foldhash::fast::RandomState>,
-    types: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    last_stream: Option<StreamId>,
-    last_type: Option<Arc<str>>,
+    streams: Interner<StreamId>,
+    types: Interner<Arc<str>>,
 }
 
 impl Names {
     fn stream(&mut self, name: &str) -> std::result::Result<StreamId, Error> {
-        if let Some(id) = self.last_stream.as_ref().filter(|id| id.as_str() == name) {
-            return Ok(id.clone());
-        }
-        let id = match self.streams.get(name) {
-            Some(id) => id.clone(),
-            None => {
-                let id = StreamId::new(name)?;
-                self.streams.insert(id.clone());
-                id
-            }
-        };
-        self.last_stream = Some(id.clone());
-        Ok(id)
+        self.streams.intern(name, |name| StreamId::new(name))
     }
 
     fn event_type(&mut self, name: &str) -> Arc<str> {
-        if let Some(t) = self.last_type.as_ref().filter(|t| &***t == name) {
-            return t.clone();
+        let Ok(t) = self.types.intern(name, |name| Ok::<_, std::convert::Infallible>(Arc::from(name)));
+        t
+    }
+}
+
+/// One value per distinct name. Names usually come in runs (a batch
+/// appends to one stream), so the last one is checked first.
+#[derive(Debug)]
+struct Interner<T> {
+    seen: HashSet<T, foldhash::fast::RandomState>,
+    last: Option<T>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Self { seen: HashSet::default(), last: None }
+    }
+}
+
+impl<T: Borrow<str> + Clone + Eq + Hash> Interner<T> {
+    /// The value of `name`, made by `make` the first time it is seen.
+    fn intern<E>(&mut self, name: &str, make: impl FnOnce(&str) -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+        if let Some(t) = self.last.as_ref().filter(|t| (*t).borrow() == name) {
+            return Ok(t.clone());
         }
-        let t = match self.types.get(name) {
+        let t = match self.seen.get(name) {
             Some(t) => t.clone(),
             None => {
-                let t: Arc<str> = Arc::from(name);
-                self.types.insert(t.clone());
+                let t = make(name)?;
+                self.seen.insert(t.clone());
                 t
             }
         };
-        self.last_type = Some(t.clone());
-        t
+        self.last = Some(t.clone());
+        Ok(t)
     }
 }
 

@@ -211,19 +211,16 @@ impl<P> LogIndex<P> {
 
     fn push_run(&mut self, run: impl IntoIterator<Item = IndexedEvent<P>>, scavenged: bool) -> std::result::Result<(), Misplaced<P>> {
         let Self { log, streams, ids, deferred, restricted, .. } = self;
-        let mut current: Option<(StreamId, &mut StreamRecord)> = None;
+        let mut current: Option<&mut StreamRecord> = None;
         for entry in run {
-            let (stream, record) = match current.take() {
-                // `==` on the same `Arc` compares pointers: runs cost no string compare.
-                Some((stream, record)) if stream == entry.stream => (stream, record),
-                _ => {
-                    // `get_mut` first: most events belong to a known stream, whose id need not be cloned.
-                    let record = match streams.get_mut(&entry.stream) {
-                        Some(record) => record,
-                        None => streams.entry(entry.stream.clone()).or_default(),
-                    };
-                    (entry.stream.clone(), record)
-                }
+            let record = match current.take() {
+                // The stream of the entry pushed last (`==` on the same `Arc` compares pointers).
+                Some(record) if log.last().is_some_and(|last| last.stream == entry.stream) => record,
+                // `get_mut` first: most events belong to a known stream, whose id need not be cloned.
+                _ => match streams.get_mut(&entry.stream) {
+                    Some(record) => record,
+                    None => streams.entry(entry.stream.clone()).or_default(),
+                },
             };
             let next_position = log.len() as u64 + 1;
             let next_version = record.positions.len() as u64 + 1;
@@ -241,7 +238,7 @@ impl<P> LogIndex<P> {
                 ids.insert(entry.event_id, entry.position);
             }
             log.push(entry);
-            current = Some((stream, record));
+            current = Some(record);
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! Decoding an index file's entries (both formats), one at a time.
 
 use super::{
-    FormatError, Reader, Record,
-    index_file::{ENTRY_EVENT, ENTRY_RECORD, EVENT_ENTRY_LEN, INDEX_HEADER_LEN, IndexEntry, IndexHeader, event_entry},
+    EventRecord, FormatError, Reader, Record,
+    index_file::{ENTRY_EVENT, ENTRY_RECORD, INDEX_HEADER_LEN, IndexEntry, IndexHeader},
     records::decode_record_covered,
 };
 
@@ -41,19 +41,10 @@ impl<'a> IndexEntries<'a> {
     fn next_entry(&mut self) -> Result<IndexEntry<'a>, FormatError> {
         let b = &mut self.body;
         let (offset, len) = (b.u64()?, b.u32()?);
-        if self.version == 1 {
-            let (record, used) = decode_record_covered(b.buf.get(b.pos..).unwrap_or_default()).map_err(|e| rel(e, b.pos))?;
-            b.pos += used;
-            return Ok(IndexEntry { record, offset, len });
-        }
-        let record = match b.u8()? {
-            ENTRY_EVENT => {
-                let at = b.pos;
-                let fixed = b.take(EVENT_ENTRY_LEN)?;
-                let metadata_len = u32::from_le_bytes(fixed.get(EVENT_ENTRY_LEN - 4..).and_then(|s| s.try_into().ok()).unwrap_or_default());
-                let metadata = b.take(metadata_len as usize)?;
-                Record::Event(event_entry(fixed, &self.names, metadata).map_err(|e| rel(e, at))?)
-            }
+        // Format 1 has no kind byte: every entry is a framed record.
+        let kind = if self.version == 1 { ENTRY_RECORD } else { b.u8()? };
+        let record = match kind {
+            ENTRY_EVENT => Record::Event(event_entry(b, &self.names)?),
             ENTRY_RECORD => {
                 let (record, used) = decode_record_covered(b.buf.get(b.pos..).unwrap_or_default()).map_err(|e| rel(e, b.pos))?;
                 b.pos += used;
@@ -63,6 +54,22 @@ impl<'a> IndexEntries<'a> {
         };
         Ok(IndexEntry { record, offset, len })
     }
+}
+
+/// The event of a format-2 event entry (after its kind byte); stream and
+/// type are numbers in the file's name table `names`.
+fn event_entry<'a>(b: &mut Reader<'a>, names: &[&'a str]) -> Result<EventRecord<'a>, FormatError> {
+    let (global_position, version, event_id) = (b.u64()?, b.u64()?, chronicle_core::Uuid::from_bytes(b.array()?));
+    let (recorded_at, schema_version) = (b.i64()?, b.u32()?);
+    let mut name = || {
+        let at = b.pos;
+        let n = b.u32()?;
+        names.get(n as usize).copied().ok_or_else(|| FormatError { offset: at, reason: format!("name {n} is not in the table") })
+    };
+    let (stream, event_type) = (name()?, name()?);
+    let metadata_len = b.u32()?;
+    let metadata = b.take(metadata_len as usize)?;
+    Ok(EventRecord { global_position, version, event_id, recorded_at, schema_version, stream, event_type, metadata, data: &[] })
 }
 
 impl<'a> Iterator for IndexEntries<'a> {

@@ -26,7 +26,7 @@
 //! position and current length; otherwise the segment is scanned.
 
 pub use super::index_entries::IndexEntries;
-use super::{EventRecord, FormatError, Reader, Record, SegmentHeader, encode_record, err};
+use super::{FormatError, Reader, Record, SegmentHeader, encode_record, err};
 use std::collections::HashMap;
 
 /// Index file magic.
@@ -39,8 +39,6 @@ pub const INDEX_FORMAT_VERSION: u32 = 2;
 pub(super) const ENTRY_EVENT: u8 = 1;
 /// Entry kind of any other record, framed (format 2).
 pub(super) const ENTRY_RECORD: u8 = 0;
-/// Fixed part of a format-2 event entry after its kind byte.
-pub(super) const EVENT_ENTRY_LEN: usize = 8 + 8 + 16 + 8 + 4 + 4 + 4 + 4;
 
 /// Which segment an index file describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,18 +239,6 @@ impl CheckedIndex {
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
-}
-
-/// The event of a format-2 event entry: `fixed` is its fixed part, `names`
-/// the file's name table.
-pub(super) fn event_entry<'a>(fixed: &'a [u8], names: &[&'a str], metadata: &'a [u8]) -> Result<EventRecord<'a>, FormatError> {
-    let mut r = Reader { buf: fixed, pos: 0 };
-    let (global_position, version, event_id) = (r.u64()?, r.u64()?, chronicle_core::Uuid::from_bytes(r.array()?));
-    let (recorded_at, schema_version) = (r.i64()?, r.u32()?);
-    let name =
-        |n: u32| names.get(n as usize).copied().ok_or_else(|| FormatError { offset: 0, reason: format!("name {n} is not in the table") });
-    let (stream, event_type) = (name(r.u32()?)?, name(r.u32()?)?);
-    Ok(EventRecord { global_position, version, event_id, recorded_at, schema_version, stream, event_type, metadata, data: &[] })
 }
 
 #[cfg(test)]
