@@ -1,6 +1,6 @@
 //! Append requests: single stream, atomic multi-stream, DCB-conditional.
 
-use crate::{ExpectedVersion, Metadata, NewEvent, StreamId, ValidatedEvent};
+use crate::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, StreamId, Timestamp, ValidatedEvent};
 
 /// The events to append to one stream, with the version expectation.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +105,29 @@ impl PreparedAppend {
     /// Total number of events.
     pub fn event_count(&self) -> usize {
         self.streams.iter().map(|s| s.events.len()).sum()
+    }
+
+    /// The events as stored at the places `results` (one per part, in
+    /// order) gives them, recorded at `recorded_at`: what after-store
+    /// hooks see.
+    pub fn recorded(&self, results: &[AppendResult], recorded_at: Timestamp) -> Vec<RecordedEvent> {
+        let mut out = Vec::with_capacity(self.event_count());
+        for (part, result) in self.streams.iter().zip(results) {
+            for (i, e) in part.events.iter().enumerate() {
+                out.push(RecordedEvent {
+                    global_position: result.first_position + i as u64,
+                    stream_id: part.stream.clone(),
+                    version: result.first_version + i as u64,
+                    event_id: e.event_id,
+                    event_type: e.event_type.clone(),
+                    schema_version: e.schema_version,
+                    data: e.data.clone(),
+                    metadata: e.metadata().clone(),
+                    recorded_at,
+                });
+            }
+        }
+        out
     }
 }
 

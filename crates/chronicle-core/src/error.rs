@@ -87,6 +87,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Something looked up does not exist (an event, a snapshot, a
+    /// checkpoint, a route of a server).
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// A resource is held by someone else (a data directory another
+    /// process has open for writing). Stop that process, or go through it.
+    #[error("{resource} is in use by another Chronicle process")]
+    Locked {
+        /// What is held.
+        resource: String,
+    },
+    /// The backend does not offer this operation.
+    #[error("{operation} is unsupported by the {backend} backend{hint}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// The backend.
+        backend: &'static str,
+        /// Where to go instead (may be empty; starts with a space).
+        hint: &'static str,
+    },
     /// The configuration is invalid or names something unavailable.
     #[error("configuration error: {reason}")]
     Config {
@@ -124,6 +148,9 @@ impl Error {
             Self::Corrupted { .. } => "corrupted",
             Self::Io { .. } => "io",
             Self::Config { .. } => "config",
+            Self::NotFound { .. } => "not_found",
+            Self::Locked { .. } => "locked",
+            Self::Unsupported { .. } => "unsupported",
         }
     }
 }

@@ -36,10 +36,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod append;
+mod context;
 mod error;
 mod event;
 mod expected_version;
+mod hooks;
 mod index;
+mod maintenance;
 mod metadata;
 mod metrics;
 mod pipeline;
@@ -55,13 +58,16 @@ mod validation;
 
 pub use append::{AppendCondition, AppendRequest, AppendResult, EventQuery, PreparedAppend, PreparedStream, QueryItem, StreamAppend};
 pub use async_trait::async_trait;
+pub use context::{AppendContext, EntryPoint, Principal, Role};
 pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent};
 pub use expected_version::ExpectedVersion;
+pub use hooks::{DenyEventTypes, StampPrincipal};
 pub use index::{IdIndex, IndexPage, IndexedEvent, LogIndex, Misplaced, StreamChange, compact_meta};
+pub use maintenance::{Maintenance, NoMaintenance, ScavengeReport, StoreStats, VerifyOptions, VerifyReport};
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
 pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};
-pub use pipeline::{AppendHook, AppendPipeline};
+pub use pipeline::{AppendHook, AppendPipeline, Committed};
 pub use plan::{AppendPlan, AppendView, EventLocation, plan_append};
 pub use raw_json::RawJson;
 pub use read::{Direction, EventPage, Filter, ReadAll, ReadStream, SubscribeFrom};

@@ -1,8 +1,20 @@
-//! The append pipeline: validate → before-store hooks → (field encryption,
-//! later) → backend commit → after-store hooks.
+//! The append pipeline every backend runs, in this fixed order:
+//!
+//! 1. validate (limits, JSON, names, ids);
+//! 2. schema check (when schemas are configured);
+//! 3. stamp metadata and the other before-store hooks, in the order added;
+//! 4. encrypt fields (when encryption is configured);
+//! 5. the backend decides (expected version, idempotency, DCB) and commits;
+//! 6. metrics;
+//! 7. after-store hooks, with exactly the committed events.
+//!
+//! Reads run the mirror image: upcast, then decrypt or mask. Stages 2 and 4
+//! are hooks installed by their features; [`AppendPipeline::run`] is the
+//! one function that strings the steps together, so no backend can skip
+//! one.
 
-use crate::{AppendRequest, Error, Limits, PreparedAppend, PreparedStream, RecordedEvent, Result};
-use std::{collections::HashSet, fmt, sync::Arc};
+use crate::{AppendContext, AppendRequest, AppendResult, Error, Limits, Metrics, PreparedAppend, PreparedStream, RecordedEvent, Result};
+use std::{collections::HashSet, fmt, future::Future, sync::Arc};
 
 /// A plug-in point of the append pipeline (`before:event.store` and
 /// `after:event.store`).
@@ -10,35 +22,66 @@ use std::{collections::HashSet, fmt, sync::Arc};
 /// `before_store` runs after validation, before the backend decides and
 /// commits; it may enrich events (see
 /// [`ValidatedEvent::set_metadata`](crate::ValidatedEvent::set_metadata)) or
-/// reject the whole append with an error. `after_store` sees the committed
-/// events; it cannot fail the append (it is already durable).
+/// reject the whole append with an error (nothing is stored). `after_store`
+/// sees the committed events; it cannot fail the append (it is already
+/// durable). Both know who appends ([`AppendContext`]).
 pub trait AppendHook: Send + Sync + fmt::Debug {
     /// Inspect, enrich or reject an append before it is stored.
-    fn before_store(&self, _append: &mut PreparedAppend) -> Result<()> {
+    fn before_store(&self, _context: &AppendContext, _append: &mut PreparedAppend) -> Result<()> {
         Ok(())
     }
 
     /// Observe committed events.
-    fn after_store(&self, _events: &[RecordedEvent]) {}
+    fn after_store(&self, _context: &AppendContext, _events: &[RecordedEvent]) {}
+
+    /// Whether [`AppendHook::after_store`] does anything (when no hook
+    /// does, backends skip building the committed-event list).
+    fn observes_commits(&self) -> bool {
+        true
+    }
+}
+
+/// What a backend's commit step reports to [`AppendPipeline::run`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Committed {
+    /// One result per stream part, in request order.
+    pub results: Vec<AppendResult>,
+    /// The append was a retry of one already stored: nothing was written.
+    pub idempotent: bool,
+    /// The committed events, when the pipeline asked for them (empty
+    /// otherwise, and for a retry).
+    pub events: Vec<RecordedEvent>,
 }
 
 /// Validation limits plus the hooks, shared by every backend.
 ///
 /// ```
-/// use chronicle_core::{AppendPipeline, AppendRequest, ExpectedVersion, NewEvent, StreamAppend, StreamId};
+/// use chronicle_core::{AppendContext, AppendPipeline, AppendRequest, ExpectedVersion, NewEvent, StreamAppend, StreamId};
 /// let p = AppendPipeline::default();
 /// let req = AppendRequest {
 ///     streams: vec![StreamAppend::new(StreamId::new("a-1").unwrap(), ExpectedVersion::Any,
 ///         vec![NewEvent::raw("Made", &b"{}"[..])])],
 ///     condition: None,
 /// };
-/// assert_eq!(p.prepare(req).unwrap().event_count(), 1);
+/// assert_eq!(p.prepare(&AppendContext::library(), req).unwrap().event_count(), 1);
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct AppendPipeline {
     limits: Limits,
     hooks: Vec<Arc<dyn AppendHook>>,
 }
+
+/// Two pipelines are equal when their limits are and they hold the very
+/// same hooks, in the same order.
+impl PartialEq for AppendPipeline {
+    fn eq(&self, other: &Self) -> bool {
+        self.limits == other.limits
+            && self.hooks.len() == other.hooks.len()
+            && self.hooks.iter().zip(&other.hooks).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for AppendPipeline {}
 
 impl AppendPipeline {
     /// A pipeline with these limits and no hooks.
@@ -52,6 +95,12 @@ impl AppendPipeline {
         self
     }
 
+    /// The same hooks with other limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -60,7 +109,15 @@ impl AppendPipeline {
     /// Validates a request and runs the before-store hooks. Field names in
     /// errors are `events[i]…` for a single-stream append and
     /// `streams[j].events[i]…` otherwise.
-    pub fn prepare(&self, request: AppendRequest) -> Result<PreparedAppend> {
+    pub fn prepare(&self, context: &AppendContext, request: AppendRequest) -> Result<PreparedAppend> {
+        let mut prepared = self.validate(request)?;
+        for hook in &self.hooks {
+            hook.before_store(context, &mut prepared)?;
+        }
+        Ok(prepared)
+    }
+
+    fn validate(&self, request: AppendRequest) -> Result<PreparedAppend> {
         if request.streams.is_empty() {
             return Err(Error::invalid("streams", "an append needs at least one stream"));
         }
@@ -84,23 +141,42 @@ impl AppendPipeline {
             let events = self.limits.validate_events(&format!("{prefix}events"), part.events, &mut seen_ids)?;
             streams.push(PreparedStream { stream: part.stream, expected: part.expected, events });
         }
-        let mut prepared = PreparedAppend { streams, condition: request.condition };
-        for hook in &self.hooks {
-            hook.before_store(&mut prepared)?;
-        }
-        Ok(prepared)
+        Ok(PreparedAppend { streams, condition: request.condition })
     }
 
     /// Runs the after-store hooks.
-    pub fn after_store(&self, events: &[RecordedEvent]) {
+    pub fn after_store(&self, context: &AppendContext, events: &[RecordedEvent]) {
         for hook in &self.hooks {
-            hook.after_store(events);
+            hook.after_store(context, events);
         }
     }
 
-    /// Whether any after-store hook is installed (lets backends skip
-    /// building the committed-event list).
-    pub fn has_hooks(&self) -> bool {
-        !self.hooks.is_empty()
+    /// Whether any hook observes committed events (backends skip building
+    /// the committed-event list otherwise).
+    pub fn observes_commits(&self) -> bool {
+        self.hooks.iter().any(|h| h.observes_commits())
+    }
+
+    /// The whole append: prepare (validation, hooks) → `commit` (the
+    /// backend decides and stores; asked for the committed events when an
+    /// after-store hook wants them) → `metrics` → after-store hooks. Every
+    /// backend's append goes through here.
+    pub async fn run<F, Fut>(&self, context: &AppendContext, request: AppendRequest, metrics: &Metrics, commit: F) -> Result<Vec<AppendResult>>
+    where
+        F: FnOnce(PreparedAppend, bool) -> Fut,
+        Fut: Future<Output = Result<Committed>>,
+    {
+        let events = request.streams.iter().map(|s| s.events.len()).sum();
+        let outcome = match self.prepare(context, request) {
+            Ok(prepared) => commit(prepared, self.observes_commits()).await,
+            Err(e) => Err(e),
+        };
+        let idempotent = matches!(outcome, Ok(Committed { idempotent: true, .. }));
+        metrics.record_append(&outcome, events, idempotent);
+        let committed = outcome?;
+        if !committed.idempotent && !committed.events.is_empty() {
+            self.after_store(context, &committed.events);
+        }
+        Ok(committed.results)
     }
 }

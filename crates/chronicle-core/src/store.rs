@@ -1,7 +1,7 @@
 //! The `EventStore` trait every backend implements.
 
 use crate::{
-    AppendCondition, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health, NewEvent, ReadAll,
+    AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health, NewEvent, ReadAll,
     ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
     Subscription,
 };
@@ -17,10 +17,18 @@ use uuid::Uuid;
 #[async_trait]
 pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// Appends atomically to one or more streams, optionally guarded by a
-    /// DCB condition. All parts are stored, or none. Returns one result per
-    /// part, in request order. Backends implement this; the other append
-    /// methods are shorthands for it.
-    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>>;
+    /// DCB condition, on behalf of the caller described by `context` (the
+    /// append hooks see it). All parts are stored, or none. Returns one
+    /// result per part, in request order. Backends implement this by
+    /// running [`AppendPipeline::run`](crate::AppendPipeline::run); the
+    /// other append methods are shorthands for it.
+    async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>>;
+
+    /// [`EventStore::append_with`] for an in-process caller
+    /// ([`AppendContext::library`]).
+    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        self.append_with(&AppendContext::library(), request).await
+    }
 
     /// Appends `events` to one stream.
     ///

@@ -37,6 +37,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod block;
 mod compact;
 pub mod fault;
 mod follower;
@@ -55,11 +56,14 @@ mod verify;
 mod writer;
 
 pub use io::{OsStorage, SegmentFile, Storage};
-pub use scavenge::ScavengeReport;
-pub use store::{FileStats, FileStore};
-pub use verify::{VerifyOptions, VerifyReport, verify, verify_with};
+mod maintenance;
 
-use chronicle_core::Limits;
+pub use chronicle_core::{ScavengeReport, VerifyOptions, VerifyReport};
+pub use maintenance::FileMaintenance;
+pub use store::{FileStats, FileStore};
+pub use verify::{verify, verify_with};
+
+use chronicle_core::AppendPipeline;
 
 /// Options of the file engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,12 +80,12 @@ pub struct FileOptions {
     /// Compress sealed segments (default true): a background thread
     /// rewrites each segment as zstd frames once it is sealed.
     pub compress_sealed: bool,
-    /// Validation limits.
-    pub limits: Limits,
+    /// What every append goes through: validation limits and hooks.
+    pub pipeline: AppendPipeline,
 }
 
 impl Default for FileOptions {
     fn default() -> Self {
-        Self { sync: true, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true, limits: Limits::default() }
+        Self { sync: true, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true, pipeline: AppendPipeline::default() }
     }
 }

@@ -23,29 +23,8 @@ use crate::{
     recovery::read_segment,
     shared::{Loc, Shared, read, write},
 };
-use chronicle_core::{Error, Result, Timestamp};
+use chronicle_core::{ScavengeReport, Error, Result, Timestamp};
 use std::sync::{Arc, PoisonError};
-
-/// What a scavenge did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ScavengeReport {
-    /// Sealed segments looked at (the segment being appended to is never rewritten).
-    pub sealed_segments: usize,
-    /// Segments rewritten.
-    pub rewritten: usize,
-    /// Segments whose rewrite was abandoned because a retention setting
-    /// was relaxed while it ran (run the scavenge again).
-    pub abandoned: usize,
-    /// Events removed (invisible forever: deleted, tombstoned or outside
-    /// their stream's retention).
-    pub events_removed: u64,
-    /// Superseded snapshots dropped.
-    pub snapshots_dropped: u64,
-    /// Bytes of the sealed segments before.
-    pub bytes_before: u64,
-    /// Bytes of the sealed segments after.
-    pub bytes_after: u64,
-}
 
 /// What installing one rewrite did (with the segment's bytes before).
 enum Outcome {

@@ -8,10 +8,10 @@ use crate::{
     reader::read_events,
     recovery::recover,
     shared::{Shared, read},
-    writer::{AppendReply, Command, Writer},
+    writer::{Command, Writer},
 };
 use chronicle_core::{
-    AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, IndexedEvent,
+    AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, IndexedEvent,
     Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
     SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
@@ -97,8 +97,7 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    file.try_lock()
-        .map_err(|_| Error::Unavailable { reason: format!("data directory {} is in use by another Chronicle process", dir.display()) })?;
+    file.try_lock().map_err(|_| Error::Locked { resource: format!("data directory {}", dir.display()) })?;
     Ok(file)
 }
 
@@ -189,7 +188,7 @@ impl FileStore {
                 tx: Mutex::new(tx),
                 writer: Mutex::new(Some(handle)),
                 metrics: Arc::default(),
-                pipeline: AppendPipeline::new(options.limits),
+                pipeline: options.pipeline.clone(),
                 dir: dir.to_owned(),
                 truncated_on_open: recovered.truncated,
                 indexed_on_open: recovered.indexed,
@@ -265,17 +264,10 @@ impl FileStore {
 
 #[async_trait]
 impl EventStore for FileStore {
-    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
-        let events = request.streams.iter().map(|s| s.events.len()).sum();
-        let outcome: AppendReply = match self.inner.pipeline.prepare(request) {
-            Ok(prepared) => self.send(|tx| Command::Append(prepared, self.inner.pipeline.has_hooks(), tx)).await,
-            Err(e) => Err(e),
-        };
-        let idempotent = matches!(outcome, Ok((_, true, _)));
-        self.inner.metrics.record_append(&outcome, events, idempotent);
-        let (results, _, stored) = outcome?;
-        self.inner.pipeline.after_store(&stored);
-        Ok(results)
+    async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        let inner = &self.inner;
+        let commit = |prepared, want_events| self.send(move |tx| Command::Append(prepared, want_events, tx));
+        inner.pipeline.run(context, request, &inner.metrics, commit).await
     }
 
     async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {

@@ -6,44 +6,8 @@ use crate::{
     recovery::read_segment,
     scan::{ScanEnd, check_segment_no, scan_segment},
 };
-use chronicle_core::{Error, Result};
+use chronicle_core::{Error, Result, VerifyOptions, VerifyReport};
 use std::{collections::HashMap, path::Path};
-
-/// What `verify` found in a store that passed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VerifyReport {
-    /// Segment files checked.
-    pub segments: usize,
-    /// Committed blocks checked.
-    pub blocks: u64,
-    /// Committed records checked.
-    pub records: u64,
-    /// Events (positions 1..=events, gapless), including removed ones.
-    pub events: u64,
-    /// Events a scavenge removed (only their position and version remain).
-    pub removed: u64,
-    /// Streams seen.
-    pub streams: usize,
-    /// Bytes checked.
-    pub bytes: u64,
-    /// An unacknowledged torn tail (file, offset, bytes); the next open
-    /// truncates it. Not an error.
-    pub torn_tail: Option<(String, u64, u64)>,
-    /// Sealed segments whose index file matches them exactly (or was
-    /// just rewritten, with `rebuild_index`).
-    pub indexed_segments: usize,
-    /// Sealed segments without a usable index file (missing, or describing
-    /// an older version of the segment): the next writable open writes them.
-    pub unindexed_segments: usize,
-}
-
-/// What `verify` does besides checking.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VerifyOptions {
-    /// Rewrite the index file of every sealed segment from the log (needs
-    /// the directory: fails while another process has the store open).
-    pub rebuild_index: bool,
-}
 
 /// Verifies every segment under `dir` without changing anything: framing
 /// and checksums of all committed data, gapless positions, consecutive

@@ -6,20 +6,17 @@
 
 use crate::{
     FileOptions,
-    format::{BLOCK_HEADER_LEN, BlockHeader, EventRecord, Record, encode_record},
+    block::Block,
     io::SegmentFile,
     recovery::create_segment,
-    shared::{Loc, Shared, SnapLoc, read, write},
+    shared::{Shared, SnapLoc, read, write},
 };
-use chronicle_core::{
-    AppendPlan, AppendResult, DeleteMode, Error, ExpectedVersion, IndexedEvent, PreparedAppend, RecordedEvent, Result, Snapshot,
-    StreamChange, StreamId, StreamMetadata, Timestamp, compact_meta, plan_append,
-};
+use chronicle_core::{Committed, DeleteMode, Error, ExpectedVersion, PreparedAppend, Result, Snapshot, StreamChange, StreamId, StreamMetadata};
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
-/// What an append answers: the results and whether it was a retry.
-pub(crate) type AppendReply = Result<(Vec<AppendResult>, bool, Vec<RecordedEvent>)>;
+/// What an append answers.
+pub(crate) type AppendReply = Result<Committed>;
 
 /// A request to the writer.
 #[derive(Debug)]
@@ -61,13 +58,13 @@ pub(crate) struct Writer {
 }
 
 /// An answer held back until the batch is durable.
-enum Reply {
+pub(crate) enum Reply {
     Append(oneshot::Sender<AppendReply>, AppendReply),
     Unit(oneshot::Sender<Result<()>>, Result<()>),
 }
 
 /// Work to do once the batch is durable.
-enum After {
+pub(crate) enum After {
     Change(StreamChange),
     Snapshot(StreamId, SnapLoc),
     Checkpoint(String, u64),
@@ -103,134 +100,23 @@ impl Writer {
         if let Err(e) = self.shared.check_writable().and_then(|()| self.roll_if_full()) {
             return fail_all(batch, &e);
         }
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut after = Vec::new();
-        // The block header is written into the first bytes once the body is known.
-        let mut body = vec![0u8; BLOCK_HEADER_LEN];
-        body.reserve(4096);
-        let (mut records, mut events) = (0u32, 0u32);
-        let block_at = self.len;
         let mut index = write(&self.shared.index);
-        let first_position = index.len() + 1;
-        let recorded_at = Timestamp::now().at_least(index.last_recorded_at());
-        let loc =
-            |body: &Vec<u8>, start: usize| Loc { segment: self.segment, len: (body.len() - start) as u32, offset: block_at + start as u64 };
+        let mut block = Block::new(self.segment, self.len, &index);
         for cmd in batch {
             match cmd {
-                Command::Append(append, want_stored, tx) => {
-                    let plan = plan_append(&*index, &append);
-                    let results = match plan {
-                        Err(e) => {
-                            replies.push(Reply::Append(tx, Err(e)));
-                            continue;
-                        }
-                        Ok(AppendPlan::AlreadyStored(results)) => {
-                            replies.push(Reply::Append(tx, Ok((results, true, Vec::new()))));
-                            continue;
-                        }
-                        Ok(AppendPlan::Write(results)) => results,
-                    };
-                    let mut stored = Vec::new();
-                    for (part, result) in append.streams.into_iter().zip(&results) {
-                        for (i, e) in part.events.into_iter().enumerate() {
-                            let (position, version) = (result.first_position + i as u64, result.first_version + i as u64);
-                            let start = body.len();
-                            let record = EventRecord {
-                                global_position: position,
-                                version,
-                                event_id: e.event_id,
-                                recorded_at: recorded_at.as_micros(),
-                                schema_version: e.schema_version,
-                                stream: part.stream.as_str(),
-                                event_type: &e.event_type,
-                                metadata: e.metadata().as_bytes(),
-                                data: e.data.as_bytes(),
-                            };
-                            encode_record(&Record::Event(record), &mut body);
-                            (records, events) = (records + 1, events + 1);
-                            index.push(IndexedEvent {
-                                position,
-                                stream: part.stream.clone(),
-                                version,
-                                event_id: e.event_id,
-                                event_type: e.event_type.clone(),
-                                recorded_at,
-                                meta: compact_meta(e.well_known()),
-                                payload: loc(&body, start),
-                            });
-                            if !want_stored {
-                                continue;
-                            }
-                            stored.push(RecordedEvent {
-                                global_position: position,
-                                stream_id: part.stream.clone(),
-                                version,
-                                event_id: e.event_id,
-                                event_type: e.event_type.clone(),
-                                schema_version: e.schema_version,
-                                data: e.data.clone(),
-                                metadata: e.metadata().clone(),
-                                recorded_at,
-                            });
-                        }
-                    }
-                    replies.push(Reply::Append(tx, Ok((results, false, stored))));
-                }
-                Command::Metadata(stream, metadata, tx) => match index.plan_metadata(&stream, metadata) {
-                    Err(e) => replies.push(Reply::Unit(tx, Err(e))),
-                    Ok(change) => {
-                        encode_record(&Record::StreamMeta { stream: stream.as_str(), metadata }, &mut body);
-                        records += 1;
-                        after.push(After::Change(change));
-                        replies.push(Reply::Unit(tx, Ok(())));
-                    }
-                },
-                Command::Delete(stream, expected, mode, tx) => match index.plan_delete(&stream, expected, mode == DeleteMode::Tombstone) {
-                    Err(e) => replies.push(Reply::Unit(tx, Err(e))),
-                    Ok(change) => {
-                        if let StreamChange::Delete { tombstone, deleted_through, .. } = &change {
-                            let record =
-                                Record::Delete { stream: stream.as_str(), tombstone: *tombstone, deleted_through: *deleted_through };
-                            encode_record(&record, &mut body);
-                        }
-                        records += 1;
-                        after.push(After::Change(change));
-                        replies.push(Reply::Unit(tx, Ok(())));
-                    }
-                },
-                Command::Snapshot(s, tx) => {
-                    let start = body.len();
-                    let record = Record::Snapshot {
-                        stream: s.stream_id.as_str(),
-                        version: s.version,
-                        schema_version: s.schema_version,
-                        state: s.state.as_bytes(),
-                    };
-                    encode_record(&record, &mut body);
-                    records += 1;
-                    after.push(After::Snapshot(s.stream_id, SnapLoc { version: s.version, loc: loc(&body, start) }));
-                    replies.push(Reply::Unit(tx, Ok(())));
-                }
-                Command::Checkpoint(name, position, tx) => {
-                    encode_record(&Record::Checkpoint { name: &name, position }, &mut body);
-                    records += 1;
-                    after.push(After::Checkpoint(name, position));
-                    replies.push(Reply::Unit(tx, Ok(())));
-                }
+                Command::Append(append, want_events, tx) => block.append(&mut index, append, want_events, tx),
+                Command::Metadata(stream, metadata, tx) => block.metadata(&index, stream, metadata, tx),
+                Command::Delete(stream, expected, mode, tx) => block.delete(&index, stream, expected, mode, tx),
+                Command::Snapshot(snapshot, tx) => block.snapshot(snapshot, tx),
+                Command::Checkpoint(name, position, tx) => block.checkpoint(name, position, tx),
             }
         }
         let head = index.len();
         drop(index);
-        if records > 0 {
-            let body_len = (body.len() - BLOCK_HEADER_LEN) as u32;
-            let header = BlockHeader { body_len, record_count: records, event_count: events, first_position };
-            if let Some(slot) = body.get_mut(..BLOCK_HEADER_LEN) {
-                slot.copy_from_slice(&header.encode());
-            }
-            if let Err(e) = self.write_block(&body) {
-                self.shared.fail(e.to_string());
-                return answer(replies, Some(&e));
-            }
+        let (body, replies, after) = block.finish();
+        if let Some(Err(e)) = body.map(|body| self.write_block(&body)) {
+            self.shared.fail(e.to_string());
+            return answer(replies, Some(&e));
         }
         let mut index = write(&self.shared.index);
         index.publish(head);

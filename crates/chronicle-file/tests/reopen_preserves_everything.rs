@@ -51,5 +51,6 @@ async fn a_second_process_cannot_open_the_same_directory() {
     let dir = tempfile::tempdir().unwrap();
     let _first = FileStore::open(dir.path(), FileOptions::default()).unwrap();
     let err = FileStore::open(dir.path(), FileOptions::default()).unwrap_err();
+    assert!(matches!(err, chronicle_core::Error::Locked { .. }), "{err:?}");
     assert!(err.to_string().contains("in use"), "{err}");
 }

@@ -24,8 +24,8 @@
 mod state;
 
 use chronicle_core::{
-    AppendPipeline, AppendPlan, AppendRequest, AppendResult, DeleteMode, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
-    Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
+    AppendContext, AppendPipeline, AppendPlan, AppendRequest, Committed, AppendResult, DeleteMode, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
+    Metrics, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
     Subscription, Uuid, async_trait, plan_append, validate_consumer_name,
 };
 use state::State;
@@ -81,32 +81,28 @@ impl MemoryStore {
         self.inner.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn try_append(&self, request: AppendRequest) -> Result<(Vec<AppendResult>, bool)> {
-        let prepared = self.inner.pipeline.prepare(request)?;
+    /// The backend's commit step: decide against the index and store.
+    fn commit(&self, prepared: PreparedAppend) -> Result<Committed> {
         let mut state = self.write();
         let results = match plan_append(&state.index, &prepared)? {
-            AppendPlan::AlreadyStored(results) => return Ok((results, true)),
+            AppendPlan::AlreadyStored(results) => return Ok(Committed { results, idempotent: true, events: Vec::new() }),
             AppendPlan::Write(results) => results,
         };
-        let stored = state.commit(prepared, &results);
+        let events = state.commit(&prepared, &results);
         let head = state.index.visible_head();
         drop(state);
         self.inner.head.send_replace(head);
-        self.inner.pipeline.after_store(&stored);
-        Ok((results, false))
+        Ok(Committed { results, idempotent: false, events })
     }
 }
 
 #[async_trait]
 impl EventStore for MemoryStore {
-    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
+    async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>> {
         // Nothing here awaits: yield so appending loops share the runtime.
         tokio::task::yield_now().await;
-        let events = request.streams.iter().map(|s| s.events.len()).sum();
-        let outcome = self.try_append(request);
-        let idempotent = matches!(outcome, Ok((_, true)));
-        self.inner.metrics.record_append(&outcome, events, idempotent);
-        outcome.map(|(results, _)| results)
+        let inner = &self.inner;
+        inner.pipeline.run(context, request, &inner.metrics, |prepared, _| std::future::ready(self.commit(prepared))).await
     }
 
     async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {

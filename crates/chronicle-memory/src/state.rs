@@ -14,34 +14,21 @@ pub(crate) struct State {
 impl State {
     /// Stores a planned append and makes it visible; returns the stored
     /// events.
-    pub(crate) fn commit(&mut self, append: PreparedAppend, results: &[AppendResult]) -> Vec<RecordedEvent> {
+    pub(crate) fn commit(&mut self, append: &PreparedAppend, results: &[AppendResult]) -> Vec<RecordedEvent> {
         let recorded_at = Timestamp::now().at_least(self.index.last_recorded_at());
-        let mut stored = Vec::with_capacity(append.event_count());
-        for (part, result) in append.streams.into_iter().zip(results) {
-            for (i, e) in part.events.into_iter().enumerate() {
-                let event = RecordedEvent {
-                    global_position: result.first_position + i as u64,
-                    stream_id: part.stream.clone(),
-                    version: result.first_version + i as u64,
-                    event_id: e.event_id,
-                    event_type: e.event_type.clone(),
-                    schema_version: e.schema_version,
-                    data: e.data.clone(),
-                    metadata: e.metadata().clone(),
-                    recorded_at,
-                };
-                stored.push(event.clone());
-                self.index.push(IndexedEvent {
-                    position: event.global_position,
-                    stream: part.stream.clone(),
-                    version: event.version,
-                    event_id: e.event_id,
-                    event_type: e.event_type.clone(),
-                    recorded_at,
-                    meta: compact_meta(e.well_known()),
-                    payload: event,
-                });
-            }
+        let stored = append.recorded(results, recorded_at);
+        let validated = append.streams.iter().flat_map(|p| p.events.iter());
+        for (event, e) in stored.iter().zip(validated) {
+            self.index.push(IndexedEvent {
+                position: event.global_position,
+                stream: event.stream_id.clone(),
+                version: event.version,
+                event_id: e.event_id,
+                event_type: e.event_type.clone(),
+                recorded_at,
+                meta: compact_meta(e.well_known()),
+                payload: event.clone(),
+            });
         }
         self.index.publish(self.index.len());
         stored

@@ -21,7 +21,7 @@ use crate::{
     write::{Columns, insert},
 };
 use chronicle_core::{
-    AppendPlan, AppendResult, AppendView, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus,
+    AppendPlan, AppendView, Committed, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus,
     Uuid, plan_append,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,14 +32,15 @@ const MAX_JOBS: usize = 256;
 /// Most events in one batch (a single larger append still goes alone).
 const MAX_EVENTS: usize = 10_000;
 
-/// What an append returns: its results and whether it was a retry of one
-/// already stored.
-pub(crate) type Outcome = Result<(Vec<AppendResult>, bool)>;
+/// What an append returns.
+pub(crate) type Outcome = Result<Committed>;
 
 /// One queued append.
 pub(crate) struct Job {
     store: PgStore,
     prepared: PreparedAppend,
+    /// Whether the reply carries the committed events (for after-store hooks).
+    want_events: bool,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -53,9 +54,9 @@ pub(crate) fn spawn() -> (Queue, tokio::task::JoinHandle<()>) {
 }
 
 /// Queues an append and waits for its outcome.
-pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend) -> Outcome {
+pub(crate) async fn append(store: &PgStore, prepared: PreparedAppend, want_events: bool) -> Outcome {
     let (reply, answer) = oneshot::channel();
-    let job = Job { store: store.clone(), prepared, reply };
+    let job = Job { store: store.clone(), prepared, want_events, reply };
     store.inner.committer.send(job).map_err(|_| Error::Unavailable { reason: "the postgres committer has stopped".into() })?;
     answer.await.map_err(|_| Error::Unavailable { reason: "the postgres committer dropped an append".into() })?
 }
@@ -199,16 +200,15 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
             continue;
         }
         let results = match plan_append(&view, p) {
-            Err(e) => Err(e),
-            Ok(AppendPlan::AlreadyStored(results)) => Ok((results, true)),
-            Ok(AppendPlan::Write(results)) => Ok((results, false)),
-        };
-        let results = match results {
-            Ok((results, false)) => results,
-            other => {
-                decisions.push(Decision::Ready(other));
+            Err(e) => {
+                decisions.push(Decision::Ready(Err(e)));
                 continue;
             }
+            Ok(AppendPlan::AlreadyStored(results)) => {
+                decisions.push(Decision::Ready(Ok(Committed { results, idempotent: true, events: Vec::new() })));
+                continue;
+            }
+            Ok(AppendPlan::Write(results)) => results,
         };
         if let Some(cond) = &p.condition {
             // Alone in its batch: lock the head so nothing slips in between
@@ -228,22 +228,25 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
         }
         view.planned += p.event_count() as u64;
         written.extend(event_ids(p));
-        decisions.push(Decision::Ready(Ok((results, false))));
+        decisions.push(Decision::Ready(Ok(Committed { results, idempotent: false, events: Vec::new() })));
     }
     if view.planned == 0 {
         // Nothing to write: dropping the transaction rolls back the empty
         // stream rows the locking created.
         return Ok(decisions);
     }
-    let base = insert(&tx, s, &columns, &channel(s)).await?;
+    let (base, recorded_at) = insert(&tx, s, &columns, &channel(s)).await?;
     tx.commit().await.map_err(db_error)?;
     store.publish_head(base + view.planned);
     store.analyze_on_growth(base + view.planned);
-    for decision in &mut decisions {
-        if let Decision::Ready(Ok((results, false))) = decision {
-            for r in results {
+    for (job, decision) in batch.iter().zip(&mut decisions) {
+        if let Decision::Ready(Ok(committed @ Committed { idempotent: false, .. })) = decision {
+            for r in &mut committed.results {
                 r.first_position += base;
                 r.last_position += base;
+            }
+            if job.want_events {
+                committed.events = job.prepared.recorded(&committed.results, recorded_at);
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::{append, breaker::Breaker, commit, db_error, listen, read, schema};
 use chronicle_core::{
-    AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
+    AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health,
     Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
     Subscription, Uuid, async_trait, validate_consumer_name,
 };
@@ -26,8 +26,8 @@ pub struct PgOptions {
     pub schema: String,
     /// Connection pool size.
     pub pool_size: usize,
-    /// Validation limits.
-    pub limits: Limits,
+    /// What every append goes through: validation limits and hooks.
+    pub pipeline: AppendPipeline,
 }
 
 /// The PostgreSQL store. Cheap to clone.
@@ -82,9 +82,9 @@ impl PgStore {
 
     /// A store in a fresh, uniquely named schema that is dropped when the
     /// last handle drops (tests, benchmarks).
-    pub async fn connect_temporary(url: &str, limits: Limits) -> Result<Self> {
+    pub async fn connect_temporary(url: &str, pipeline: AppendPipeline) -> Result<Self> {
         let schema = format!("chronicle_tmp_{}", Uuid::now_v7().simple());
-        let options = PgOptions { url: url.to_owned(), schema: schema.clone(), pool_size: 8, limits };
+        let options = PgOptions { url: url.to_owned(), schema: schema.clone(), pool_size: 8, pipeline };
         Self::connect_inner(options, Some(schema)).await
     }
 
@@ -118,7 +118,7 @@ impl PgStore {
             inner: Arc::new(Inner {
                 pool,
                 schema: options.schema,
-                pipeline: AppendPipeline::new(options.limits),
+                pipeline: options.pipeline,
                 metrics: Arc::default(),
                 head: tx,
                 breaker: Breaker::default(),
@@ -197,15 +197,9 @@ fn analyze_step(head: u64) -> u64 {
 
 #[async_trait]
 impl EventStore for PgStore {
-    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
-        let events = request.streams.iter().map(|s| s.events.len()).sum();
-        let outcome = match self.inner.pipeline.prepare(request) {
-            Ok(prepared) => commit::append(self, prepared).await,
-            Err(e) => Err(e),
-        };
-        let idempotent = matches!(outcome, Ok((_, true)));
-        self.inner.metrics.record_append(&outcome, events, idempotent);
-        outcome.map(|(results, _)| results)
+    async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        let inner = &self.inner;
+        inner.pipeline.run(context, request, &inner.metrics, |prepared, want_events| commit::append(self, prepared, want_events)).await
     }
 
     async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {

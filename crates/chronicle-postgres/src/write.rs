@@ -57,9 +57,9 @@ impl Columns {
 }
 
 /// Writes the batch; returns the head before it (add it to the relative
-/// positions). From this statement to commit the head row stays locked, so
+/// positions) and the batch's `recorded_at`. From this statement to commit the head row stays locked, so
 /// batches commit in position order and a rollback leaves no hole.
-pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: &str) -> Result<u64> {
+pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: &str) -> Result<(u64, Timestamp)> {
     let write = tx
         .prepare_cached(&format!(
             "WITH h AS (
@@ -76,7 +76,7 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
              advanced AS (
                  UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($16::text[], $17::bigint[]) AS u(st, v) WHERE stream_id = u.st
                  RETURNING 1)
-             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text) FROM h"
+             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text), h.recorded_at FROM h"
         ))
         .await
         .map_err(db_error)?;
@@ -103,7 +103,11 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
         &channel,
     ];
     match tx.query_one(&write, &params).await {
-        Ok(row) => Ok(row.get::<_, i64>(0) as u64),
+        Ok(row) => {
+            let base: i64 = row.try_get(0).map_err(db_error)?;
+            let recorded_at: i64 = row.try_get(4).map_err(db_error)?;
+            Ok((base as u64, Timestamp::from_micros(recorded_at)))
+        }
         // The caller knows which append's ids these were.
         Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505") => {
             Err(Error::DuplicateEventId { event_id: c.id.first().copied().unwrap_or_default() })

@@ -7,5 +7,5 @@ pub fn url() -> String {
 }
 
 chronicle_testkit::conformance_suite!(optional: || async {
-    chronicle_testkit::service_or_skip("PostgreSQL", chronicle_postgres::PgStore::connect_temporary(&url(), chronicle_core::Limits::default()).await)
+    chronicle_testkit::service_or_skip("PostgreSQL", chronicle_postgres::PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await)
 });

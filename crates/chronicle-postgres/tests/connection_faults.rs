@@ -2,7 +2,7 @@
 //! (pg_terminate_backend); appends fail cleanly or succeed, the store
 //! recovers on its own, and no acknowledged event is lost.
 
-use chronicle_core::{EventStore, ExpectedVersion, Limits, NewEvent, ReadAll, StreamId};
+use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadAll, StreamId};
 use chronicle_postgres::PgStore;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ fn url() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_connections_lose_no_acknowledged_event() {
-    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), Limits::default()).await) else {
+    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await) else {
         return;
     };
     let (admin, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();

@@ -3,7 +3,7 @@
 //! a subscriber follows the global log. It must see every position exactly
 //! once, in order, with no gap, every round.
 
-use chronicle_core::{EventStore, ExpectedVersion, Filter, Limits, NewEvent, StreamId, SubscribeFrom};
+use chronicle_core::{EventStore, ExpectedVersion, Filter, NewEvent, StreamId, SubscribeFrom};
 use chronicle_postgres::PgStore;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ fn url() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_sees_every_position_once_in_order_despite_rollbacks() {
-    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), Limits::default()).await) else {
+    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await) else {
         return;
     };
     for round in 0..4u64 {

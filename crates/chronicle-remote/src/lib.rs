@@ -20,7 +20,7 @@ mod store;
 mod subscribe;
 mod wire;
 
-use chronicle_core::{Error, Result, StreamId};
+use chronicle_core::{AppendPipeline, Error, Metrics, Result, StreamId};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 
 /// A Chronicle server used as an event store.
@@ -31,6 +31,10 @@ pub struct RemoteStore {
     token: Option<String>,
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     guard: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    /// Runs on the client before an append is sent (the server runs its own).
+    pipeline: AppendPipeline,
+    /// Counters of this client's appends (the store's figures come from the server).
+    metrics: std::sync::Arc<Metrics>,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -67,7 +71,7 @@ impl RemoteStore {
             return Err(Error::Config { reason: format!("remote url {url:?}: expected http://host:port or https://host:port") });
         }
         let http = reqwest::Client::builder().build().map_err(|e| unavailable("http client", e))?;
-        Ok(Self { base, http, token, tls: None, guard: None })
+        Ok(Self { base, http, token, tls: None, guard: None, pipeline: AppendPipeline::default(), metrics: Default::default() })
     }
 
     /// Also trusts the certificate authorities in `pem` (one or more PEM
@@ -89,6 +93,13 @@ impl RemoteStore {
         self.http = http.build().map_err(|e| unavailable("http client", e))?;
         self.tls = Some(std::sync::Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth()));
         Ok(self)
+    }
+
+    /// Runs `pipeline` (validation limits, hooks) on this client before
+    /// each append is sent; the server validates again and runs its own.
+    pub fn with_pipeline(mut self, pipeline: AppendPipeline) -> Self {
+        self.pipeline = pipeline;
+        self
     }
 
     /// Keeps `guard` alive as long as this client (or a clone, or one of
@@ -139,7 +150,7 @@ impl RemoteStore {
     async fn send_optional(&self, request: RequestBuilder) -> Result<Option<bytes::Bytes>> {
         match self.send(request, None).await {
             Ok((_, body)) => Ok(Some(body)),
-            Err(Error::Unavailable { reason }) if reason.starts_with("HTTP 404") => Ok(None),
+            Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -5,7 +5,7 @@ use crate::{
     wire::{self, WireAppend, WireNew, WirePart},
 };
 use chronicle_core::{
-    AppendRequest, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, ReadAll, ReadStream,
+    AppendContext, AppendRequest, Committed, PreparedAppend, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, ReadAll, ReadStream,
     RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait,
 };
 use reqwest::Method;
@@ -22,24 +22,45 @@ fn direction(d: Direction) -> &'static str {
     }
 }
 
-#[async_trait]
-impl EventStore for RemoteStore {
-    async fn append_atomic(&self, request: AppendRequest) -> Result<Vec<AppendResult>> {
-        let streams = request
+impl RemoteStore {
+    /// The commit step: `POST /append` with the validated events (the
+    /// server runs its own pipeline again, with the caller's token as the
+    /// principal); the committed events are read back when an after-store
+    /// hook wants them (an atomic append's positions are consecutive).
+    async fn post_append(&self, prepared: PreparedAppend, want_events: bool) -> Result<Committed> {
+        let streams = prepared
             .streams
             .iter()
-            .map(|p| WirePart {
-                stream_id: p.stream.as_str(),
-                expected_version: p.expected,
-                events: p.events.iter().map(WireNew::new).collect(),
+            .map(|p| {
+                let events = p.events.iter().map(WireNew::validated).collect::<Result<_>>()?;
+                Ok(WirePart { stream_id: p.stream.as_str(), expected_version: p.expected, events })
             })
-            .collect();
-        let body = serde_json::to_vec(&WireAppend { streams, condition: request.condition.as_ref() })
+            .collect::<Result<_>>()?;
+        let body = serde_json::to_vec(&WireAppend { streams, condition: prepared.condition.as_ref() })
             .map_err(|e| Error::invalid("events", e.to_string()))?;
-        let context = request.streams.first().map(|p| &p.stream);
+        let context = prepared.streams.first().map(|p| &p.stream);
         let post = self.request(Method::POST, &["append"]).header("content-type", "application/json").body(body);
         let (_, answer) = self.send(post, context).await?;
-        json("append results", &answer)
+        let results: Vec<AppendResult> = json("append results", &answer)?;
+        let first = results.iter().map(|r| r.first_position).min().unwrap_or(0);
+        let events = if want_events && first > 0 {
+            let page = self.read_all(&ReadAll::forward().from(first).limit(prepared.event_count())).await?;
+            let ids: std::collections::HashSet<Uuid> = prepared.streams.iter().flat_map(|p| p.events.iter().map(|e| e.event_id)).collect();
+            page.events.into_iter().filter(|e| ids.contains(&e.event_id)).collect()
+        } else {
+            Vec::new()
+        };
+        // The server does not say whether this was a retry of an append it
+        // already stored: a local after-store hook sees such events again
+        // (at least once); the server's own hooks see them exactly once.
+        Ok(Committed { results, idempotent: false, events })
+    }
+}
+
+#[async_trait]
+impl EventStore for RemoteStore {
+    async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>> {
+        self.pipeline.run(context, request, &self.metrics, |prepared, want_events| self.post_append(prepared, want_events)).await
     }
 
     async fn read_stream(&self, stream: &StreamId, options: ReadStream) -> Result<Vec<RecordedEvent>> {

@@ -3,7 +3,7 @@
 //! [`Error`] variants.
 
 use bytes::Bytes;
-use chronicle_core::{Error, ExpectedVersion, Filter, NewEvent, RawJson, RecordedEvent, StreamId, Timestamp, Uuid};
+use chronicle_core::{Error, ExpectedVersion, Filter, RawJson, RecordedEvent, StreamId, Timestamp, Uuid, ValidatedEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, value::RawValue};
 use std::sync::Arc;
@@ -70,39 +70,30 @@ pub(crate) fn page(text: &[u8]) -> Result<chronicle_core::EventPage, Error> {
     Ok(chronicle_core::EventPage { events, next: p.next, head: p.head })
 }
 
-/// An event to append: valid JSON is embedded verbatim (never through a
-/// `Value`, which would reorder keys); bytes that are not JSON travel as
-/// text (`data_raw`), so the server's store rejects them with its own field
-/// error, exactly as an embedded store would.
+/// An event to append, validated by the client's pipeline: its JSON is
+/// embedded verbatim (never through a `Value`, which would reorder keys).
 #[derive(Serialize)]
 pub(crate) struct WireNew<'a> {
     event_type: &'a str,
     schema_version: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_raw: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata_raw: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<Uuid>,
+    data: &'a RawValue,
+    metadata: &'a RawValue,
+    event_id: Uuid,
 }
 
 impl<'a> WireNew<'a> {
-    pub(crate) fn new(e: &'a NewEvent) -> Self {
-        let embed = |bytes: &'a [u8]| serde_json::from_slice::<&'a RawValue>(bytes).ok();
-        let (data, data_raw) = match embed(&e.data) {
-            Some(raw) => (Some(raw), None),
-            None => (None, Some(String::from_utf8_lossy(&e.data).into_owned())),
+    /// The wire form of a validated event (well-formed JSON, id assigned).
+    pub(crate) fn validated(e: &'a ValidatedEvent) -> Result<Self, Error> {
+        let embed = |field: &str, json: &'a RawJson| {
+            serde_json::from_slice::<&'a RawValue>(json.as_bytes()).map_err(|err| Error::invalid(field, err.to_string()))
         };
-        let (metadata, metadata_raw) = match e.metadata.as_deref().map(|m| (embed(m), m)) {
-            None => (None, None),
-            Some((Some(raw), _)) => (Some(raw), None),
-            Some((None, m)) => (None, Some(String::from_utf8_lossy(m).into_owned())),
-        };
-        Self { event_type: &e.event_type, schema_version: e.schema_version, data, data_raw, metadata, metadata_raw, event_id: e.event_id }
+        Ok(Self {
+            event_type: &e.event_type,
+            schema_version: e.schema_version,
+            data: embed("data", &e.data)?,
+            metadata: embed("metadata", e.metadata())?,
+            event_id: e.event_id,
+        })
     }
 }
 
@@ -195,6 +186,7 @@ pub(crate) fn error(status: u16, body: &[u8], context: Option<&StreamId>) -> Err
         (_, "invalid") => Error::Invalid { field, reason: message },
         (_, "corrupted") => Error::Corrupted { location: "server".into(), reason: message },
         (_, "config") => Error::Config { reason: message },
+        (404, _) => Error::NotFound { what: message },
         (401 | 403, _) => Error::Config { reason: format!("the server refused the token (HTTP {status}): {message}") },
         (_, kind) => Error::Unavailable { reason: format!("HTTP {status} {kind}: {message}") },
     }

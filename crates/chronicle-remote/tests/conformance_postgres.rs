@@ -12,7 +12,7 @@ fn url() -> String {
 chronicle_testkit::conformance_suite!(optional: || async {
     let pg = chronicle_testkit::service_or_skip(
         "PostgreSQL",
-        chronicle_postgres::PgStore::connect_temporary(&url(), chronicle_core::Limits::default()).await,
+        chronicle_postgres::PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await,
     )?;
     Some(common::served(Arc::new(pg)).await)
 });

@@ -18,43 +18,12 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use chronicle_core::Principal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::{collections::HashMap, fmt, str::FromStr};
+use std::collections::HashMap;
 
-/// What a token may do; each role includes the ones before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Every read, subscription and `/metrics`.
-    Reader,
-    /// Also appends, snapshots and checkpoints.
-    Writer,
-    /// Also stream metadata (retention), deletes and the audit log.
-    Admin,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Reader => "reader",
-            Self::Writer => "writer",
-            Self::Admin => "admin",
-        })
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "reader" => Ok(Self::Reader),
-            "writer" => Ok(Self::Writer),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!("unknown role {other:?} (reader, writer or admin)")),
-        }
-    }
-}
+pub use chronicle_core::Role;
 
 /// One configured token: `[[auth.tokens]] id, role, sha256`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +168,9 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         }
         return response;
     }
+    let principal = Principal { token_id: id.clone(), role, tenant, grants: Vec::new() };
+    let mut request = request;
+    request.extensions_mut().insert(principal);
     let response = next.run(request).await;
     audit(&id, Some(role), response.status()).await;
     response

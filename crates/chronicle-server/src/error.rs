@@ -67,6 +67,9 @@ impl From<Error> for ApiError {
                 Self { extra: Some(json!({"stream_id": stream})), ..Self::plain(StatusCode::GONE, kind, message) }
             }
             Error::Unavailable { .. } => Self::plain(StatusCode::SERVICE_UNAVAILABLE, kind, message),
+            Error::Unsupported { .. } => Self::plain(StatusCode::NOT_IMPLEMENTED, kind, message),
+            Error::NotFound { .. } => Self::plain(StatusCode::NOT_FOUND, kind, message),
+            Error::Locked { .. } => Self::plain(StatusCode::CONFLICT, kind, message),
             _ => Self::plain(StatusCode::INTERNAL_SERVER_ERROR, kind, message),
         }
     }

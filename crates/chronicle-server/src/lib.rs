@@ -24,12 +24,14 @@ mod error;
 mod metrics;
 pub mod rate;
 mod routes;
+mod settings;
 
 pub use error::{ApiError, ApiResult};
 pub use metrics::HttpMetrics;
+pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
-use chronicle_core::EventStore;
+use chronicle_core::{EventStore, Maintenance, NoMaintenance};
 use routes::{events, ops, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
@@ -43,23 +45,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// Largest request body accepted by default (413 beyond).
 pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
-/// Reports the bytes the store keeps on disk (for `/metrics`).
-pub type StorageBytes = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Runs a scavenge of the served store and returns its report (for
-/// `POST /admin/scavenge`; only backends that can rewrite their storage
-/// have one).
-pub type Scavenge =
-    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = chronicle_core::Result<serde_json::Value>> + Send>> + Send + Sync>;
-
 /// What every handler gets.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) storage_bytes: Option<StorageBytes>,
-    pub(crate) scavenge: Option<Scavenge>,
+    /// Stats, scavenge and storage size of the served store.
+    pub(crate) maintenance: Arc<dyn Maintenance>,
     pub(crate) tokens: Arc<auth::Tokens>,
     pub(crate) limits: Arc<auth::Limits>,
     pub(crate) audit: audit::AuditLog,
@@ -91,8 +84,7 @@ impl Server {
                 store,
                 metrics: Arc::default(),
                 shutdown: rx,
-                storage_bytes: None,
-                scavenge: None,
+                maintenance: Arc::new(NoMaintenance("served")),
                 tokens: Arc::default(),
                 limits: Arc::default(),
                 audit: audit::AuditLog::default(),
@@ -102,16 +94,11 @@ impl Server {
         }
     }
 
-    /// Reports storage bytes in `/metrics`.
-    pub fn with_storage_bytes(mut self, f: StorageBytes) -> Self {
-        self.state.storage_bytes = Some(f);
-        self
-    }
-
-    /// Serves `POST /admin/scavenge` with `f` (without it, the route
-    /// answers 501: the backend cannot reclaim space).
-    pub fn with_scavenge(mut self, f: Scavenge) -> Self {
-        self.state.scavenge = Some(f);
+    /// Offers the store's maintenance: its storage size in `/metrics` and
+    /// `POST /admin/scavenge` (without it, or where the backend has no
+    /// scavenge, the route answers 501).
+    pub fn with_maintenance(mut self, maintenance: Arc<dyn Maintenance>) -> Self {
+        self.state.maintenance = maintenance;
         self
     }
 

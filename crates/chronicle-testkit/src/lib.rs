@@ -18,6 +18,7 @@
 pub mod cases;
 pub mod crash;
 mod helpers;
+pub mod hooks;
 pub mod model;
 pub mod tls;
 

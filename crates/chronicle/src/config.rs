@@ -2,8 +2,7 @@
 //! the environment overrides.
 
 use crate::ConfigError as Error;
-use chronicle_core::Limits;
-use chronicle_server::{auth::TokenEntry, rate::RateLimit};
+use chronicle_core::{AppendPipeline, DenyEventTypes, Limits, StampPrincipal};
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -114,41 +113,18 @@ impl Default for PostgresOptions {
     }
 }
 
-/// TLS of `chronicle serve` (`[tls]`): both paths set, or neither.
+/// The built-in append hooks (`[pipeline]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TlsOptions {
-    /// PEM certificate chain.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert: Option<PathBuf>,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<PathBuf>,
-}
-
-/// Access control of `chronicle serve` (`[auth]`, `[[auth.tokens]]`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthOptions {
-    /// Bearer tokens (`chronicle token create --role R` prints an entry).
-    /// None: the server is open, and only on a loopback address unless
-    /// `--allow-anonymous` is given.
-    pub tokens: Vec<TokenEntry>,
-    /// Also audit successful reads and appends (denials and admin actions
-    /// are always audited).
-    pub audit_access: bool,
-    /// Where the audit log (a file store of its own) lives; default
-    /// `{data_dir}/audit`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audit_dir: Option<PathBuf>,
-    /// Request rate limits per token and per tenant (`[auth.rate_limit]`).
-    pub rate_limit: RateLimit,
-}
-
-impl Default for AuthOptions {
-    fn default() -> Self {
-        Self { tokens: Vec::new(), audit_access: true, audit_dir: None, rate_limit: RateLimit::default() }
-    }
+pub struct PipelineOptions {
+    /// Event types every append is refused for (HTTP 400 naming the
+    /// event's `event_type` field).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny_event_types: Vec<String>,
+    /// Stamp metadata `actor` (`{"type": "token", "id": …}`) and `tenant`
+    /// from the authenticated token on the server, replacing what clients
+    /// sent.
+    pub stamp_principal: bool,
 }
 
 /// The whole configuration. Precedence: command-line flags, then
@@ -188,10 +164,15 @@ pub struct Config {
     pub file: FileOptions,
     /// PostgreSQL backend options.
     pub postgres: PostgresOptions,
-    /// Server access control.
-    pub auth: AuthOptions,
-    /// Server TLS.
-    pub tls: TlsOptions,
+    /// The built-in append hooks.
+    pub pipeline: PipelineOptions,
+    /// `[auth]`: the server's access control, kept raw here and typed by
+    /// its owner (`chronicle_server::ServerSettings`).
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub auth: toml::Table,
+    /// `[tls]`: the server's certificate and key, typed like `[auth]`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub tls: toml::Table,
 }
 
 impl Default for Config {
@@ -206,8 +187,9 @@ impl Default for Config {
             limits: Limits::default(),
             file: FileOptions::default(),
             postgres: PostgresOptions::default(),
-            auth: AuthOptions::default(),
-            tls: TlsOptions::default(),
+            pipeline: PipelineOptions::default(),
+            auth: toml::Table::new(),
+            tls: toml::Table::new(),
         }
     }
 }
@@ -269,9 +251,18 @@ impl Config {
         Ok(())
     }
 
-    /// The audit log's directory: `auth.audit_dir`, else `{data_dir}/audit`.
-    pub fn audit_dir(&self) -> PathBuf {
-        self.auth.audit_dir.clone().unwrap_or_else(|| self.data_dir.join("audit"))
+    /// The append pipeline this configuration asks for: its limits, then
+    /// the built-in hooks of `[pipeline]` (stamp, then deny). Add your own
+    /// hooks to it and pass it to [`open_with`](crate::open_with).
+    pub fn pipeline(&self) -> AppendPipeline {
+        let mut pipeline = AppendPipeline::new(self.limits);
+        if self.pipeline.stamp_principal {
+            pipeline = pipeline.with_hook(std::sync::Arc::new(StampPrincipal));
+        }
+        if !self.pipeline.deny_event_types.is_empty() {
+            pipeline = pipeline.with_hook(std::sync::Arc::new(DenyEventTypes::new(self.pipeline.deny_event_types.iter().cloned())));
+        }
+        pipeline
     }
 
     /// The configuration as TOML (what `chronicle config` prints).

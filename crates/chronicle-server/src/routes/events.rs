@@ -1,14 +1,14 @@
 //! The global log: multi-stream/DCB appends, filtered reads with cursor
 //! paging (JSON pages or streamed NDJSON), lookups by id and correlation.
 
-use super::streams::expected;
+use super::streams::{context, expected};
 use crate::{
     AppState,
     body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, PageSchema, RawJsonResponse, events_response, page_response},
     error::{ApiError, ApiResult},
 };
 use axum::{
-    Json,
+    Extension, Json,
     body::Body,
     extract::{
         Path, Query, State,
@@ -18,7 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chronicle_core::{
-    AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, ReadAll, StreamAppend, StreamId, Timestamp, Uuid,
+    AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp, Uuid,
 };
 use serde::Deserialize;
 use std::{sync::Arc, time::Instant};
@@ -55,6 +55,7 @@ pub(crate) struct AppendBody {
         (status = 413, body = ErrorSchema), (status = 415, body = ErrorSchema)))]
 pub(crate) async fn append_atomic(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     body: Result<Json<AppendBody>, JsonRejection>,
 ) -> ApiResult<Json<Vec<AppendResult>>> {
     let Json(body) = body?;
@@ -69,7 +70,7 @@ pub(crate) async fn append_atomic(
         streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(Into::into).collect()));
     }
     let started = Instant::now();
-    let result = state.store.append_atomic(AppendRequest { streams, condition: body.condition }).await;
+    let result = state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition }).await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }

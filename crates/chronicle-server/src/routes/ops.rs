@@ -35,7 +35,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store.metrics().await;
-    let bytes = state.storage_bytes.as_ref().map(|f| f());
+    let maintenance = state.maintenance.clone();
+    let bytes = tokio::task::spawn_blocking(move || maintenance.storage_bytes()).await.ok().flatten();
     let mut text = state.metrics.render(&store, bytes);
     // Projection and saga states, as their runners last recorded them.
     match chronicle_toolkit::latest_states(&*state.store).await {
@@ -114,14 +115,11 @@ pub(crate) async fn audit(
 #[utoipa::path(post, path = "/admin/scavenge", tag = "ops",
     responses((status = 200, description = "The scavenge report"), (status = 501, body = ErrorSchema, description = "The backend cannot reclaim space")))]
 pub(crate) async fn scavenge(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    let Some(run) = &state.scavenge else {
-        return Err(ApiError {
-            status: StatusCode::NOT_IMPLEMENTED,
-            error: "unsupported",
-            message: "scavenge rewrites the file backend's segments; this server's backend has none".into(),
-            field: None,
-            extra: None,
-        });
-    };
-    Ok(Json(run().await?))
+    let maintenance = state.maintenance.clone();
+    let report = tokio::task::spawn_blocking(move || maintenance.scavenge(&mut |_, _| {}))
+        .await
+        .map_err(|e| chronicle_core::Error::Unavailable { reason: format!("the scavenge task stopped: {e}") })??;
+    tracing::info!(?report, "scavenge done");
+    let value = serde_json::to_value(report).map_err(|e| chronicle_core::Error::Unavailable { reason: format!("scavenge report: {e}") })?;
+    Ok(Json(value))
 }

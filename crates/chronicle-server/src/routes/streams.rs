@@ -6,7 +6,7 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 use axum::{
-    Json,
+    Extension, Json,
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
@@ -14,7 +14,7 @@ use axum::{
     http::StatusCode,
 };
 use chronicle_core::{
-    AppendResult, DeleteMode, Direction, ExpectedVersion, RawJson, ReadStream, Snapshot, StreamId, StreamInfo, StreamMetadata,
+    AppendContext, AppendRequest, AppendResult, DeleteMode, Principal, StreamAppend, Direction, ExpectedVersion, RawJson, ReadStream, Snapshot, StreamId, StreamInfo, StreamMetadata,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -46,6 +46,7 @@ pub(crate) struct AppendQuery {
         (status = 415, body = ErrorSchema), (status = 503, body = ErrorSchema)))]
 pub(crate) async fn append(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<AppendQuery>, QueryRejection>,
     body: Result<Json<Vec<NewEventBody>>, JsonRejection>,
@@ -54,10 +55,18 @@ pub(crate) async fn append(
     let Query(q) = query?;
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
+    let request = AppendRequest { streams: vec![StreamAppend::new(stream, expected, events.into_iter().map(Into::into).collect())], condition: None };
     let started = Instant::now();
-    let result = state.store.append(&stream, expected, events.into_iter().map(Into::into).collect()).await;
+    let result = state.store.append_with(&context(principal), request).await;
     state.metrics.append_latency.observe(started.elapsed());
-    Ok(Json(result?))
+    let mut results = result?;
+    Ok(Json(results.pop().ok_or_else(|| ApiError::from(chronicle_core::Error::Unavailable { reason: "backend returned no append result".into() }))?))
+}
+
+/// The append context of a request: through HTTP, by the token's principal
+/// (none on an open server).
+pub(crate) fn context(principal: Option<Extension<Principal>>) -> AppendContext {
+    AppendContext::http(principal.map(|Extension(p)| p))
 }
 
 /// Query of a stream read.

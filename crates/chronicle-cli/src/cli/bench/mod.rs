@@ -84,11 +84,11 @@ impl Target {
     /// own, dropped when the store is).
     pub(crate) async fn store(&self, name: &str) -> CliResult<(Arc<dyn EventStore>, Option<FileStore>)> {
         if self.backend == "memory" {
-            return Ok((Arc::new(MemoryStore::with_limits(self.config.limits)), None));
+            return Ok((Arc::new(MemoryStore::with_pipeline(self.config.pipeline())), None));
         }
         if self.backend == "postgres" {
             let url = self.database_url()?;
-            return Ok((Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.limits).await?), None));
+            return Ok((Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?), None));
         }
         let mut options = file_options(&self.config);
         options.sync = true;

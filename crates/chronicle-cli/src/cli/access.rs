@@ -1,8 +1,9 @@
 //! `chronicle token create` and `chronicle audit`.
 
 use super::{CliError, CliResult, output};
-use chronicle::{BackendKind, Config, FileStore, file_options};
+use chronicle::{BackendKind, Config};
 use chronicle_server::{
+    ServerSettings,
     audit::{AuditRecord, recent},
     auth::{Role, TokenEntry},
 };
@@ -58,12 +59,13 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::Usage(format!("unreadable audit record: {e}")))?
     } else {
-        let dir = config.audit_dir();
+        let ServerSettings { auth, .. } = ServerSettings::from_tables(&config.auth, &config.tls)?;
+        let dir = auth.audit_dir(&config.data_dir);
         if !dir.is_dir() {
             return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
         }
-        let store = FileStore::open_read_only(&dir, file_options(config))?;
-        recent(&store, limit, args.denied).await?
+        let store = chronicle::open_read_only(&audit_config(config, &dir)).await?;
+        recent(&*store, limit, args.denied).await?
     };
     let mut text = String::new();
     if !args.json {
@@ -89,4 +91,10 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
         }
     }
     Ok(output::print(text.as_bytes())?)
+}
+
+/// The configuration of the audit log: an embedded file store of its own
+/// in `dir` (so audit records never mix with the served events).
+pub(crate) fn audit_config(config: &Config, dir: &std::path::Path) -> Config {
+    Config { backend: BackendKind::File, data_dir: dir.to_owned(), pipeline: chronicle::PipelineOptions::default(), ..config.clone() }
 }

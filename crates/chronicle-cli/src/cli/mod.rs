@@ -76,6 +76,8 @@ pub(crate) enum CliError {
     Store(#[from] chronicle::Error),
     #[error(transparent)]
     Toolkit(#[from] chronicle_toolkit::Error),
+    #[error(transparent)]
+    Settings(#[from] chronicle_server::SettingsError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -122,6 +124,8 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Audit(args) => access::audit(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,
         Command::Config => {
+            // The server's sections print typed, with their defaults.
+            (config.auth, config.tls) = chronicle_server::ServerSettings::from_tables(&config.auth, &config.tls)?.to_tables()?;
             output::print(config.to_toml().as_bytes())?;
             Ok(())
         }

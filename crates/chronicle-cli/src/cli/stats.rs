@@ -1,7 +1,7 @@
 //! `chronicle stats` and `chronicle verify`.
 
 use super::{CliError, CliResult, output};
-use chronicle::{BackendKind, Config, FileStore, file_options, open_read_only};
+use chronicle::{Config, open_read_only};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -22,29 +22,14 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
-    let mut stats = serde_json::Map::new();
+    let maintenance = chronicle::maintenance(config);
+    let mut stats = tokio::task::spawn_blocking(move || maintenance.stats())
+        .await
+        .map_err(|e| CliError::Usage(format!("the stats task stopped: {e}")))??;
     stats.insert("backend".into(), config.backend.to_string().into());
-    let store: std::sync::Arc<dyn chronicle::EventStore> = if config.backend == BackendKind::File {
-        let file = FileStore::open_read_only(&config.data_dir, file_options(config))?;
-        let s = file.stats()?;
-        stats.insert("data_dir".into(), config.data_dir.display().to_string().into());
-        let pairs = [
-            ("events", s.events),
-            ("segments", s.segments as u64),
-            ("bytes", s.bytes),
-            ("streams", s.streams as u64),
-            ("sealed_segments", s.sealed_segments as u64),
-            ("compressed_segments", s.compressed_segments as u64),
-            ("sealed_bytes", s.sealed_bytes),
-        ];
-        for (k, v) in pairs {
-            stats.insert(k.into(), v.into());
-        }
-        std::sync::Arc::new(file)
-    } else {
-        open_read_only(config).await?
-    };
-    stats.insert("head_position".into(), store.head().await?.into());
+    if !stats.contains_key("head_position") {
+        stats.insert("head_position".into(), open_read_only(config).await?.head().await?.into());
+    }
     let text = if args.json {
         serde_json::Value::Object(stats).to_string() + "\n"
     } else {
@@ -61,12 +46,10 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) fn verify(config: &Config, args: VerifyArgs) -> CliResult {
-    if config.backend != BackendKind::File {
-        return Err(CliError::Usage(format!("verify checks the file backend's files; the configured backend is {}", config.backend)));
-    }
+    let maintenance = chronicle::maintenance(config);
     let bar = progress_bar(0, if args.rebuild_index { "rebuilding indexes" } else { "verifying" });
     let options = chronicle::VerifyOptions { rebuild_index: args.rebuild_index };
-    let report = chronicle::verify_with(&config.data_dir, options, |done, total| {
+    let report = maintenance.verify(options, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });

@@ -1,9 +1,9 @@
 //! `chronicle serve [--listen ADDR:PORT]`.
 
 use super::{CliError, CliResult};
-use chronicle::{BackendKind, Config, EventStore, FileStore, file_options, open, open_file};
-use chronicle_server::Server;
-use std::{net::SocketAddr, sync::Arc};
+use chronicle::{BackendKind, Config, open_with};
+use chronicle_server::{Server, ServerSettings};
+use std::net::SocketAddr;
 
 /// The default listen address.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7350";
@@ -46,24 +46,20 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
-    let tls = match (&config.tls.cert, &config.tls.key) {
+    let ServerSettings { auth, tls } = ServerSettings::from_tables(&config.auth, &config.tls)?;
+    let tls = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
         _ => return Err(CliError::Usage("[tls] needs both cert and key".into())),
     };
-    let anonymous = config.auth.tokens.is_empty();
+    let anonymous = auth.tokens.is_empty();
     if anonymous && !args.listen.ip().is_loopback() && !args.allow_anonymous {
         return Err(CliError::Usage(format!(
             "refusing to serve on {} without tokens: add [[auth.tokens]] (chronicle token create --role admin) or pass --allow-anonymous",
             args.listen
         )));
     }
-    let (store, file) = if config.backend == BackendKind::File {
-        let file = open_file(config)?;
-        (Arc::new(file.clone()) as Arc<dyn EventStore>, Some(file))
-    } else {
-        (open(config).await?, None)
-    };
+    let opened = open_with(config, config.pipeline()).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(CliError::Output)?;
@@ -74,21 +70,19 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     } else {
         tracing::info!(
             "{} token(s) configured: every route but /health/* and /openapi.json needs a bearer token",
-            config.auth.tokens.len()
+            auth.tokens.len()
         );
     }
-    let audit_dir = config.audit_dir();
-    let audit = FileStore::open(&audit_dir, file_options(config))
+    let audit_dir = auth.audit_dir(&config.data_dir);
+    let audit = chronicle::open(&super::access::audit_config(config, &audit_dir))
+        .await
         .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
     tracing::info!("audit log at {}", audit_dir.display());
-    let mut server = Server::new(store)
-        .with_auth(&config.auth.tokens)
-        .with_rate_limit(&config.auth.rate_limit)
-        .with_audit(Arc::new(audit), config.auth.audit_access);
-    if let Some(file) = file {
-        let stats = file.clone();
-        server = server.with_storage_bytes(Arc::new(move || stats.stats().map(|s| s.bytes).unwrap_or(0))).with_scavenge(scavenger(file));
-    }
+    let server = Server::new(opened.store)
+        .with_maintenance(opened.maintenance)
+        .with_auth(&auth.tokens)
+        .with_rate_limit(&auth.rate_limit)
+        .with_audit(audit, auth.audit_access);
     match tls {
         Some((cert, key)) => {
             tracing::info!("TLS on: https://{local} (certificate {})", cert.display());
@@ -101,19 +95,4 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     }
     tracing::info!("chronicle stopped");
     Ok(())
-}
-
-/// `POST /admin/scavenge` for the file store: the rewrite runs on a
-/// blocking thread; its report is the response.
-fn scavenger(file: FileStore) -> chronicle_server::Scavenge {
-    Arc::new(move || {
-        let file = file.clone();
-        Box::pin(async move {
-            let report = tokio::task::spawn_blocking(move || file.scavenge(|_, _| {}))
-                .await
-                .map_err(|e| chronicle::Error::Unavailable { reason: format!("the scavenge task stopped: {e}") })??;
-            tracing::info!(?report, "scavenge done");
-            serde_json::to_value(report).map_err(|e| chronicle::Error::Unavailable { reason: format!("scavenge report: {e}") })
-        })
-    })
 }

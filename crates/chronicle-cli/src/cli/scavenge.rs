@@ -1,7 +1,7 @@
 //! `chronicle scavenge`: reclaim what deletes and retention hid.
 
 use super::{CliError, CliResult, output, stats::progress_bar};
-use chronicle::{BackendKind, Config, FileStore, file_options};
+use chronicle::Config;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScavengeArgs {
@@ -11,25 +11,19 @@ pub(crate) struct ScavengeArgs {
 }
 
 pub(crate) fn run(config: &Config, args: ScavengeArgs) -> CliResult {
-    if config.backend != BackendKind::File {
-        return Err(CliError::Usage(format!(
-            "scavenge rewrites the file backend's segments; the configured backend is {}",
-            config.backend
-        )));
-    }
-    let store = FileStore::open(&config.data_dir, file_options(config)).map_err(|e| match e {
-        chronicle::Error::Unavailable { reason } if reason.contains("in use") => {
-            CliError::Usage(format!("{reason}: while `chronicle serve` runs, scavenge through it (POST /admin/scavenge, an admin token)"))
-        }
-        other => other.into(),
-    })?;
+    let maintenance = chronicle::maintenance(config);
     let bar = progress_bar(0, "scavenging");
-    let report = store.scavenge(|done, total| {
+    let report = maintenance.scavenge(&mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    let report = report?;
+    let report = report.map_err(|e| match e {
+        e @ chronicle::Error::Locked { .. } => {
+            CliError::Usage(format!("{e}: while `chronicle serve` runs, scavenge through it (POST /admin/scavenge, an admin token)"))
+        }
+        other => other.into(),
+    })?;
     let text = if args.json {
         serde_json::to_string(&report).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
     } else {

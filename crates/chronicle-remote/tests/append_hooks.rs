@@ -1,0 +1,14 @@
+//! The append pipeline's hook point through the remote backend: the hook
+//! runs in the served store and sees the principal of the client's token.
+
+mod common;
+
+use chronicle_file::{FileOptions, FileStore};
+use chronicle_server::auth::{Role, TokenEntry};
+use std::sync::Arc;
+
+chronicle_testkit::hooks_conformance!(|pipeline| async move {
+    let file = FileStore::open_temporary(FileOptions { pipeline, ..FileOptions::default() }).expect("open a temporary store");
+    let (secret, entry) = TokenEntry::generate(chronicle_testkit::hooks::TOKEN_ID, Role::Writer).expect("a token");
+    Some(common::served_with_tokens(Arc::new(file), &[entry], &secret).await)
+});

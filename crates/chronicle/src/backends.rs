@@ -1,0 +1,155 @@
+//! The one place that names backends: [`open`] and the maintenance handle
+//! of each. A backend left out of the build answers
+//! [`ConfigError::BackendUnavailable`] naming the cargo feature.
+
+use crate::{BackendKind, Config, ConfigError};
+use chronicle_core::{AppendPipeline, EventStore, Maintenance, NoMaintenance};
+use std::sync::Arc;
+
+/// An open store and its maintenance handle (stats, verify, scavenge,
+/// storage size; "unsupported by the X backend" for what it lacks).
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// The store.
+    pub store: Arc<dyn EventStore>,
+    /// Its maintenance, over this very store (a scavenge runs in it).
+    pub maintenance: Arc<dyn Maintenance>,
+}
+
+/// Opens the configured backend with the pipeline the configuration asks
+/// for ([`Config::pipeline`]). Callers hold an `Arc<dyn EventStore>` and
+/// never name a backend type, so new backends plug in here alone.
+pub async fn open(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
+    Ok(open_with(config, config.pipeline()).await?.store)
+}
+
+/// Opens the configured backend with `pipeline` (start from
+/// [`Config::pipeline`] and add hooks), and its maintenance handle.
+#[cfg_attr(not(any(feature = "file", feature = "memory", feature = "postgres", feature = "remote")), allow(unused_variables))]
+pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Opened, ConfigError> {
+    let kind = config.backend;
+    match kind {
+        #[cfg(feature = "memory")]
+        BackendKind::Memory => Ok(without_maintenance(kind, Arc::new(chronicle_memory::MemoryStore::with_pipeline(pipeline)))),
+        #[cfg(feature = "file")]
+        BackendKind::File => {
+            let options = chronicle_file::FileOptions { pipeline, ..file_options(config) };
+            let store = chronicle_file::FileStore::open(&config.data_dir, options.clone())?;
+            let maintenance = Arc::new(chronicle_file::FileMaintenance::of(store.clone(), options));
+            Ok(Opened { store: Arc::new(store), maintenance })
+        }
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => {
+            let options = chronicle_postgres::PgOptions { pipeline, ..postgres_options(config)? };
+            Ok(without_maintenance(kind, Arc::new(chronicle_postgres::PgStore::connect(options).await?)))
+        }
+        #[cfg(feature = "remote")]
+        BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(open_remote(config).await?.with_pipeline(pipeline)))),
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(other)),
+    }
+}
+
+/// Opens the configured backend for reading only. For the file backend
+/// this needs no directory lock, so it works while another process (a
+/// server, an import) writes, and follows its commits; other backends open
+/// as usual.
+pub async fn open_read_only(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
+    match config.backend {
+        #[cfg(feature = "file")]
+        BackendKind::File => Ok(Arc::new(chronicle_file::FileStore::open_read_only(&config.data_dir, file_options(config))?)),
+        _ => open(config).await,
+    }
+}
+
+/// The maintenance handle of the configured backend without opening a
+/// store first: each operation opens what it needs (the file backend's
+/// stats read-only, its scavenge as the writer, its verify nothing).
+pub fn maintenance(config: &Config) -> Arc<dyn Maintenance> {
+    match config.backend {
+        #[cfg(feature = "file")]
+        BackendKind::File => Arc::new(chronicle_file::FileMaintenance::at(&config.data_dir, file_options(config))),
+        other => Arc::new(NoMaintenance(name(other))),
+    }
+}
+
+#[allow(dead_code)] // unused when only the file backend is built in
+fn without_maintenance(kind: BackendKind, store: Arc<dyn EventStore>) -> Opened {
+    Opened { store, maintenance: Arc::new(NoMaintenance(name(kind))) }
+}
+
+fn name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::File => "file",
+        BackendKind::Memory => "memory",
+        BackendKind::Postgres => "postgres",
+        BackendKind::Remote => "remote",
+    }
+}
+
+#[allow(dead_code)] // every backend may be built in
+fn not_built(kind: BackendKind) -> ConfigError {
+    ConfigError::BackendUnavailable {
+        backend: kind,
+        reason: format!("this build has no {kind} backend: enable the `{kind}` feature of the chronicle crate"),
+    }
+}
+
+/// Connects to the Chronicle server at `url` (with `token`, if any,
+/// trusting `ca_cert` besides the public roots).
+#[cfg(feature = "remote")]
+pub async fn open_remote(config: &Config) -> Result<chronicle_remote::RemoteStore, ConfigError> {
+    let url = config.url.clone().ok_or(ConfigError::BackendUnavailable {
+        backend: BackendKind::Remote,
+        reason: "no server URL: set url in chronicle.toml or CHRONICLE_URL".into(),
+    })?;
+    let mut store = chronicle_remote::RemoteStore::new(&url, config.token.clone())?.with_pipeline(config.pipeline());
+    if let Some(path) = &config.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| ConfigError::BackendUnavailable {
+            backend: BackendKind::Remote,
+            reason: format!("reading the CA certificate {}: {e}", path.display()),
+        })?;
+        store = store.with_ca_certificate(&pem)?;
+    }
+    Ok(store.check().await?)
+}
+
+/// The PostgreSQL backend's options from a configuration.
+#[cfg(feature = "postgres")]
+pub fn postgres_options(config: &Config) -> Result<chronicle_postgres::PgOptions, ConfigError> {
+    let url = config.database_url.clone().ok_or(ConfigError::BackendUnavailable {
+        backend: BackendKind::Postgres,
+        reason: "no database URL: set database_url in chronicle.toml or CHRONICLE_DATABASE_URL".into(),
+    })?;
+    Ok(chronicle_postgres::PgOptions {
+        url,
+        schema: config.postgres.schema.clone(),
+        pool_size: config.postgres.pool_size as usize,
+        pipeline: config.pipeline(),
+    })
+}
+
+/// Connects to PostgreSQL at `database_url` (migrating the schema).
+#[cfg(feature = "postgres")]
+pub async fn open_postgres(config: &Config) -> Result<chronicle_postgres::PgStore, ConfigError> {
+    Ok(chronicle_postgres::PgStore::connect(postgres_options(config)?).await?)
+}
+
+/// Opens the file backend at `config.data_dir` (for file-only operations;
+/// [`open`] is the general entry point).
+#[cfg(feature = "file")]
+pub fn open_file(config: &Config) -> Result<chronicle_file::FileStore, ConfigError> {
+    Ok(chronicle_file::FileStore::open(&config.data_dir, file_options(config))?)
+}
+
+/// The file engine's options from a configuration (with its pipeline).
+#[cfg(feature = "file")]
+pub fn file_options(config: &Config) -> chronicle_file::FileOptions {
+    chronicle_file::FileOptions {
+        sync: config.file.sync == crate::SyncMode::Always,
+        max_batch_events: config.file.max_batch_events.max(1),
+        segment_size_bytes: config.file.segment_size_bytes,
+        compress_sealed: config.file.compress_sealed,
+        pipeline: config.pipeline(),
+    }
+}
