@@ -89,7 +89,10 @@ mod tests {
 
     fn request(meta: &str) -> AppendRequest {
         let event = NewEvent::raw("Made", &b"{}"[..]).with_metadata_raw(meta.as_bytes().to_vec());
-        AppendRequest { streams: vec![StreamAppend::new(StreamId::new("a-1").unwrap(), ExpectedVersion::Any, vec![event])], condition: None }
+        AppendRequest {
+            streams: vec![StreamAppend::new(StreamId::new("a-1").unwrap(), ExpectedVersion::Any, vec![event])],
+            condition: None,
+        }
     }
 
     #[test]

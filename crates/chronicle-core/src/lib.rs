@@ -41,6 +41,7 @@ mod error;
 mod event;
 mod expected_version;
 mod hooks;
+#[cfg(feature = "index")]
 mod index;
 mod maintenance;
 mod metadata;
@@ -63,6 +64,9 @@ pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent};
 pub use expected_version::ExpectedVersion;
 pub use hooks::{DenyEventTypes, StampPrincipal};
+/// The in-memory log index the memory and file backends share; behind
+/// the `index` feature, so it is no part of what applications see.
+#[cfg(feature = "index")]
 pub use index::{IdIndex, IndexPage, IndexedEvent, LogIndex, Misplaced, StreamChange, compact_meta};
 pub use maintenance::{Maintenance, NoMaintenance, ScavengeReport, StoreStats, VerifyOptions, VerifyReport};
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};

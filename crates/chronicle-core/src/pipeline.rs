@@ -161,7 +161,13 @@ impl AppendPipeline {
     /// backend decides and stores; asked for the committed events when an
     /// after-store hook wants them) → `metrics` → after-store hooks. Every
     /// backend's append goes through here.
-    pub async fn run<F, Fut>(&self, context: &AppendContext, request: AppendRequest, metrics: &Metrics, commit: F) -> Result<Vec<AppendResult>>
+    pub async fn run<F, Fut>(
+        &self,
+        context: &AppendContext,
+        request: AppendRequest,
+        metrics: &Metrics,
+        commit: F,
+    ) -> Result<Vec<AppendResult>>
     where
         F: FnOnce(PreparedAppend, bool) -> Fut,
         Fut: Future<Output = Result<Committed>>,

@@ -1,8 +1,8 @@
 //! The `EventStore` trait every backend implements.
 
 use crate::{
-    AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health, NewEvent, ReadAll,
-    ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
+    AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health, NewEvent,
+    ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
     Subscription,
 };
 use async_trait::async_trait;

@@ -72,7 +72,13 @@ impl Block {
 
     /// Decides an append against `index`; when it is to be written,
     /// encodes its events and indexes them (unpublished until durable).
-    pub(crate) fn append(&mut self, index: &mut LogIndex<Loc>, append: PreparedAppend, want_events: bool, tx: oneshot::Sender<AppendReply>) {
+    pub(crate) fn append(
+        &mut self,
+        index: &mut LogIndex<Loc>,
+        append: PreparedAppend,
+        want_events: bool,
+        tx: oneshot::Sender<AppendReply>,
+    ) {
         let results = match plan_append(&*index, &append) {
             Err(e) => return self.replies.push(Reply::Append(tx, Err(e))),
             Ok(AppendPlan::AlreadyStored(results)) => {
@@ -164,8 +170,12 @@ impl Block {
     /// Stores a snapshot.
     pub(crate) fn snapshot(&mut self, s: Snapshot, tx: oneshot::Sender<Result<()>>) {
         let start = self.buf.len();
-        let record =
-            Record::Snapshot { stream: s.stream_id.as_str(), version: s.version, schema_version: s.schema_version, state: s.state.as_bytes() };
+        let record = Record::Snapshot {
+            stream: s.stream_id.as_str(),
+            version: s.version,
+            schema_version: s.schema_version,
+            state: s.state.as_bytes(),
+        };
         self.push_record(&record);
         self.after.push(After::Snapshot(s.stream_id, SnapLoc { version: s.version, loc: self.loc(start) }));
         self.replies.push(Reply::Unit(tx, Ok(())));

@@ -53,7 +53,7 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
         if header.compressed {
             // Sealed and compressed by the writer before this process got
             // to it: take it whole.
-            let buf = crate::recovery::read_segment(&*shared.storage, *segment, &*file)?;
+            let buf = crate::io::read_segment(&*shared.storage, *segment, &*file)?;
             let (mut index, mut snapshots) = (write(&shared.index), write(&shared.snapshots));
             let (seg, mut names) = (*segment, crate::rebuild::Names::default());
             scan_segment(&buf, &name, false, |_, records| {

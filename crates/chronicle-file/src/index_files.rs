@@ -7,8 +7,8 @@
 
 use crate::{
     format::{CheckedIndex, IndexEntry, IndexWriter, SEGMENT_HEADER_LEN, SegmentHeader, decode_index_header},
+    io::read_segment,
     io::{SegmentFile, Storage},
-    recovery::read_segment,
     scan::{Scanned, check_segment_no, scan_segment},
 };
 use chronicle_core::{Error, Result};

@@ -221,3 +221,16 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Reads a whole segment (errors name the file).
+pub(crate) fn read_segment(storage: &dyn Storage, no: u32, file: &dyn SegmentFile) -> chronicle_core::Result<Vec<u8>> {
+    let fail = |what: &str| {
+        let name = storage.describe(no);
+        let what = what.to_owned();
+        move |e| chronicle_core::Error::io(format!("{what} {name}"), e)
+    };
+    let len = file.len().map_err(fail("sizing"))?;
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    file.read_exact_at(&mut buf, 0).map_err(fail("reading"))?;
+    Ok(buf)
+}

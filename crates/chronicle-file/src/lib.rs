@@ -86,6 +86,12 @@ pub struct FileOptions {
 
 impl Default for FileOptions {
     fn default() -> Self {
-        Self { sync: true, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true, pipeline: AppendPipeline::default() }
+        Self {
+            sync: true,
+            max_batch_events: 100,
+            segment_size_bytes: 64 * 1024 * 1024,
+            compress_sealed: true,
+            pipeline: AppendPipeline::default(),
+        }
     }
 }

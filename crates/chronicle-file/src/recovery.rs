@@ -4,6 +4,7 @@
 use crate::{
     format::{CheckedIndex, SegmentHeader},
     index_files,
+    io::read_segment,
     io::{SegmentFile, Storage},
     rebuild::{IdsBuilder, Rebuilt},
     scan::{Scanned, check_segment_no, scan_segment},
@@ -42,14 +43,6 @@ pub(crate) fn create_segment(storage: &dyn Storage, no: u32, first_position: u64
     file.write_all_at(&header, 0).map_err(io(storage, no, "writing header of"))?;
     file.sync_data().map_err(io(storage, no, "syncing"))?;
     Ok(file)
-}
-
-/// Reads a whole segment.
-pub(crate) fn read_segment(storage: &dyn Storage, no: u32, file: &dyn SegmentFile) -> Result<Vec<u8>> {
-    let len = file.len().map_err(io(storage, no, "sizing"))?;
-    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-    file.read_exact_at(&mut buf, 0).map_err(io(storage, no, "reading"))?;
-    Ok(buf)
 }
 
 /// Scans the log and rebuilds everything. With `repair` (the writer's

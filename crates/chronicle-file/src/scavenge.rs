@@ -20,10 +20,10 @@
 
 use crate::{
     compact::{self, Removable, Rewritten},
-    recovery::read_segment,
+    io::read_segment,
     shared::{Loc, Shared, read, write},
 };
-use chronicle_core::{ScavengeReport, Error, Result, Timestamp};
+use chronicle_core::{Error, Result, ScavengeReport, Timestamp};
 use std::sync::{Arc, PoisonError};
 
 /// What installing one rewrite did (with the segment's bytes before).

@@ -11,9 +11,9 @@ use crate::{
     writer::{Command, Writer},
 };
 use chronicle_core::{
-    AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, IndexedEvent,
-    Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
-    SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
+    AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health,
+    IndexedEvent, Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo,
+    StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
 use std::{
     fs::File,

@@ -2,8 +2,8 @@
 
 use crate::{
     format::Record,
+    io::read_segment,
     io::{OsStorage, Storage},
-    recovery::read_segment,
     scan::{ScanEnd, check_segment_no, scan_segment},
 };
 use chronicle_core::{Error, Result, VerifyOptions, VerifyReport};

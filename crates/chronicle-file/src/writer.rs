@@ -11,7 +11,9 @@ use crate::{
     recovery::create_segment,
     shared::{Shared, SnapLoc, read, write},
 };
-use chronicle_core::{Committed, DeleteMode, Error, ExpectedVersion, PreparedAppend, Result, Snapshot, StreamChange, StreamId, StreamMetadata};
+use chronicle_core::{
+    Committed, DeleteMode, Error, ExpectedVersion, PreparedAppend, Result, Snapshot, StreamChange, StreamId, StreamMetadata,
+};
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 

@@ -24,9 +24,9 @@
 mod state;
 
 use chronicle_core::{
-    AppendContext, AppendPipeline, AppendPlan, AppendRequest, Committed, AppendResult, DeleteMode, EventPage, EventStore, ExpectedVersion, Filter, Health, Limits,
-    Metrics, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
-    Subscription, Uuid, async_trait, plan_append, validate_consumer_name,
+    AppendContext, AppendPipeline, AppendPlan, AppendRequest, AppendResult, Committed, DeleteMode, EventPage, EventStore, ExpectedVersion,
+    Filter, Health, Limits, Metrics, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
+    StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, plan_append, validate_consumer_name,
 };
 use state::State;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -21,8 +21,8 @@ use crate::{
     write::{Columns, insert},
 };
 use chronicle_core::{
-    AppendPlan, AppendView, Committed, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus,
-    Uuid, plan_append,
+    AppendPlan, AppendView, Committed, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus, Uuid,
+    plan_append,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};

@@ -21,6 +21,7 @@
 //!   poll as a safety net, feeding the core catch-up-then-live loop.
 //! - Pooling (deadpool), retries with backoff and a circuit breaker;
 //!   versioned migrations applied on open.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod append;
 mod breaker;

@@ -12,7 +12,10 @@ fn url() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_connections_lose_no_acknowledged_event() {
-    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await) else {
+    let Some(store) = chronicle_testkit::service_or_skip(
+        "PostgreSQL",
+        PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await,
+    ) else {
         return;
     };
     let (admin, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();

@@ -13,7 +13,10 @@ fn url() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_sees_every_position_once_in_order_despite_rollbacks() {
-    let Some(store) = chronicle_testkit::service_or_skip("PostgreSQL", PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await) else {
+    let Some(store) = chronicle_testkit::service_or_skip(
+        "PostgreSQL",
+        PgStore::connect_temporary(&url(), chronicle_core::AppendPipeline::default()).await,
+    ) else {
         return;
     };
     for round in 0..4u64 {

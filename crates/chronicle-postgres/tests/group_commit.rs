@@ -4,9 +4,7 @@
 //! identical answers for retries of one append — and a failure from
 //! another process (a clashing event id) must reach only its own append.
 
-use chronicle_core::{
-    AppendResult, Error, EventStore, ExpectedVersion as Ev, NewEvent, ReadAll, ReadStream, Result, StreamId, Uuid,
-};
+use chronicle_core::{AppendResult, Error, EventStore, ExpectedVersion as Ev, NewEvent, ReadAll, ReadStream, Result, StreamId, Uuid};
 use chronicle_postgres::{PgOptions, PgStore};
 use std::collections::BTreeSet;
 
@@ -87,7 +85,14 @@ async fn one_winner_for_no_stream_and_one_answer_for_retries() {
 async fn a_clash_with_another_process_fails_only_its_own_append() {
     let Some(a) = store().await else { return };
     let schema = a.schema().to_owned();
-    let b = PgStore::connect(PgOptions { url: url(), schema: schema.clone(), pool_size: 4, pipeline: chronicle_core::AppendPipeline::default() }).await.unwrap();
+    let b = PgStore::connect(PgOptions {
+        url: url(),
+        schema: schema.clone(),
+        pool_size: 4,
+        pipeline: chronicle_core::AppendPipeline::default(),
+    })
+    .await
+    .unwrap();
     let (mut blocker, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     for round in 0..5u64 {

@@ -15,6 +15,7 @@
 //! store.append(&StreamId::new("order-1")?, ExpectedVersion::Any, vec![NewEvent::raw("Placed", &b"{}"[..])]).await?;
 //! # Ok(()) }
 //! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod store;
 mod subscribe;
@@ -33,8 +34,12 @@ pub struct RemoteStore {
     guard: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
     /// Runs on the client before an append is sent (the server runs its own).
     pipeline: AppendPipeline,
-    /// Counters of this client's appends (the store's figures come from the server).
+    /// Counters of this client's appends (the store's figures come from
+    /// the server; only appends the client's own pipeline refused are
+    /// added to them).
     metrics: std::sync::Arc<Metrics>,
+    /// Appends the server refused (counted by the server already).
+    refused_by_server: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -71,7 +76,16 @@ impl RemoteStore {
             return Err(Error::Config { reason: format!("remote url {url:?}: expected http://host:port or https://host:port") });
         }
         let http = reqwest::Client::builder().build().map_err(|e| unavailable("http client", e))?;
-        Ok(Self { base, http, token, tls: None, guard: None, pipeline: AppendPipeline::default(), metrics: Default::default() })
+        Ok(Self {
+            base,
+            http,
+            token,
+            tls: None,
+            guard: None,
+            pipeline: AppendPipeline::default(),
+            metrics: Default::default(),
+            refused_by_server: Default::default(),
+        })
     }
 
     /// Also trusts the certificate authorities in `pem` (one or more PEM

@@ -5,8 +5,9 @@ use crate::{
     wire::{self, WireAppend, WireNew, WirePart},
 };
 use chronicle_core::{
-    AppendContext, AppendRequest, Committed, PreparedAppend, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter, Health, ReadAll, ReadStream,
-    RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait,
+    AppendContext, AppendRequest, AppendResult, Committed, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter,
+    Health, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
+    SubscribeFrom, Subscription, Uuid, async_trait,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -40,7 +41,11 @@ impl RemoteStore {
             .map_err(|e| Error::invalid("events", e.to_string()))?;
         let context = prepared.streams.first().map(|p| &p.stream);
         let post = self.request(Method::POST, &["append"]).header("content-type", "application/json").body(body);
-        let (_, answer) = self.send(post, context).await?;
+        let (_, answer) = self.send(post, context).await.inspect_err(|e| {
+            if !matches!(e, Error::WrongExpectedVersion { .. } | Error::AppendConditionFailed { .. }) {
+                self.refused_by_server.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })?;
         let results: Vec<AppendResult> = json("append results", &answer)?;
         let first = results.iter().map(|r| r.first_position).min().unwrap_or(0);
         let events = if want_events && first > 0 {
@@ -54,6 +59,14 @@ impl RemoteStore {
         // already stored: a local after-store hook sees such events again
         // (at least once); the server's own hooks see them exactly once.
         Ok(Committed { results, idempotent: false, events })
+    }
+}
+
+impl RemoteStore {
+    /// Appends this client's pipeline refused (they never reached the server).
+    fn refused_locally(&self) -> u64 {
+        let refused = self.metrics.snapshot(0).append_rejections;
+        refused.saturating_sub(self.refused_by_server.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 
@@ -144,7 +157,10 @@ impl EventStore for RemoteStore {
     async fn load_checkpoint(&self, consumer: &str) -> Result<Option<u64>> {
         chronicle_core::validate_consumer_name(consumer)?;
         let body = self.send_optional(self.request(Method::GET, &["checkpoints", consumer])).await?;
-        body.map(|b| json::<serde_json::Value>("checkpoint", &b).map(|v| v["position"].as_u64().unwrap_or(0))).transpose()
+        body.map(|b| {
+            json::<serde_json::Value>("checkpoint", &b).map(|v| v.get("position").and_then(serde_json::Value::as_u64).unwrap_or(0))
+        })
+        .transpose()
     }
 
     async fn health(&self) -> Health {
@@ -152,9 +168,9 @@ impl EventStore for RemoteStore {
             let response = self.request(Method::GET, &["health", "ready"]).send().await.map_err(|e| e.to_string())?;
             let v: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
             Ok::<_, String>(Health {
-                live: v["live"].as_bool().unwrap_or(false),
-                ready: v["ready"].as_bool().unwrap_or(false),
-                detail: format!("remote {}: {}", self.base, v["detail"].as_str().unwrap_or_default()),
+                live: v.get("live").and_then(serde_json::Value::as_bool).unwrap_or(false),
+                ready: v.get("ready").and_then(serde_json::Value::as_bool).unwrap_or(false),
+                detail: format!("remote {}: {}", self.base, v.get("detail").and_then(serde_json::Value::as_str).unwrap_or_default()),
             })
         };
         answer.await.unwrap_or_else(|e| Health { live: false, ready: false, detail: format!("remote {} unreachable: {e}", self.base) })
@@ -176,7 +192,8 @@ impl EventStore for RemoteStore {
             events_appended: value("chronicle_events_appended_total"),
             idempotent_appends: value("chronicle_idempotent_appends_total"),
             append_conflicts: value("chronicle_append_conflicts_total"),
-            append_rejections: value("chronicle_append_rejections_total"),
+            // Plus what this client's pipeline refused before sending.
+            append_rejections: value("chronicle_append_rejections_total") + self.refused_locally(),
             reads: value("chronicle_reads_total"),
             events_read: value("chronicle_events_read_total"),
             active_subscriptions: value("chronicle_subscriptions"),

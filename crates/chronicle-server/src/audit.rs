@@ -4,8 +4,8 @@
 //! admin actions always, other successful requests when access auditing is
 //! on (the default). Read it with `chronicle audit`.
 
-use crate::auth::Role;
 use axum::http::Method;
+use chronicle_core::Role;
 use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadStream, Result, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::{sync::Arc, time::Duration};

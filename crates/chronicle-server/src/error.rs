@@ -105,14 +105,16 @@ impl From<PathRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.error, "message": self.message});
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.error.into());
+        body.insert("message".into(), self.message.into());
         if let Some(field) = self.field {
-            body["field"] = field.into();
+            body.insert("field".into(), field.into());
         }
-        if let (Some(Value::Object(extra)), Some(map)) = (self.extra, body.as_object_mut()) {
-            map.extend(extra);
+        if let Some(Value::Object(extra)) = self.extra {
+            body.extend(extra);
         }
-        (self.status, Json(body)).into_response()
+        (self.status, Json(Value::Object(body))).into_response()
     }
 }
 

@@ -16,6 +16,7 @@
 //! chronicle_server::Server::new(store).serve(listener, std::future::pending()).await
 //! # }
 //! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod audit;
 pub mod auth;

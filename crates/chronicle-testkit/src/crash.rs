@@ -8,13 +8,14 @@ use std::{
     time::Duration,
 };
 
-/// Runs test `test` of this test binary in a child process with `env` set
-/// to `dir`, SIGKILLs it after `after` and returns the lines it printed
+/// Runs test `test` of this test binary (an `#[ignore]`d child helper,
+/// so a plain `cargo test` never counts it as a pass) in a child process
+/// with `env` set to `dir`, SIGKILLs it after `after` and returns the lines it printed
 /// to stdout before it died.
 pub fn run_child_and_kill(test: &str, env: &str, dir: &Path, after: Duration) -> Vec<String> {
     let exe = std::env::current_exe().expect("the test binary");
     let mut child = Command::new(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .args(["--exact", test, "--ignored", "--nocapture", "--test-threads", "1"])
         .env(env, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -27,6 +27,7 @@
 //!
 //! The `orders` example (`cargo run --release --example orders`) drives the
 //! orders / payments / inventory domain end to end.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod aggregate;
 mod bus;

@@ -163,10 +163,10 @@ impl<A: Aggregate> Repository<A> {
     fn new_events(&self, events: &[A::Event], context: &CommandContext, command_id: Uuid) -> Result<Vec<NewEvent>> {
         let correlation = context.correlation_id.clone().unwrap_or_else(|| command_id.to_string());
         let causation = context.causation_id.clone().unwrap_or_else(|| command_id.to_string());
-        let mut metadata = json!({"correlation_id": correlation, "causation_id": causation});
-        if let Some(actor) = &context.actor {
-            metadata["actor"] = json!({"type": actor.kind, "id": actor.id});
-        }
+        let metadata = match &context.actor {
+            Some(actor) => json!({"correlation_id": correlation, "causation_id": causation, "actor": {"type": actor.kind, "id": actor.id}}),
+            None => json!({"correlation_id": correlation, "causation_id": causation}),
+        };
         let metadata = RawJson::from_serialize(&metadata).map_err(|e| Error::Decode { what: "metadata".into(), reason: e.to_string() })?;
         events
             .iter()

@@ -21,29 +21,30 @@
 //! # Ok(())
 //! # }
 //! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod backends;
 mod config;
 mod error;
 
-pub use backends::{Opened, maintenance, open, open_read_only, open_with};
-#[cfg(feature = "postgres")]
-pub use backends::{open_postgres, postgres_options};
-#[cfg(feature = "file")]
-pub use backends::{open_file, file_options};
 #[cfg(feature = "remote")]
 pub use backends::open_remote;
+pub use backends::{Opened, maintenance, open, open_read_only, open_with};
+#[cfg(feature = "file")]
+pub use backends::{file_options, open_file};
+#[cfg(feature = "postgres")]
+pub use backends::{open_postgres, postgres_options};
 pub use config::{
     BackendKind, Config, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR, ENV_OVERRIDES, FileOptions, PipelineOptions, PostgresOptions, SyncMode,
 };
 pub use error::ConfigError;
 
 pub use chronicle_core::{
-    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, DeleteMode, DenyEventTypes,
-    Direction, EntryPoint, Error, EventPage, EventQuery, EventStore, ExpectedVersion, Filter, Health, Limits, Maintenance, Metadata,
-    NewEvent, NoMaintenance, PreparedAppend, PreparedStream, Principal, QueryItem, RawJson, ReadAll, ReadStream, RecordedEvent, Result,
-    Role, ScavengeReport, Snapshot, StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo, StreamMetadata,
-    StreamStatus, SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait, category_of,
+    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, DeleteMode, DenyEventTypes, Direction,
+    EntryPoint, Error, EventPage, EventQuery, EventStore, ExpectedVersion, Filter, Health, Limits, Maintenance, Metadata, NewEvent,
+    NoMaintenance, PreparedAppend, PreparedStream, Principal, QueryItem, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Role,
+    ScavengeReport, Snapshot, StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo, StreamMetadata, StreamStatus,
+    SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait, category_of,
 };
 #[cfg(feature = "file")]
 pub use chronicle_file::{FileMaintenance, FileStats, FileStore, verify, verify_with};

@@ -68,10 +68,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     if anonymous {
         tracing::warn!("no [[auth.tokens]] configured: the API is open to anyone who can reach {local}");
     } else {
-        tracing::info!(
-            "{} token(s) configured: every route but /health/* and /openapi.json needs a bearer token",
-            auth.tokens.len()
-        );
+        tracing::info!("{} token(s) configured: every route but /health/* and /openapi.json needs a bearer token", auth.tokens.len());
     }
     let audit_dir = auth.audit_dir(&config.data_dir);
     let audit = chronicle::open(&super::access::audit_config(config, &audit_dir))

@@ -1,4 +1,5 @@
-//! The on-disk format, version 1. Pure encode/decode over byte slices.
+//! The on-disk format: segment format 1 (plain, [`FORMAT_VERSION`]) and 2
+//! (compressed sealed segments, [`COMPRESSED_FORMAT_VERSION`]). Pure encode/decode over byte slices.
 //!
 //! ```text
 //! segment  := segment_header block*

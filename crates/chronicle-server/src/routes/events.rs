@@ -18,7 +18,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chronicle_core::{
-    AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp, Uuid,
+    AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp,
+    Uuid,
 };
 use serde::Deserialize;
 use std::{sync::Arc, time::Instant};

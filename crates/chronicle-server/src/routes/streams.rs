@@ -14,7 +14,8 @@ use axum::{
     http::StatusCode,
 };
 use chronicle_core::{
-    AppendContext, AppendRequest, AppendResult, DeleteMode, Principal, StreamAppend, Direction, ExpectedVersion, RawJson, ReadStream, Snapshot, StreamId, StreamInfo, StreamMetadata,
+    AppendContext, AppendRequest, AppendResult, DeleteMode, Direction, ExpectedVersion, Principal, RawJson, ReadStream, Snapshot,
+    StreamAppend, StreamId, StreamInfo, StreamMetadata,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -55,12 +56,17 @@ pub(crate) async fn append(
     let Query(q) = query?;
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
-    let request = AppendRequest { streams: vec![StreamAppend::new(stream, expected, events.into_iter().map(Into::into).collect())], condition: None };
+    let request =
+        AppendRequest { streams: vec![StreamAppend::new(stream, expected, events.into_iter().map(Into::into).collect())], condition: None };
     let started = Instant::now();
     let result = state.store.append_with(&context(principal), request).await;
     state.metrics.append_latency.observe(started.elapsed());
     let mut results = result?;
-    Ok(Json(results.pop().ok_or_else(|| ApiError::from(chronicle_core::Error::Unavailable { reason: "backend returned no append result".into() }))?))
+    Ok(Json(
+        results
+            .pop()
+            .ok_or_else(|| ApiError::from(chronicle_core::Error::Unavailable { reason: "backend returned no append result".into() }))?,
+    ))
 }
 
 /// The append context of a request: through HTTP, by the token's principal
