@@ -266,7 +266,7 @@ impl FileStore {
 impl EventStore for FileStore {
     async fn append_with(&self, context: &AppendContext, request: AppendRequest) -> Result<Vec<AppendResult>> {
         let inner = &self.inner;
-        let commit = |prepared, want_events| self.send(move |tx| Command::Append(prepared, want_events, tx));
+        let commit = |prepared, want_events| self.send(move |reply| Command::Append { append: prepared, want_events, reply });
         inner.pipeline.run(context, request, &inner.metrics, commit).await
     }
 

@@ -23,9 +23,15 @@ pub(crate) type AppendReply = Result<Committed>;
 /// A request to the writer.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// An append; with `true`, the reply carries the stored events (for
-    /// after-store hooks).
-    Append(PreparedAppend, bool, oneshot::Sender<AppendReply>),
+    /// An append.
+    Append {
+        /// What to store.
+        append: PreparedAppend,
+        /// Whether the reply carries the committed events (for after-store hooks).
+        want_events: bool,
+        /// Where the answer goes once the block is durable.
+        reply: oneshot::Sender<AppendReply>,
+    },
     Metadata(StreamId, StreamMetadata, oneshot::Sender<Result<()>>),
     Delete(StreamId, ExpectedVersion, DeleteMode, oneshot::Sender<Result<()>>),
     Snapshot(Snapshot, oneshot::Sender<Result<()>>),
@@ -35,7 +41,7 @@ pub(crate) enum Command {
 impl Command {
     fn events(&self) -> usize {
         match self {
-            Self::Append(a, ..) => a.event_count(),
+            Self::Append { append, .. } => append.event_count(),
             _ => 1,
         }
     }
@@ -106,7 +112,7 @@ impl Writer {
         let mut block = Block::new(self.segment, self.len, &index);
         for cmd in batch {
             match cmd {
-                Command::Append(append, want_events, tx) => block.append(&mut index, append, want_events, tx),
+                Command::Append { append, want_events, reply } => block.append(&mut index, append, want_events, reply),
                 Command::Metadata(stream, metadata, tx) => block.metadata(&index, stream, metadata, tx),
                 Command::Delete(stream, expected, mode, tx) => block.delete(&index, stream, expected, mode, tx),
                 Command::Snapshot(snapshot, tx) => block.snapshot(snapshot, tx),
@@ -188,7 +194,7 @@ fn fail_all(batch: Vec<Command>, e: &Error) {
     let err = || Error::Unavailable { reason: e.to_string() };
     for cmd in batch {
         match cmd {
-            Command::Append(.., tx) => drop(tx.send(Err(err()))),
+            Command::Append { reply, .. } => drop(reply.send(Err(err()))),
             Command::Metadata(.., tx) | Command::Delete(.., tx) | Command::Snapshot(_, tx) | Command::Checkpoint(_, _, tx) => {
                 drop(tx.send(Err(err())))
             }

@@ -1,7 +1,7 @@
 //! Stream rows: locking them (appends and lifecycle changes), DCB condition
 //! checks, and stream lifecycle changes.
 
-use crate::{PgStore, db_error};
+use crate::{PgStore, col, db_error};
 use chronicle_core::{DeleteMode, Error, EventQuery, ExpectedVersion, Result, StreamId, StreamInfo, StreamMetadata, StreamStatus, Uuid};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
@@ -31,16 +31,16 @@ pub(crate) struct StreamRow {
     pub(crate) deleted_through: u64,
 }
 
-pub(crate) fn stream_row(r: &tokio_postgres::Row) -> StreamRow {
-    let opt = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v as u64);
-    StreamRow {
+pub(crate) fn stream_row(r: &tokio_postgres::Row) -> Result<StreamRow> {
+    let opt = |i: usize| col::<Option<i64>>(r, i).map(|v| v.map(|v| v as u64));
+    Ok(StreamRow {
         info: StreamInfo {
-            last_version: r.get::<_, i64>(1) as u64,
-            status: status_of(r.get(2)),
-            metadata: StreamMetadata { max_age: opt(4), max_count: opt(5), truncate_before: opt(6) },
+            last_version: col::<i64>(r, 1)? as u64,
+            status: status_of(col(r, 2)?),
+            metadata: StreamMetadata { max_age: opt(4)?, max_count: opt(5)?, truncate_before: opt(6)? },
         },
-        deleted_through: r.get::<_, i64>(3) as u64,
-    }
+        deleted_through: col::<i64>(r, 3)? as u64,
+    })
 }
 
 pub(crate) const STREAM_COLS: &str = "stream_id, last_version, status, deleted_through, max_age, max_count, truncate_before";
@@ -74,7 +74,8 @@ pub(crate) async fn lock_streams(
     // append that committed before the locks were granted.
     let (_, rows, found) =
         tokio::try_join!(tx.execute(&create, &by_name), tx.query(&lock, &by_name), tx.query(&find, &by_id)).map_err(db_error)?;
-    Ok((rows.iter().map(|r| (r.get::<_, String>(0), stream_row(r))).collect(), found))
+    let rows = rows.iter().map(|r| Ok((col::<String>(r, 0)?, stream_row(r)?))).collect::<Result<_>>()?;
+    Ok((rows, found))
 }
 
 pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, after: Option<u64>) -> Result<Option<u64>> {
@@ -104,7 +105,7 @@ pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &Ev
         clauses.join(" OR ")
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    Ok(tx.query_opt(&sql, &refs).await.map_err(db_error)?.map(|r| r.get::<_, i64>(0) as u64))
+    tx.query_opt(&sql, &refs).await.map_err(db_error)?.map(|r| col::<i64>(&r, 0).map(|p| p as u64)).transpose()
 }
 
 /// A stream lifecycle change.

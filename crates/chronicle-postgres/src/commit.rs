@@ -16,7 +16,7 @@
 use crate::{
     PgStore,
     append::{condition_conflict, lock_streams},
-    db_error,
+    col, db_error,
     listen::channel,
     write::{Columns, insert},
 };
@@ -181,13 +181,7 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
     let mut view = View {
         streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
-        ids: found
-            .iter()
-            .filter_map(|r| {
-                let stream = StreamId::new(r.get::<_, String>(1)).ok()?;
-                Some((r.get(0), EventLocation { stream, version: r.get::<_, i64>(2) as u64, position: r.get::<_, i64>(3) as u64 }))
-            })
-            .collect(),
+        ids: found.iter().map(located).collect::<Result<_>>()?,
         planned: 0,
     };
     let mut written: HashSet<Uuid> = HashSet::new();
@@ -251,6 +245,12 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
         }
     }
     Ok(decisions)
+}
+
+/// A stored event id and where it is (a row of the id lookup).
+fn located(r: &tokio_postgres::Row) -> Result<(Uuid, EventLocation)> {
+    let stream = StreamId::new(col::<String>(r, 1)?)?;
+    Ok((col(r, 0)?, EventLocation { stream, version: col::<i64>(r, 2)? as u64, position: col::<i64>(r, 3)? as u64 }))
 }
 
 fn event_ids(append: &PreparedAppend) -> Vec<Uuid> {

@@ -37,6 +37,12 @@ pub use store::{PgOptions, PgStore, application_name};
 
 use chronicle_core::Error;
 
+/// Column `i` of `row` as `T`: a type mismatch (a schema not ours, a
+/// migration gone wrong) is an error naming the column, never a panic.
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> chronicle_core::Result<T> {
+    row.try_get(i).map_err(|e| Error::Corrupted { location: "a postgres row".into(), reason: format!("column {i}: {e}") })
+}
+
 /// Maps a driver error: lost connections are `Unavailable` (retry later),
 /// anything else an I/O error naming PostgreSQL.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> Error {

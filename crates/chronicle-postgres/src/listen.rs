@@ -28,8 +28,9 @@ pub(crate) fn spawn(config: tokio_postgres::Config, schema: String, pool: Pool, 
                     tokio::time::sleep(POLL).await;
                     if let Ok(client) = pool.get().await
                         && let Ok(row) = client.query_one(&format!("SELECT position FROM {schema}.head"), &[]).await
+                        && let Ok(position) = crate::col::<i64>(&row, 0)
                     {
-                        raise(&head, row.get::<_, i64>(0) as u64);
+                        raise(&head, position as u64);
                     }
                 }
             }

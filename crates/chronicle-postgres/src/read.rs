@@ -4,7 +4,7 @@
 use crate::{
     PgStore,
     append::{STREAM_COLS, StreamRow, stream_row},
-    db_error,
+    col, db_error,
 };
 use chronicle_core::{
     Direction, Error, EventPage, RawJson, ReadAll, ReadStream, RecordedEvent, Result, StreamId, StreamInfo, Timestamp, Uuid,
@@ -17,15 +17,15 @@ const COLS: &str =
 
 fn event(r: &tokio_postgres::Row) -> Result<RecordedEvent> {
     Ok(RecordedEvent {
-        global_position: r.get::<_, i64>(0) as u64,
-        stream_id: StreamId::new(r.get::<_, &str>(1))?,
-        version: r.get::<_, i64>(2) as u64,
-        event_id: r.get(3),
-        event_type: Arc::from(r.get::<_, &str>(4)),
-        schema_version: r.get::<_, i32>(5) as u32,
-        data: RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(6))),
-        metadata: RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(7))),
-        recorded_at: Timestamp::from_micros(r.get(8)),
+        global_position: col::<i64>(r, 0)? as u64,
+        stream_id: StreamId::new(col::<&str>(r, 1)?)?,
+        version: col::<i64>(r, 2)? as u64,
+        event_id: col(r, 3)?,
+        event_type: Arc::from(col::<&str>(r, 4)?),
+        schema_version: col::<i32>(r, 5)? as u32,
+        data: RawJson::from_trusted(bytes::Bytes::from(col::<String>(r, 6)?)),
+        metadata: RawJson::from_trusted(bytes::Bytes::from(col::<String>(r, 7)?)),
+        recorded_at: Timestamp::from_micros(col(r, 8)?),
     })
 }
 
@@ -44,7 +44,7 @@ async fn row_of(store: &PgStore, stream: &StreamId) -> Result<Option<StreamRow>>
     let client = store.client().await?;
     let sql = format!("SELECT {STREAM_COLS} FROM {}.streams WHERE stream_id = $1", store.inner.schema);
     let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
-    Ok(client.query_opt(&statement, &[&stream.as_str()]).await.map_err(db_error)?.as_ref().map(stream_row))
+    client.query_opt(&statement, &[&stream.as_str()]).await.map_err(db_error)?.as_ref().map(stream_row).transpose()
 }
 
 pub(crate) async fn stream_info(store: &PgStore, stream: &StreamId) -> Result<StreamInfo> {
@@ -74,7 +74,7 @@ pub(crate) async fn read_stream(store: &PgStore, stream: &StreamId, options: Rea
     let events_params: [&(dyn ToSql + Sync); 4] = [&name, &from, &limit, &now];
     let (row, rows) =
         tokio::try_join!(client.query_opt(&status, &status_params), client.query(&events, &events_params)).map_err(db_error)?;
-    if row.is_some_and(|r| r.get::<_, i16>(0) == 3) {
+    if row.map(|r| col::<i16>(&r, 0)).transpose()? == Some(3) {
         return Err(Error::StreamDeleted { stream: stream.clone() });
     }
     rows.iter().map(event).collect()
@@ -144,7 +144,8 @@ pub(crate) async fn read_all(store: &PgStore, read: &ReadAll) -> Result<EventPag
         .start()
         .await
         .map_err(db_error)?;
-    let head = tx.query_one(&format!("SELECT position FROM {s}.head"), &[]).await.map_err(db_error)?.get::<_, i64>(0) as u64;
+    let head = tx.query_one(&format!("SELECT position FROM {s}.head"), &[]).await.map_err(db_error)?;
+    let head = col::<i64>(&head, 0)? as u64;
     let rows = tx.query(&sql, &refs).await.map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     store.publish_head(head);

@@ -119,8 +119,8 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client, schema: &str) -
         .await
         .map_err(crate::db_error)?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| crate::col(r, 0))
+        .collect::<chronicle_core::Result<_>>()?;
     for (v, what, sql) in migration_sql(schema) {
         if applied.contains(&v) {
             continue;

@@ -1,6 +1,6 @@
 //! `PgStore`: the pool, the breaker, the head watch, and the trait impl.
 
-use crate::{append, breaker::Breaker, commit, db_error, listen, read, schema};
+use crate::{append, breaker::Breaker, col, commit, db_error, listen, read, schema};
 use chronicle_core::{
     AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health,
     Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
@@ -108,7 +108,7 @@ impl PgStore {
             .map_err(|e| Error::Config { reason: format!("postgres pool: {e}") })?;
         let mut client = pool.get().await.map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres: {e}") })?;
         schema::migrate(&mut client, &options.schema).await?;
-        let head: i64 = client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?.get(0);
+        let head: i64 = col(&client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?, 0)?;
         drop(client);
         let (tx, _) = watch::channel(head as u64);
         let listener = listen::spawn(config, options.schema.clone(), pool.clone(), tx.clone());
@@ -222,7 +222,8 @@ impl EventStore for PgStore {
 
     async fn head(&self) -> Result<u64> {
         let client = self.client().await?;
-        let head: i64 = client.query_one(&format!("SELECT position FROM {}.head", self.inner.schema), &[]).await.map_err(db_error)?.get(0);
+        let head: i64 =
+            col(&client.query_one(&format!("SELECT position FROM {}.head", self.inner.schema), &[]).await.map_err(db_error)?, 0)?;
         self.publish_head(head as u64);
         Ok(head as u64)
     }
@@ -264,12 +265,15 @@ impl EventStore for PgStore {
         let client = self.client().await?;
         let sql = format!("SELECT version, schema_version, state FROM {}.snapshots WHERE stream_id = $1", self.inner.schema);
         let row = client.query_opt(&sql, &[&stream.as_str()]).await.map_err(db_error)?;
-        Ok(row.map(|r| Snapshot {
-            stream_id: stream.clone(),
-            version: r.get::<_, i64>(0) as u64,
-            schema_version: r.get::<_, i32>(1) as u32,
-            state: chronicle_core::RawJson::from_trusted(bytes::Bytes::from(r.get::<_, String>(2))),
-        }))
+        row.map(|r| {
+            Ok(Snapshot {
+                stream_id: stream.clone(),
+                version: col::<i64>(&r, 0)? as u64,
+                schema_version: col::<i32>(&r, 1)? as u32,
+                state: chronicle_core::RawJson::from_trusted(bytes::Bytes::from(col::<String>(&r, 2)?)),
+            })
+        })
+        .transpose()
     }
 
     async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {
@@ -287,7 +291,7 @@ impl EventStore for PgStore {
         validate_consumer_name(consumer)?;
         let client = self.client().await?;
         let sql = format!("SELECT position FROM {}.checkpoints WHERE name = $1", self.inner.schema);
-        Ok(client.query_opt(&sql, &[&consumer]).await.map_err(db_error)?.map(|r| r.get::<_, i64>(0) as u64))
+        Ok(client.query_opt(&sql, &[&consumer]).await.map_err(db_error)?.map(|r| col::<i64>(&r, 0).map(|p| p as u64)).transpose()?)
     }
 
     async fn health(&self) -> Health {

@@ -25,6 +25,34 @@ pub async fn open(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
 
 /// Opens the configured backend with `pipeline` (start from
 /// [`Config::pipeline`] and add hooks), and its maintenance handle.
+///
+/// ```
+/// use chronicle::{AppendContext, AppendHook, Config, Error, ExpectedVersion, NewEvent, PreparedAppend, StreamId, open_with};
+/// use std::sync::Arc;
+///
+/// /// Refuses appends to `audit-*` streams from the library.
+/// #[derive(Debug)]
+/// struct NoAudit;
+/// impl AppendHook for NoAudit {
+///     fn before_store(&self, _ctx: &AppendContext, append: &mut PreparedAppend) -> chronicle::Result<()> {
+///         match append.streams.iter().any(|p| p.stream.category() == "audit") {
+///             true => Err(Error::invalid("stream", "audit streams are written by the server")),
+///             false => Ok(()),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+/// let opened = open_with(&config, config.pipeline().with_hook(Arc::new(NoAudit))).await?;
+/// let refused = opened.store.append(&StreamId::new("audit-1")?, ExpectedVersion::Any, vec![NewEvent::raw("X", &b"{}"[..])]).await;
+/// assert!(matches!(refused, Err(Error::Invalid { .. })));
+/// assert_eq!(opened.maintenance.stats()?["events"], 0);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(not(any(feature = "file", feature = "memory", feature = "postgres", feature = "remote")), allow(unused_variables))]
 pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Opened, ConfigError> {
     let kind = config.backend;

@@ -252,15 +252,15 @@ impl Config {
     }
 
     /// The append pipeline this configuration asks for: its limits, then
-    /// the built-in hooks of `[pipeline]` (stamp, then deny). Add your own
+    /// the built-in hooks of `[pipeline]` (deny, then stamp). Add your own
     /// hooks to it and pass it to [`open_with`](crate::open_with).
     pub fn pipeline(&self) -> AppendPipeline {
         let mut pipeline = AppendPipeline::new(self.limits);
-        if self.pipeline.stamp_principal {
-            pipeline = pipeline.with_hook(std::sync::Arc::new(StampPrincipal));
-        }
         if !self.pipeline.deny_event_types.is_empty() {
             pipeline = pipeline.with_hook(std::sync::Arc::new(DenyEventTypes::new(self.pipeline.deny_event_types.iter().cloned())));
+        }
+        if self.pipeline.stamp_principal {
+            pipeline = pipeline.with_hook(std::sync::Arc::new(StampPrincipal));
         }
         pipeline
     }

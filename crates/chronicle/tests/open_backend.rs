@@ -2,6 +2,7 @@
 
 use chronicle::{BackendKind, Config, ConfigError, ExpectedVersion, NewEvent, StreamId, open};
 
+#[cfg(feature = "memory")]
 #[tokio::test]
 async fn memory_backend_opens_with_configured_limits() {
     let config = Config::from_toml("backend = \"memory\"\n[limits]\nmax_data_bytes = 16\n").unwrap();
@@ -11,6 +12,16 @@ async fn memory_backend_opens_with_configured_limits() {
     let big = NewEvent::raw("T", format!("\"{}\"", "x".repeat(20)).into_bytes());
     let err = store.append(&s, ExpectedVersion::Any, vec![big]).await.unwrap_err();
     assert_eq!(err.kind(), "too_large");
+}
+
+/// A backend left out of the build (`cargo test -p chronicle` builds the
+/// default features only) names the cargo feature to enable.
+#[cfg(not(feature = "memory"))]
+#[tokio::test]
+async fn a_backend_left_out_of_the_build_names_its_feature() {
+    let err = open(&Config { backend: BackendKind::Memory, ..Config::default() }).await.unwrap_err();
+    assert!(matches!(err, ConfigError::BackendUnavailable { backend: BackendKind::Memory, .. }), "{err:?}");
+    assert!(err.to_string().contains("`memory` feature"), "{err}");
 }
 
 #[tokio::test]

@@ -81,7 +81,7 @@ async fn time_loads(repo: &Repository<Account>, id: &str, loads: usize, label: &
 }
 
 pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<BenchResult> {
-    let (store, _file) = target.store("aggregate-load").await?;
+    let store = target.store("aggregate-load").await?.store;
     let repo = Repository::<Account>::new(store.clone());
     let (with, without) = (
         repo.stream("with").map_err(|e| CliError::Usage(e.to_string()))?,

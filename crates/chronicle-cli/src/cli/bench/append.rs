@@ -3,7 +3,7 @@
 
 use super::{Target, raw, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle::{ExpectedVersion, NewEvent, StreamId};
+use chronicle::{ExpectedVersion, NewEvent, Opened, StreamId};
 use std::time::Instant;
 
 /// An event data payload of about `size` bytes of JSON.
@@ -19,7 +19,7 @@ pub(crate) fn bench_event(i: u64, size: usize) -> NewEvent {
 }
 
 pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
-    let (store, file) = target.store(name).await?;
+    let Opened { store, maintenance } = target.store(name).await?;
     let calls = (events / batch as u64).max(1);
     let per_writer = calls.div_ceil(writers as u64);
     let bar = progress_bar(per_writer * writers as u64 * batch as u64, &format!("append {writers}x{batch}"));
@@ -62,9 +62,9 @@ pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usiz
         let rate = super::pg::multi_row_insert(&target.database_url()?, writers, batch, total, size).await?;
         return Ok(result.baseline(format!("plain multi-row INSERT into a seed-001 table, {batch} rows per statement"), rate));
     }
-    let Some(file) = file else { return Ok(result) };
-    let record_bytes = file.stats()?.bytes as usize / (total as usize).max(1);
-    drop((store, file));
+    let Some(bytes) = maintenance.storage_bytes() else { return Ok(result) };
+    let record_bytes = bytes as usize / (total as usize).max(1);
+    drop((store, maintenance));
     let raw = raw::write_fsync(&target.dir(&format!("{name}.raw")), record_bytes, batch, total)?;
     Ok(result.baseline(format!("raw write+fdatasync, {batch} per sync"), raw))
 }

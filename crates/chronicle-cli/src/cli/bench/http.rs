@@ -16,7 +16,7 @@ fn body(first: u64, batch: usize, size: usize) -> String {
 
 pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
     let in_process = append::run(target, &format!("{name}-inproc"), writers, batch, events, size).await?;
-    let (store, _file) = target.store(name).await?;
+    let store = target.store(name).await?.store;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(CliError::Output)?;
     let url = format!("http://{}", listener.local_addr().map_err(CliError::Output)?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -15,7 +15,7 @@ mod subscribe;
 mod ws;
 
 use super::{CliError, CliResult, output};
-use chronicle::{Config, EventStore, FileStore, MemoryStore, file_options};
+use chronicle::{Config, Opened, SyncMode};
 use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
@@ -80,20 +80,25 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// A fresh, empty store for one workload (postgres: a schema of its
-    /// own, dropped when the store is).
-    pub(crate) async fn store(&self, name: &str) -> CliResult<(Arc<dyn EventStore>, Option<FileStore>)> {
-        if self.backend == "memory" {
-            return Ok((Arc::new(MemoryStore::with_pipeline(self.config.pipeline())), None));
-        }
+    /// A fresh, empty store for one workload, with its maintenance handle
+    /// (postgres: a schema of its own, dropped when the store is).
+    pub(crate) async fn store(&self, name: &str) -> CliResult<Opened> {
         if self.backend == "postgres" {
             let url = self.database_url()?;
-            return Ok((Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?), None));
+            let store = Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?);
+            return Ok(Opened { store, maintenance: Arc::new(chronicle::NoMaintenance("postgres")) });
         }
-        let mut options = file_options(&self.config);
-        options.sync = true;
-        let file = FileStore::open(&self.root.join(name), options)?;
-        Ok((Arc::new(file.clone()), Some(file)))
+        self.reopen(name).await
+    }
+
+    /// Opens (again) the store of workload `name`; acknowledged appends are
+    /// always durable (`sync = always`).
+    pub(crate) async fn reopen(&self, name: &str) -> CliResult<Opened> {
+        let mut config = self.config.clone();
+        config.backend = self.backend.parse().map_err(CliError::Usage)?;
+        config.data_dir = self.root.join(name);
+        config.file.sync = SyncMode::Always;
+        Ok(chronicle::open_with(&config, config.pipeline()).await?)
     }
 
     pub(crate) fn database_url(&self) -> CliResult<String> {
@@ -117,7 +122,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
         "file" => "file",
         "memory" => "memory",
         "postgres" => "postgres",
-        other => return Err(CliError::Usage(format!("bench --backend {other}: not available in this build yet (file, memory, postgres)"))),
+        other => return Err(CliError::Usage(format!("bench --backend {other}: unsupported (file, memory or postgres)"))),
     };
     let root = match data_dir {
         Some(dir) => {
@@ -177,7 +182,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
                         results.push(projection::rebuild(data, &target, bare).await?);
                         Some(projection::live(&target, &sizes).await?)
                     }
-                    "open" => reads::open(&target, data)?,
+                    "open" => reads::open(&target, data).await?,
                     _ => reads::storage(data, &sizes)?,
                 };
                 results.extend(row);

@@ -53,7 +53,7 @@ const WRITERS: u64 = 8;
 /// Live lag: 8 writers append single events; the projection records, per
 /// event, the time from the start of its append to its application.
 pub(crate) async fn live(target: &Target, sizes: &Sizes) -> CliResult<BenchResult> {
-    let (store, _file) = target.store("projection-live").await?;
+    let store = target.store("projection-live").await?.store;
     let n = sizes.subscribe_events;
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let lags = Arc::new(Mutex::new(Vec::with_capacity(n as usize)));

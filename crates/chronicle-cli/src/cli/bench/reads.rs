@@ -3,7 +3,7 @@
 
 use super::{Sizes, Target, append::bench_event, raw, report::BenchResult};
 use crate::cli::{CliResult, stats::progress_bar};
-use chronicle::{EventStore, ExpectedVersion, FileStore, ReadAll, ReadStream, StreamAppend, StreamId, file_options};
+use chronicle::{EventStore, ExpectedVersion, Maintenance, Opened, ReadAll, ReadStream, StreamAppend, StreamId};
 use std::{sync::Arc, time::Instant};
 
 /// Events per stream chunk when building a dataset (streams interleave).
@@ -13,7 +13,7 @@ const CHUNK: u64 = 10;
 /// chunks of 10 events per stream, 1,000 events per atomic append.
 pub(crate) struct Dataset {
     store: Arc<dyn EventStore>,
-    file: Option<FileStore>,
+    maintenance: Arc<dyn Maintenance>,
     name: String,
     events: u64,
 }
@@ -29,7 +29,7 @@ impl Dataset {
     }
 
     pub(crate) async fn build_named(target: &Target, sizes: &Sizes, name: &str) -> CliResult<Self> {
-        let (store, file) = target.store(name).await?;
+        let Opened { store, maintenance } = target.store(name).await?;
         let bar = progress_bar(sizes.dataset, "building dataset");
         let streams = sizes.streams.max(1);
         let (mut n, mut chunk) = (0u64, 0u64);
@@ -49,7 +49,7 @@ impl Dataset {
             bar.set_position(n);
         }
         bar.finish_and_clear();
-        Ok(Self { store, file, name: name.to_owned(), events: sizes.dataset })
+        Ok(Self { store, maintenance, name: name.to_owned(), events: sizes.dataset })
     }
 }
 
@@ -84,9 +84,9 @@ pub(crate) async fn read_stream(target: &Target, sizes: &Sizes) -> CliResult<Ben
         ..BenchResult::default()
     }
     .latencies(latencies);
-    let Some(file) = &data.file else { return Ok(result) };
+    let Some(bytes) = data.maintenance.storage_bytes() else { return Ok(result) };
     let per_stream = events / sizes.reads.max(1);
-    let record = file.stats()?.bytes / data.events.max(1);
+    let record = bytes / data.events.max(1);
     let reads_per_sec = raw::random_reads(&target.dir("read-stream").join("segments"), (per_stream * record) as usize, sizes.reads)?;
     Ok(result.baseline(format!("raw pread of the same bytes ({per_stream} events per read)"), reads_per_sec * per_stream as f64))
 }
@@ -114,7 +114,7 @@ pub(crate) async fn replay(data: &Dataset, target: &Target) -> CliResult<BenchRe
         events_per_sec: Some(events as f64 / elapsed),
         ..BenchResult::default()
     };
-    if data.file.is_none() {
+    if data.maintenance.storage_bytes().is_none() {
         return Ok(result);
     }
     let secs = raw::read_dir_sequential(&target.dir(&data.name).join("segments"))?;
@@ -122,16 +122,18 @@ pub(crate) async fn replay(data: &Dataset, target: &Target) -> CliResult<BenchRe
 }
 
 /// Closes the dataset store and times reopening it (file backend only).
-pub(crate) fn open(target: &Target, data: &mut Dataset) -> CliResult<Option<BenchResult>> {
-    let Some(file) = data.file.take() else { return Ok(None) };
-    let dir = file.dir().to_owned();
+pub(crate) async fn open(target: &Target, data: &mut Dataset) -> CliResult<Option<BenchResult>> {
+    if target.backend != "file" {
+        return Ok(None);
+    }
+    let dir = target.dir(&data.name);
+    // Release the directory (the last handles), then reopen it.
+    data.maintenance = Arc::new(chronicle::NoMaintenance("closed"));
     data.store = Arc::new(chronicle::MemoryStore::new());
-    drop(file);
     let start = Instant::now();
-    let reopened = FileStore::open(&dir, file_options(&target.config))?;
+    let Opened { store, maintenance } = target.reopen(&data.name).await?;
     let secs = start.elapsed().as_secs_f64();
-    data.store = Arc::new(reopened.clone());
-    data.file = Some(reopened);
+    (data.store, data.maintenance) = (store, maintenance);
     let raw = raw::read_dir_sequential(&dir.join("segments"))?;
     let result = BenchResult {
         workload: "open",
@@ -146,8 +148,8 @@ pub(crate) fn open(target: &Target, data: &mut Dataset) -> CliResult<Option<Benc
 
 /// Bytes on disk per event (file backend only).
 pub(crate) fn storage(data: &Dataset, sizes: &Sizes) -> CliResult<Option<BenchResult>> {
-    let Some(file) = &data.file else { return Ok(None) };
-    let bytes = file.stats()?.bytes as f64 / data.events.max(1) as f64;
+    let Some(bytes) = data.maintenance.storage_bytes() else { return Ok(None) };
+    let bytes = bytes as f64 / data.events.max(1) as f64;
     let json = super::append::payload(0, sizes.event_size).len() as f64;
     Ok(Some(BenchResult {
         workload: "storage",

@@ -15,7 +15,7 @@ use std::{
 const WRITERS: u64 = 8;
 
 pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> CliResult<BenchResult> {
-    let (store, _file) = target.store("subscribe").await?;
+    let store = target.store("subscribe").await?.store;
     let n = sizes.subscribe_events;
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();

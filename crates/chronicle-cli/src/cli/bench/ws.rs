@@ -47,7 +47,7 @@ fn lag(data: &[u8], sent: &[AtomicU64], start: Instant) -> u64 {
 }
 
 async fn in_process(target: &Target, k: usize, n: u64) -> CliResult<Fanout> {
-    let (store, _file) = target.store("ws-fanout-inproc").await?;
+    let store = target.store("ws-fanout-inproc").await?.store;
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
     let mut readers = Vec::new();
@@ -85,7 +85,7 @@ async fn collect<E: std::fmt::Display>(
 }
 
 async fn over_websocket(target: &Target, k: usize, n: u64) -> CliResult<Fanout> {
-    let (store, _file) = target.store("ws-fanout").await?;
+    let store = target.store("ws-fanout").await?.store;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(CliError::Output)?;
     let url = format!("ws://{}/ws?from=1", listener.local_addr().map_err(CliError::Output)?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
