@@ -37,8 +37,19 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// anything when every event id is already stored, consecutively, in
     /// this stream (a retry), whatever `expected` says.
     async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult> {
+        self.append_as(&AppendContext::library(), stream, expected, events).await
+    }
+
+    /// [`EventStore::append`] on behalf of the caller described by `context`.
+    async fn append_as(
+        &self,
+        context: &AppendContext,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult> {
         let request = AppendRequest { streams: vec![StreamAppend::new(stream.clone(), expected, events)], condition: None };
-        single(self.append_atomic(request).await?)
+        single(self.append_with(context, request).await?)
     }
 
     /// Appends to several streams in one atomic operation.

@@ -61,18 +61,18 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
         BackendKind::Memory => Ok(without_maintenance(kind, Arc::new(chronicle_memory::MemoryStore::with_pipeline(pipeline)))),
         #[cfg(feature = "file")]
         BackendKind::File => {
-            let options = chronicle_file::FileOptions { pipeline, ..file_options(config) };
+            let options = file_engine_options(config, pipeline);
             let store = chronicle_file::FileStore::open(&config.data_dir, options.clone())?;
             let maintenance = Arc::new(chronicle_file::FileMaintenance::of(store.clone(), options));
             Ok(Opened { store: Arc::new(store), maintenance })
         }
         #[cfg(feature = "postgres")]
         BackendKind::Postgres => {
-            let options = chronicle_postgres::PgOptions { pipeline, ..postgres_options(config)? };
+            let options = pg_options(config, pipeline)?;
             Ok(without_maintenance(kind, Arc::new(chronicle_postgres::PgStore::connect(options).await?)))
         }
         #[cfg(feature = "remote")]
-        BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(open_remote(config).await?.with_pipeline(pipeline)))),
+        BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(remote_client(config).await?.with_pipeline(pipeline)))),
         #[allow(unreachable_patterns)]
         other => Err(not_built(other)),
     }
@@ -127,11 +127,16 @@ fn not_built(kind: BackendKind) -> ConfigError {
 /// trusting `ca_cert` besides the public roots).
 #[cfg(feature = "remote")]
 pub async fn open_remote(config: &Config) -> Result<chronicle_remote::RemoteStore, ConfigError> {
+    Ok(remote_client(config).await?.with_pipeline(config.pipeline()))
+}
+
+#[cfg(feature = "remote")]
+async fn remote_client(config: &Config) -> Result<chronicle_remote::RemoteStore, ConfigError> {
     let url = config.url.clone().ok_or(ConfigError::BackendUnavailable {
         backend: BackendKind::Remote,
         reason: "no server URL: set url in chronicle.toml or CHRONICLE_URL".into(),
     })?;
-    let mut store = chronicle_remote::RemoteStore::new(&url, config.token.clone())?.with_pipeline(config.pipeline());
+    let mut store = chronicle_remote::RemoteStore::new(&url, config.token.clone())?;
     if let Some(path) = &config.ca_cert {
         let pem = std::fs::read(path).map_err(|e| ConfigError::BackendUnavailable {
             backend: BackendKind::Remote,
@@ -145,6 +150,11 @@ pub async fn open_remote(config: &Config) -> Result<chronicle_remote::RemoteStor
 /// The PostgreSQL backend's options from a configuration.
 #[cfg(feature = "postgres")]
 pub fn postgres_options(config: &Config) -> Result<chronicle_postgres::PgOptions, ConfigError> {
+    pg_options(config, config.pipeline())
+}
+
+#[cfg(feature = "postgres")]
+fn pg_options(config: &Config, pipeline: AppendPipeline) -> Result<chronicle_postgres::PgOptions, ConfigError> {
     let url = config.database_url.clone().ok_or(ConfigError::BackendUnavailable {
         backend: BackendKind::Postgres,
         reason: "no database URL: set database_url in chronicle.toml or CHRONICLE_DATABASE_URL".into(),
@@ -153,7 +163,7 @@ pub fn postgres_options(config: &Config) -> Result<chronicle_postgres::PgOptions
         url,
         schema: config.postgres.schema.clone(),
         pool_size: config.postgres.pool_size as usize,
-        pipeline: config.pipeline(),
+        pipeline,
     })
 }
 
@@ -173,11 +183,16 @@ pub fn open_file(config: &Config) -> Result<chronicle_file::FileStore, ConfigErr
 /// The file engine's options from a configuration (with its pipeline).
 #[cfg(feature = "file")]
 pub fn file_options(config: &Config) -> chronicle_file::FileOptions {
+    file_engine_options(config, config.pipeline())
+}
+
+#[cfg(feature = "file")]
+fn file_engine_options(config: &Config, pipeline: AppendPipeline) -> chronicle_file::FileOptions {
     chronicle_file::FileOptions {
         sync: config.file.sync == crate::SyncMode::Always,
         max_batch_events: config.file.max_batch_events.max(1),
         segment_size_bytes: config.file.segment_size_bytes,
         compress_sealed: config.file.compress_sealed,
-        pipeline: config.pipeline(),
+        pipeline,
     }
 }

@@ -1,7 +1,7 @@
 //! `chronicle append STREAM --type TYPE [--expected-version V] [--metadata JSON] [DATA | -]`
 
 use super::{CliError, CliResult, output};
-use chronicle::{Config, ExpectedVersion, NewEvent, StreamId, open};
+use chronicle::{AppendContext, Config, ExpectedVersion, NewEvent, StreamId, open};
 use std::io::Read;
 
 #[derive(Debug, clap::Args)]
@@ -50,7 +50,7 @@ pub(crate) async fn run(config: &Config, args: AppendArgs) -> CliResult {
         event = event.with_id(id);
     }
     let store = open(config).await?;
-    let r = store.append(&stream, expected, vec![event]).await?;
+    let r = store.append_as(&AppendContext::cli(), &stream, expected, vec![event]).await?;
     let line = if args.json {
         serde_json::to_string(&r).map_err(|e| CliError::Usage(e.to_string()))?
     } else {

@@ -81,7 +81,8 @@ async fn flush(store: &dyn chronicle::EventStore, batch: &mut Vec<StreamAppend>,
     }
     let parts = std::mem::take(batch);
     let count = parts.iter().map(|p| p.events.len() as u64).sum();
-    store.append_multi(parts).await.map_err(|e| match before_line {
+    let request = chronicle::AppendRequest { streams: parts, condition: None };
+    store.append_with(&chronicle::AppendContext::cli(), request).await.map_err(|e| match before_line {
         0 => CliError::Store(e),
         n => CliError::Usage(format!("batch ending before line {n}: {e}")),
     })?;

@@ -14,8 +14,8 @@ use axum::{
     http::StatusCode,
 };
 use chronicle_core::{
-    AppendContext, AppendRequest, AppendResult, DeleteMode, Direction, ExpectedVersion, Principal, RawJson, ReadStream, Snapshot,
-    StreamAppend, StreamId, StreamInfo, StreamMetadata,
+    AppendContext, AppendResult, DeleteMode, Direction, ExpectedVersion, Principal, RawJson, ReadStream, Snapshot, StreamId, StreamInfo,
+    StreamMetadata,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -56,17 +56,10 @@ pub(crate) async fn append(
     let Query(q) = query?;
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
-    let request =
-        AppendRequest { streams: vec![StreamAppend::new(stream, expected, events.into_iter().map(Into::into).collect())], condition: None };
     let started = Instant::now();
-    let result = state.store.append_with(&context(principal), request).await;
+    let result = state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(Into::into).collect()).await;
     state.metrics.append_latency.observe(started.elapsed());
-    let mut results = result?;
-    Ok(Json(
-        results
-            .pop()
-            .ok_or_else(|| ApiError::from(chronicle_core::Error::Unavailable { reason: "backend returned no append result".into() }))?,
-    ))
+    Ok(Json(result?))
 }
 
 /// The append context of a request: through HTTP, by the token's principal
