@@ -60,9 +60,7 @@ impl RemoteStore {
         // (at least once); the server's own hooks see them exactly once.
         Ok(Committed { results, idempotent: false, events })
     }
-}
 
-impl RemoteStore {
     /// Appends this client's pipeline refused (they never reached the server).
     fn refused_locally(&self) -> u64 {
         let refused = self.metrics.snapshot(0).append_rejections;

@@ -114,12 +114,11 @@ pub(crate) async fn audit(
 /// snapshots_dropped, bytes_before, bytes_after}`. Admin only.
 #[utoipa::path(post, path = "/admin/scavenge", tag = "ops",
     responses((status = 200, description = "The scavenge report"), (status = 501, body = ErrorSchema, description = "The backend cannot reclaim space")))]
-pub(crate) async fn scavenge(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+pub(crate) async fn scavenge(State(state): State<AppState>) -> ApiResult<Json<chronicle_core::ScavengeReport>> {
     let maintenance = state.maintenance.clone();
     let report = tokio::task::spawn_blocking(move || maintenance.scavenge(&mut |_, _| {}))
         .await
         .map_err(|e| chronicle_core::Error::Unavailable { reason: format!("the scavenge task stopped: {e}") })??;
     tracing::info!(?report, "scavenge done");
-    let value = serde_json::to_value(report).map_err(|e| chronicle_core::Error::Unavailable { reason: format!("scavenge report: {e}") })?;
-    Ok(Json(value))
+    Ok(Json(report))
 }
