@@ -192,3 +192,37 @@ async fn scavenge_reclaims_a_tombstoned_stream() {
     let wrong = run(d, &["scavenge"]);
     assert!(!wrong.status.success() && one_error_line(&wrong).contains("file backend"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_lists_every_stream_across_pages() {
+    use chronicle::{Config, ExpectedVersion, NewEvent, StreamAppend, StreamId};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    {
+        let config = Config { data_dir: d.join("chronicle-data"), ..Config::default() };
+        let store = chronicle::open(&config).await.unwrap();
+        // 1,005 streams: more than one page of 1,000.
+        for chunk in (0..1005).collect::<Vec<_>>().chunks(500) {
+            let parts = chunk
+                .iter()
+                .map(|i| {
+                    StreamAppend::new(
+                        StreamId::new(format!("s-{i:04}")).unwrap(),
+                        ExpectedVersion::Any,
+                        vec![NewEvent::raw("T", &b"{}"[..])],
+                    )
+                })
+                .collect();
+            store.append_multi(parts).await.unwrap();
+        }
+    }
+    let json = stdout(&run(d, &["streams", "--json"]));
+    let ids: Vec<String> =
+        json.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["stream_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 1005);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in id order, no repeats");
+    let table = stdout(&run(d, &["streams", "--prefix", "s-100"]));
+    assert_eq!(table.lines().count(), 1 + 5, "the header and s-1000..s-1004: {table}");
+    let wrong = run(d, &["streams", "--category"]);
+    assert!(!wrong.status.success());
+}

@@ -43,6 +43,7 @@ mod expected_version;
 mod hooks;
 #[cfg(feature = "index")]
 mod index;
+mod listing;
 mod maintenance;
 mod metadata;
 mod metrics;
@@ -68,6 +69,7 @@ pub use hooks::{DenyEventTypes, StampPrincipal};
 /// the `index` feature, so it is no part of what applications see.
 #[cfg(feature = "index")]
 pub use index::{IdIndex, IndexPage, IndexedEvent, LogIndex, Misplaced, StreamChange, compact_meta};
+pub use listing::{ListStreams, StreamPage, StreamSummary};
 pub use maintenance::{Maintenance, NoMaintenance, ScavengeReport, StoreStats, VerifyOptions, VerifyReport};
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
 pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};

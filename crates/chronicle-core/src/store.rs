@@ -1,9 +1,9 @@
 //! The `EventStore` trait every backend implements.
 
 use crate::{
-    AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health, NewEvent,
-    ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
-    Subscription,
+    AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health,
+    ListStreams, NewEvent, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo,
+    StreamMetadata, StreamPage, SubscribeFrom, Subscription,
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -89,6 +89,10 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// duplicates. A slow consumer slows the subscription down (bounded
     /// buffer); nothing is dropped.
     async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription>;
+
+    /// A page of the streams the store holds (those with at least one
+    /// visible version, deleted ones included with their status), by id.
+    async fn list_streams(&self, query: &ListStreams) -> Result<StreamPage>;
 
     /// Version, lifecycle state and retention settings of a stream.
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo>;

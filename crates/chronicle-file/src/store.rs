@@ -15,6 +15,7 @@ use chronicle_core::{
     IndexedEvent, Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo,
     StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
+use chronicle_core::{ListStreams, StreamPage};
 use std::{
     fs::File,
     path::{Path, PathBuf},
@@ -317,6 +318,10 @@ impl EventStore for FileStore {
     async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {
         let gauge = self.inner.metrics.subscription_opened();
         Ok(Subscription::spawn(Arc::new(self.clone()), self.inner.shared.head.subscribe(), from, filter, gauge))
+    }
+
+    async fn list_streams(&self, query: &ListStreams) -> Result<StreamPage> {
+        read(&self.inner.shared.index).list_streams(query)
     }
 
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {

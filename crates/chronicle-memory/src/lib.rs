@@ -28,6 +28,7 @@ use chronicle_core::{
     Filter, Health, Limits, Metrics, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
     StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, plan_append, validate_consumer_name,
 };
+use chronicle_core::{ListStreams, StreamPage};
 use state::State;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -144,6 +145,10 @@ impl EventStore for MemoryStore {
     async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {
         let gauge = self.inner.metrics.subscription_opened();
         Ok(Subscription::spawn(Arc::new(self.clone()), self.inner.head.subscribe(), from, filter, gauge))
+    }
+
+    async fn list_streams(&self, query: &ListStreams) -> Result<StreamPage> {
+        self.read().index.list_streams(query)
     }
 
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {

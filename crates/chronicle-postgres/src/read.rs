@@ -3,12 +3,13 @@
 
 use crate::{
     PgStore,
-    append::{STREAM_COLS, StreamRow, stream_row},
+    append::{STREAM_COLS, StreamRow, status_of, stream_row},
     col, db_error,
 };
 use chronicle_core::{
     Direction, Error, EventPage, RawJson, ReadAll, ReadStream, RecordedEvent, Result, StreamId, StreamInfo, Timestamp, Uuid,
 };
+use chronicle_core::{ListStreams, StreamPage, StreamSummary};
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 
@@ -172,4 +173,38 @@ pub(crate) async fn get_event(store: &PgStore, id: Uuid) -> Result<Option<Record
     );
     let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
     client.query_opt(&statement, &[&id, &Timestamp::now().as_micros()]).await.map_err(db_error)?.as_ref().map(event).transpose()
+}
+
+/// A page of streams by id (byte order: `COLLATE "C"`, as every backend),
+/// each with its last event's position and time.
+pub(crate) async fn list_streams(store: &PgStore, query: &ListStreams) -> Result<StreamPage> {
+    let limit = query.page_size()?;
+    let client = store.client().await?;
+    let s = &store.inner.schema;
+    let sql = format!(
+        "SELECT s.stream_id, s.last_version, s.status, e.global_position, e.recorded_at
+         FROM {s}.streams s JOIN {s}.events e ON e.stream_id = s.stream_id AND e.version = s.last_version
+         WHERE s.last_version > 0
+           AND ($1::text IS NULL OR s.stream_id COLLATE \"C\" > $1::text COLLATE \"C\")
+           AND ($2::text IS NULL OR starts_with(s.stream_id, $2::text))
+           AND ($3::text IS NULL OR split_part(s.stream_id, '-', 1) = $3::text)
+         ORDER BY s.stream_id COLLATE \"C\"
+         LIMIT $4"
+    );
+    let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
+    let fetch = (limit + 1) as i64;
+    let rows = client.query(&statement, &[&query.after(), &query.prefix(), &query.category(), &fetch]).await.map_err(db_error)?;
+    let streams = rows
+        .iter()
+        .map(|r| {
+            Ok(StreamSummary {
+                stream_id: StreamId::new(col::<String>(r, 0)?)?,
+                version: col::<i64>(r, 1)? as u64,
+                status: status_of(col(r, 2)?),
+                last_position: col::<i64>(r, 3)? as u64,
+                last_recorded_at: Timestamp::from_micros(col(r, 4)?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(StreamPage::from_sorted(streams, limit))
 }

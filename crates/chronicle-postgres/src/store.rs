@@ -233,6 +233,10 @@ impl EventStore for PgStore {
         Ok(Subscription::spawn(Arc::new(self.clone()), self.inner.head.subscribe(), from, filter, gauge))
     }
 
+    async fn list_streams(&self, query: &chronicle_core::ListStreams) -> Result<chronicle_core::StreamPage> {
+        read::list_streams(self, query).await
+    }
+
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {
         read::stream_info(self, stream).await
     }

@@ -118,6 +118,21 @@ impl EventStore for RemoteStore {
         crate::subscribe::open(self, from, filter).await
     }
 
+    async fn list_streams(&self, query: &chronicle_core::ListStreams) -> Result<chronicle_core::StreamPage> {
+        query.page_size()?;
+        let mut params: Vec<(&str, String)> = Vec::new();
+        for (name, value) in [("prefix", &query.prefix), ("category", &query.category), ("after", &query.after)] {
+            if let Some(v) = value {
+                params.push((name, v.clone()));
+            }
+        }
+        if let Some(limit) = query.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        let (_, body) = self.send(self.request(Method::GET, &["streams"]).query(&params), None).await?;
+        json("stream page", &body)
+    }
+
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {
         let (_, body) = self.send(self.request(Method::GET, &["streams", stream.as_str(), "info"]), Some(stream)).await?;
         json("stream info", &body)

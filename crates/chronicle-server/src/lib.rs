@@ -33,7 +33,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, ops, streams, subscribe, ws};
+use routes::{events, listing, ops, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -134,6 +134,7 @@ impl Server {
 
     fn api(&self) -> OpenApiRouter<AppState> {
         OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .routes(routes!(listing::list_streams))
             .routes(routes!(streams::append, streams::read, streams::delete))
             .routes(routes!(streams::info))
             .routes(routes!(streams::set_metadata))

@@ -6,7 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 21] = [
+const ROUTES: [(&str, &str); 22] = [
+    ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
     ("delete", "/streams/{stream}"),

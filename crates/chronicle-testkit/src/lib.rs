@@ -69,6 +69,7 @@ macro_rules! conformance_suite {
             stream_metadata_retention_is_honoured_on_read,
             snapshots_keep_the_latest,
             checkpoints_round_trip,
+            list_streams_pages_by_id_with_filters_and_states,
             validation_errors_name_the_field_and_store_nothing,
             recorded_at_is_non_decreasing,
             health_and_metrics_report,

@@ -46,6 +46,7 @@ pub use chronicle_core::{
     ScavengeReport, Snapshot, StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo, StreamMetadata, StreamStatus,
     SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait, category_of,
 };
+pub use chronicle_core::{ListStreams, StreamPage, StreamSummary};
 #[cfg(feature = "file")]
 pub use chronicle_file::{FileMaintenance, FileStats, FileStore, verify, verify_with};
 #[cfg(feature = "memory")]

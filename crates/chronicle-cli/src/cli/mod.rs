@@ -14,6 +14,7 @@ mod scavenge;
 mod schema;
 mod serve;
 mod stats;
+mod streams;
 
 use chronicle::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Append(append::AppendArgs),
     /// Read a stream, or the whole log with --all.
     Read(read::ReadArgs),
+    /// List the streams (id, version, last position and time, status), by id; --prefix/--category filter.
+    Streams(streams::StreamsArgs),
     /// Follow the log (or one stream) live.
     Tail(read::TailArgs),
     /// Append NDJSON lines {stream_id, event_type, data, metadata?, event_id?} from a file or stdin.
@@ -112,6 +115,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Append(args) => append::run(&config, args).await,
         Command::Read(args) => read::run(&config, args).await,
+        Command::Streams(args) => streams::run(&config, args).await,
         Command::Tail(args) => read::tail(&config, args).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Export => read::export(&config).await,

@@ -11,6 +11,7 @@
 //! the published head.
 
 mod ids;
+mod listing;
 mod reads;
 
 pub use ids::IdIndex;

@@ -27,7 +27,7 @@ pub struct IndexPage<'a, P> {
 
 impl<P> LogIndex<P> {
     /// Last version of `record` that readers may see.
-    fn visible_last(&self, record: &StreamRecord) -> u64 {
+    pub(super) fn visible_last(&self, record: &StreamRecord) -> u64 {
         record.positions.partition_point(|&p| p <= self.visible) as u64
     }
 

@@ -4,11 +4,13 @@
 
 mod append;
 mod lifecycle;
+mod listing;
 mod read;
 mod subscribe;
 
 pub use append::*;
 pub use lifecycle::*;
+pub use listing::*;
 pub use read::*;
 pub use subscribe::*;
 
