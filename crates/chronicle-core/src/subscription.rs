@@ -10,7 +10,10 @@
 use crate::{EventStore, Filter, ReadAll, RecordedEvent, Result, SubscribeFrom, metrics::SubscriptionGauge};
 use std::{
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
 };
 use tokio::sync::{mpsc, watch};
@@ -29,6 +32,8 @@ pub const SUBSCRIPTION_PAGE: usize = 512;
 #[derive(Debug)]
 pub struct Subscription {
     rx: mpsc::Receiver<Result<RecordedEvent>>,
+    /// The newest head the loop has seen (0 when unknown).
+    head: Arc<AtomicU64>,
 }
 
 impl Subscription {
@@ -44,19 +49,29 @@ impl Subscription {
         gauge: SubscriptionGauge,
     ) -> Self {
         let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let seen = Arc::new(AtomicU64::new(0));
+        let seen_by_loop = seen.clone();
         tokio::spawn(async move {
             let _gauge = gauge;
-            if let Err(e) = run(&*store, head, from, filter, &tx).await {
+            if let Err(e) = run(&*store, head, from, filter, &tx, &seen_by_loop).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
-        Self { rx }
+        Self { rx, head: seen }
     }
 
     /// A subscription fed by someone else (e.g. a remote client reading a
     /// WebSocket): events in position order, an `Err` last if it fails.
     pub fn from_receiver(rx: mpsc::Receiver<Result<RecordedEvent>>) -> Self {
-        Self { rx }
+        Self { rx, head: Arc::default() }
+    }
+
+    /// The store's head as the subscription last saw it (when it read a
+    /// page or was woken by a commit; 0 when unknown, e.g. a remote
+    /// subscription): how far behind a delivered event is, without asking
+    /// the store once per event.
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Relaxed)
     }
 
     /// The next event; `None` when the store shut down. An `Err` is final.
@@ -91,11 +106,13 @@ async fn run(
     from: SubscribeFrom,
     filter: Filter,
     tx: &mpsc::Sender<Result<RecordedEvent>>,
+    seen: &AtomicU64,
 ) -> Result<()> {
     let mut position = start_position(store, from).await?;
     loop {
         let read = ReadAll::forward().from(position).limit(SUBSCRIPTION_PAGE).filter(filter.clone());
         let page = store.read_all(&read).await?;
+        seen.fetch_max(page.head, Ordering::Relaxed);
         for event in page.events {
             position = event.global_position + 1;
             if tx.send(Ok(event)).await.is_err() {
@@ -108,7 +125,9 @@ async fn run(
                 position = position.max(page.head + 1);
                 // Caught up: sleep until something at `position` commits.
                 loop {
-                    if *head.borrow_and_update() >= position {
+                    let now = *head.borrow_and_update();
+                    seen.fetch_max(now, Ordering::Relaxed);
+                    if now >= position {
                         break;
                     }
                     tokio::select! {

@@ -55,8 +55,8 @@ pub struct HttpMetrics {
     pub sse_subscribers: AtomicU64,
     /// Open WebSocket subscribers.
     pub ws_subscribers: AtomicU64,
-    /// Largest lag (head − last delivered position) over SSE subscribers at their last delivery.
-    pub sse_max_lag: AtomicU64,
+    /// Largest lag (head − delivered position) seen by an SSE or WebSocket subscriber at a delivery.
+    pub subscriber_max_lag: AtomicU64,
 }
 
 fn counter(out: &mut String, name: &str, help: &str, kind: &str, value: impl std::fmt::Display) {
@@ -103,7 +103,7 @@ impl HttpMetrics {
             "chronicle_subscriber_lag_events",
             "Largest subscriber lag behind the head, in events.",
             "gauge",
-            self.sse_max_lag.load(Relaxed),
+            self.subscriber_max_lag.load(Relaxed),
         );
         if let Some(bytes) = storage_bytes {
             counter(&mut out, "chronicle_storage_bytes", "Bytes of stored data on disk.", "gauge", bytes);

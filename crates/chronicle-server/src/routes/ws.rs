@@ -5,7 +5,10 @@
 //! loss); the server closes with 1001 when it shuts down and 1011 when the
 //! store fails, with the reason in the close frame.
 
-use super::events::EventsQuery;
+use super::{
+    events::EventsQuery,
+    pump::{Sink, pump, start},
+};
 use crate::{
     AppState,
     body::ErrorSchema,
@@ -19,11 +22,11 @@ use axum::{
     },
     response::Response,
 };
-use chronicle_core::{SubscribeFrom, Subscription};
-use std::sync::atomic::Ordering::Relaxed;
+use chronicle_core::{Error, RecordedEvent};
 
 /// Subscribes over a WebSocket (filters as `GET /events`; `stream_id` for one stream): from position `from`
-/// (inclusive), else from the first event recorded at or after `since`, else only new events.
+/// (inclusive), else from the first event recorded at or after `since`, else only new events. The same start and
+/// filters as `GET /subscribe`.
 #[utoipa::path(get, path = "/ws", tag = "events", params(EventsQuery),
     responses((status = 101, description = "WebSocket: one text message per event (the event JSON); close 1001 on shutdown, 1011 on a store error"),
         (status = 400, body = ErrorSchema)))]
@@ -34,44 +37,38 @@ pub(crate) async fn ws(
 ) -> ApiResult<Response> {
     let Query(q) = query?;
     let filter = q.filter()?;
-    let from = match (q.from, filter.since) {
-        (Some(0), _) => return Err(ApiError::bad_request("from", "positions start at 1")),
-        (Some(p), _) => SubscribeFrom::Position(p),
-        (None, Some(t)) => SubscribeFrom::Timestamp(t),
-        (None, None) => SubscribeFrom::End,
-    };
+    let from = start(None, q.from, filter.since)?;
     let upgrade = upgrade.map_err(|e| ApiError::bad_request("upgrade", format!("a WebSocket handshake is required: {e}")))?;
     let sub = state.store.subscribe(from, filter).await?;
-    Ok(upgrade.on_upgrade(move |socket| pump(socket, sub, state)))
+    Ok(upgrade.on_upgrade(move |socket| async move { pump(sub, WsSink(socket), &state, &state.metrics.ws_subscribers).await }))
 }
 
-async fn pump(mut socket: WebSocket, mut sub: Subscription, state: AppState) {
-    let (metrics, mut shutdown) = (state.metrics.clone(), state.shutdown.clone());
-    metrics.ws_subscribers.fetch_add(1, Relaxed);
-    let close = |code, reason: String| Message::Close(Some(CloseFrame { code, reason: reason.into() }));
-    loop {
-        tokio::select! {
-            next = sub.next() => match next {
-                Some(Ok(e)) => {
-                    if socket.send(Message::Text(e.to_json().into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Err(e)) => {
-                    let _ = socket.send(close(close_code::ERROR, format!("store error: {e}"))).await;
-                    break;
-                }
-                None => break,
-            },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+/// The WebSocket's side of the pump.
+struct WsSink(WebSocket);
+
+fn close(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+impl Sink for WsSink {
+    async fn deliver(&mut self, e: &RecordedEvent) -> bool {
+        self.0.send(Message::Text(e.to_json().into())).await.is_ok()
+    }
+
+    async fn fail(&mut self, error: &Error) {
+        let _ = self.0.send(close(close_code::ERROR, format!("store error: {error}"))).await;
+    }
+
+    async fn shut_down(&mut self) {
+        let _ = self.0.send(close(close_code::AWAY, "server shutting down; reconnect with from=last+1".into())).await;
+    }
+
+    async fn gone(&mut self) {
+        loop {
+            match self.0.recv().await {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => {} // pings are answered by the library; nothing else is expected
-            },
-            () = async { let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ()); } => {
-                let _ = socket.send(close(close_code::AWAY, "server shutting down; reconnect with from=last+1".into())).await;
-                break;
             }
         }
     }
-    metrics.ws_subscribers.fetch_sub(1, Relaxed);
 }
