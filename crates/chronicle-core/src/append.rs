@@ -72,7 +72,7 @@ pub struct AppendCondition {
     pub query: EventQuery,
     /// The position the decision was based on (inclusive upper bound of
     /// what the caller saw).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_int::opt_u64")]
     pub after: Option<u64>,
 }
 

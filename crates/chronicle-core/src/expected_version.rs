@@ -79,12 +79,13 @@ impl<'de> serde::Deserialize<'de> for ExpectedVersion {
         #[derive(serde::Deserialize)]
         #[serde(untagged)]
         enum Repr {
-            N(u64),
+            N(#[serde(deserialize_with = "crate::json_int::u64")] u64),
             S(String),
         }
-        match Repr::deserialize(d)? {
-            Repr::N(n) => Ok(Self::Exact(n)),
-            Repr::S(s) => s.parse().map_err(serde::de::Error::custom),
+        match Repr::deserialize(d) {
+            Ok(Repr::N(n)) => Ok(Self::Exact(n)),
+            Ok(Repr::S(s)) => s.parse().map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom("expected a whole number ≥ 0, `any`, `no-stream` or `exists`")),
         }
     }
 }

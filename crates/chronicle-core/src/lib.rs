@@ -43,6 +43,7 @@ mod expected_version;
 mod hooks;
 #[cfg(feature = "index")]
 mod index;
+pub mod json_int;
 mod listing;
 mod maintenance;
 mod metadata;

@@ -16,10 +16,13 @@ use crate::Timestamp;
 #[serde(default, deny_unknown_fields)]
 pub struct StreamMetadata {
     /// Events older than this many seconds are invisible.
+    #[serde(deserialize_with = "crate::json_int::opt_u64")]
     pub max_age: Option<u64>,
     /// Only the newest `max_count` events are visible.
+    #[serde(deserialize_with = "crate::json_int::opt_u64")]
     pub max_count: Option<u64>,
     /// Events with a version below this are invisible.
+    #[serde(deserialize_with = "crate::json_int::opt_u64")]
     pub truncate_before: Option<u64>,
 }
 

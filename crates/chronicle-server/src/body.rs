@@ -32,7 +32,7 @@ pub(crate) struct NewEventBody {
     #[serde(default)]
     pub(crate) event_id: Option<Uuid>,
     /// Schema version of the data (default 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u32")]
     pub(crate) schema_version: Option<u32>,
     /// The metadata as text, validated by the store (instead of `metadata`).
     #[serde(default)]
@@ -164,4 +164,40 @@ pub(crate) fn page_response(events: &[RecordedEvent], next: Option<u64>, head: u
     let next = next.map_or_else(|| "null".to_owned(), |n| n.to_string());
     out.extend_from_slice(format!(",\"next\":{next},\"head\":{head}}}").as_bytes());
     RawJsonResponse(out)
+}
+
+/// A body part that must be a JSON object. serde lets a struct be written
+/// as an array of its fields (`[1, 2]`); the API documents objects, so an
+/// array is refused here as the wrong type.
+#[derive(Debug)]
+pub(crate) struct Object<T>(pub(crate) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData)).map(Object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_only_and_raw_json_survives() {
+        let events: Vec<Object<NewEventBody>> = serde_json::from_str(r#"[{"event_type":"T","data":{"b":1,"a":2}}]"#).unwrap();
+        assert_eq!(events[0].0.data.as_ref().map(|d| d.as_bytes().to_vec()), Some(br#"{"b":1,"a":2}"#.to_vec()), "key order kept");
+        assert!(serde_json::from_str::<Vec<Object<NewEventBody>>>(r#"[["T", {}]]"#).is_err());
+        assert!(serde_json::from_str::<Object<chronicle_core::StreamMetadata>>("[null, null]").is_err());
+        assert!(serde_json::from_str::<Object<chronicle_core::StreamMetadata>>(r#"{"max_age": 5.0}"#).is_ok());
+    }
 }

@@ -21,6 +21,7 @@
 pub mod audit;
 pub mod auth;
 mod body;
+mod contract;
 mod error;
 mod metrics;
 pub mod rate;
@@ -153,16 +154,17 @@ impl Server {
             .routes(routes!(ops::scavenge))
     }
 
-    /// The OpenAPI document of every route.
-    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+    /// The OpenAPI document of every route, with every constraint and
+    /// status the handlers enforce (what `/openapi.json` serves).
+    pub fn openapi(&self) -> serde_json::Value {
         let (_, mut doc) = self.api().split_for_parts();
         doc.paths.paths.insert("/openapi.json".into(), openapi_path());
-        doc
+        contract::refine(serde_json::to_value(doc).unwrap_or_default())
     }
 
     /// The axum router (with `/openapi.json`, request ids, tracing, body limit).
     pub fn router(&self) -> Router {
-        let doc = serde_json::to_value(self.openapi()).unwrap_or_default();
+        let doc = self.openapi();
         let (router, _) = self.api().split_for_parts();
         router
             .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc) }))

@@ -1,10 +1,10 @@
 //! The global log: multi-stream/DCB appends, filtered reads with cursor
 //! paging (JSON pages or streamed NDJSON), lookups by id and correlation.
 
-use super::streams::{context, expected};
+use super::streams::context;
 use crate::{
     AppState,
-    body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, PageSchema, RawJsonResponse, events_response, page_response},
+    body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, Object, PageSchema, RawJsonResponse, events_response, page_response},
     error::{ApiError, ApiResult},
 };
 use axum::{
@@ -21,6 +21,7 @@ use chronicle_core::{
     AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp,
     Uuid,
 };
+use chronicle_core::{EventQuery, ExpectedVersion, QueryItem};
 use serde::Deserialize;
 use std::{sync::Arc, time::Instant};
 use utoipa::{IntoParams, ToSchema};
@@ -35,7 +36,8 @@ pub(crate) struct StreamAppendBody {
     #[serde(default)]
     expected_version: Option<serde_json::Value>,
     /// The events.
-    events: Vec<NewEventBody>,
+    #[schema(value_type = Vec<NewEventBody>)]
+    events: Vec<Object<NewEventBody>>,
 }
 
 /// An atomic append to one or more streams, optionally DCB-conditional.
@@ -43,11 +45,35 @@ pub(crate) struct StreamAppendBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AppendBody {
     /// The parts (each stream at most once).
-    streams: Vec<StreamAppendBody>,
+    #[schema(value_type = Vec<StreamAppendBody>)]
+    streams: Vec<Object<StreamAppendBody>>,
     /// Fail with 409 if an event matching `query` was recorded after `after`.
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
-    condition: Option<AppendCondition>,
+    condition: Option<Object<ConditionBody>>,
+}
+
+/// A DCB condition, as the body spells it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConditionBody {
+    query: Object<QueryBody>,
+    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u64")]
+    after: Option<u64>,
+}
+
+/// A DCB query, as the body spells it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct QueryBody {
+    items: Vec<Object<QueryItem>>,
+}
+
+impl From<ConditionBody> for AppendCondition {
+    fn from(c: ConditionBody) -> Self {
+        let items = c.query.0.items.into_iter().map(|Object(item)| item).collect();
+        Self { query: EventQuery { items }, after: c.after }
+    }
 }
 
 /// Appends to several streams atomically, optionally guarded by a DCB condition.
@@ -57,27 +83,28 @@ pub(crate) struct AppendBody {
 pub(crate) async fn append_atomic(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
-    body: Result<Json<AppendBody>, JsonRejection>,
+    body: Result<Json<Object<AppendBody>>, JsonRejection>,
 ) -> ApiResult<Json<Vec<AppendResult>>> {
-    let Json(body) = body?;
+    let Json(Object(body)) = body?;
     let mut streams = Vec::with_capacity(body.streams.len());
-    for (i, part) in body.streams.into_iter().enumerate() {
+    for (i, Object(part)) in body.streams.into_iter().enumerate() {
         let stream = StreamId::new(&part.stream_id).map_err(|e| ApiError::bad_request(format!("streams[{i}].stream_id"), e.to_string()))?;
-        let ev = match &part.expected_version {
-            None => expected(None)?,
-            Some(serde_json::Value::String(s)) => expected(Some(s))?,
-            Some(v) => expected(Some(&v.to_string()))?,
+        let ev = match part.expected_version {
+            None | Some(serde_json::Value::Null) => ExpectedVersion::default(),
+            Some(v) => ExpectedVersion::deserialize(v)
+                .map_err(|e| ApiError::bad_request(format!("streams[{i}].expected_version"), e.to_string()))?,
         };
-        streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(Into::into).collect()));
+        streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(|Object(e)| e.into()).collect()));
     }
     let started = Instant::now();
-    let result = state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition }).await;
+    let result = state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) }).await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }
 
 /// Filters and paging of a read of the global log.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventsQuery {
     /// First position, inclusive (default 1, or the head when backward); pass `next` of a page.
     pub(crate) from: Option<u64>,

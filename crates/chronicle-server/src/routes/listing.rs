@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Filters and paging of a stream listing.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamsQuery {
     /// Only streams whose id starts with this.
     prefix: Option<String>,

@@ -50,6 +50,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct CheckpointBody {
     /// The saved position.
+    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
     position: u64,
 }
 
@@ -71,10 +72,10 @@ pub(crate) async fn load_checkpoint(
 pub(crate) async fn save_checkpoint(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<CheckpointBody>, JsonRejection>,
+    body: Result<Json<crate::body::Object<CheckpointBody>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(name) = path?;
-    let Json(b) = body?;
+    let Json(crate::body::Object(b)) = body?;
     state.store.save_checkpoint(&name, b.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     AppState,
-    body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, RawJsonResponse, events_response},
+    body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, Object, RawJsonResponse, events_response},
     error::{ApiError, ApiResult},
 };
 use axum::{
@@ -32,6 +32,7 @@ pub(crate) fn expected(v: Option<&str>) -> ApiResult<ExpectedVersion> {
 
 /// Query of an append.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AppendQuery {
     /// A version number, `any` (default), `no-stream` or `exists`.
     expected_version: Option<String>,
@@ -50,14 +51,14 @@ pub(crate) async fn append(
     principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<AppendQuery>, QueryRejection>,
-    body: Result<Json<Vec<NewEventBody>>, JsonRejection>,
+    body: Result<Json<Vec<Object<NewEventBody>>>, JsonRejection>,
 ) -> ApiResult<Json<AppendResult>> {
     let stream = stream_id(path)?;
     let Query(q) = query?;
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
     let started = Instant::now();
-    let result = state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(Into::into).collect()).await;
+    let result = state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect()).await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }
@@ -70,6 +71,7 @@ pub(crate) fn context(principal: Option<Extension<Principal>>) -> AppendContext 
 
 /// Query of a stream read.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReadQuery {
     /// First version, inclusive (default: first, or last when backward).
     from: Option<u64>,
@@ -100,6 +102,7 @@ pub(crate) async fn read(
 
 /// Query of a delete.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeleteQuery {
     /// A version number, `any` (default), `no-stream` or `exists`.
     expected_version: Option<String>,
@@ -151,10 +154,10 @@ pub(crate) struct MetadataSchema {
 pub(crate) async fn set_metadata(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<StreamMetadata>, JsonRejection>,
+    body: Result<Json<Object<StreamMetadata>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let stream = stream_id(path)?;
-    let Json(metadata) = body?;
+    let Json(Object(metadata)) = body?;
     state.store.set_stream_metadata(&stream, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,9 +167,10 @@ pub(crate) async fn set_metadata(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SnapshotBody {
     /// Last stream version folded into `state`.
+    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
     version: u64,
     /// Schema version of `state` (default 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u32")]
     schema_version: Option<u32>,
     /// The state.
     #[schema(value_type = Object)]
@@ -190,10 +194,10 @@ pub(crate) async fn load_snapshot(State(state): State<AppState>, path: Result<Pa
 pub(crate) async fn save_snapshot(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<SnapshotBody>, JsonRejection>,
+    body: Result<Json<Object<SnapshotBody>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let stream_id = stream_id(path)?;
-    let Json(b) = body?;
+    let Json(Object(b)) = body?;
     let snapshot = Snapshot { stream_id, version: b.version, schema_version: b.schema_version.unwrap_or(1), state: b.state };
     state.store.save_snapshot(snapshot).await?;
     Ok(StatusCode::NO_CONTENT)

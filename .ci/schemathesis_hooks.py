@@ -1,0 +1,38 @@
+"""Teach schemathesis the custom string formats the OpenAPI document uses.
+
+`json`: JSON text (the `data_raw` field); `json-object`: the text of a JSON
+object without the well-known metadata keys (the `metadata_raw` field).
+"""
+import json
+
+import schemathesis
+from hypothesis import strategies as st
+
+WELL_KNOWN = {"correlation_id", "causation_id", "actor", "tenant", "tags"}
+scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
+keys = st.text(max_size=10).filter(lambda k: k not in WELL_KNOWN)
+
+schemathesis.openapi.format("json", values.map(json.dumps))
+schemathesis.openapi.format("json-object", st.dictionaries(keys, values, max_size=4).map(json.dumps))
+
+
+def _unique(values):
+    values = [v for v in values if v is not None]
+    return len(values) == len(set(values))
+
+
+@schemathesis.hook
+def filter_body(context, body):
+    """Rules the document states in prose but JSON Schema cannot express:
+    each stream at most once per atomic append, and each event id at most
+    once per append (the server answers 400 naming the field otherwise)."""
+    events = []
+    if isinstance(body, dict) and isinstance(body.get("streams"), list):
+        parts = [p for p in body["streams"] if isinstance(p, dict)]
+        if not _unique([p.get("stream_id") for p in parts if isinstance(p.get("stream_id"), str)]):
+            return False
+        events = [e for p in parts if isinstance(p.get("events"), list) for e in p["events"]]
+    elif isinstance(body, list):
+        events = body
+    return _unique([e.get("event_id") for e in events if isinstance(e, dict) and isinstance(e.get("event_id"), str)])
