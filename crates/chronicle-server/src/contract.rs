@@ -87,7 +87,9 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     let has_body = op.contains_key("requestBody");
     if path == "/streams/{stream}" && method == "post" {
         // An append needs at least one event.
-        if let Some(s) = op.get_mut("requestBody").and_then(|b| b.pointer_mut("/content/application~1json/schema")).and_then(Value::as_object_mut) {
+        if let Some(s) =
+            op.get_mut("requestBody").and_then(|b| b.pointer_mut("/content/application~1json/schema")).and_then(Value::as_object_mut)
+        {
             s.insert("minItems".into(), json!(1));
         }
     }
@@ -96,10 +98,11 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     if validated || has_body || method != "get" || !op_is_plain(path) {
         responses.entry("400").or_insert_with(error_ref);
     }
-    if path == "/events" && method == "get" {
-        if let Some(ok) = responses.get_mut("200").and_then(|r| r.get_mut("content")).and_then(Value::as_object_mut) {
-            ok.insert("application/x-ndjson".into(), json!({"schema": {"$ref": "#/components/schemas/EventSchema"}}));
-        }
+    if path == "/events"
+        && method == "get"
+        && let Some(ok) = responses.get_mut("200").and_then(|r| r.get_mut("content")).and_then(Value::as_object_mut)
+    {
+        ok.insert("application/x-ndjson".into(), json!({"schema": {"$ref": "#/components/schemas/EventSchema"}}));
     }
     if has_body {
         responses.entry("415").or_insert_with(error_ref);
@@ -144,38 +147,90 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
         nullable(json!({"type": "string", "format": format, "contentMediaType": "application/json",
             "description": format!("The {what} as JSON text (format `{format}`), validated by the store (instead of `{what}`)")}))
     };
-    set(schemas, "NewEventBody", "event_type", json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": EVENT_TYPE,
-        "description": "Event type, e.g. `OrderPlaced` (1 to 255 bytes, no whitespace or control characters)"}));
+    set(
+        schemas,
+        "NewEventBody",
+        "event_type",
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": EVENT_TYPE,
+        "description": "Event type, e.g. `OrderPlaced` (1 to 255 bytes, no whitespace or control characters)"}),
+    );
     set(schemas, "NewEventBody", "data", json!({"description": "Event data: any JSON value (at most 100 KiB by default)."}));
     set(schemas, "NewEventBody", "data_raw", json_text("data", "json"));
     set(schemas, "NewEventBody", "metadata", nullable(json!({"$ref": "#/components/schemas/EventMetadata"})));
     set(schemas, "NewEventBody", "metadata_raw", json_text("metadata", "json-object"));
-    set(schemas, "NewEventBody", "event_id", nullable(json!({"type": "string", "format": "uuid",
-        "not": {"const": "00000000-0000-0000-0000-000000000000"}, "description": "Client event id for idempotent retries (not the nil UUID); a UUIDv7 otherwise."})));
+    set(
+        schemas,
+        "NewEventBody",
+        "event_id",
+        nullable(json!({"type": "string", "format": "uuid",
+        "not": {"const": "00000000-0000-0000-0000-000000000000"}, "description": "Client event id for idempotent retries (not the nil UUID); a UUIDv7 otherwise."})),
+    );
     set(schemas, "NewEventBody", "schema_version", nullable(json!({"type": "integer", "minimum": 1, "maximum": u32::MAX})));
     if let Some(body) = schemas.get_mut("NewEventBody").and_then(Value::as_object_mut) {
-        body.insert("anyOf".into(), json!([{"required": ["data"]}, {"required": ["data_raw"], "properties": {"data_raw": {"type": "string"}}}]));
+        body.insert(
+            "anyOf".into(),
+            json!([{"required": ["data"]}, {"required": ["data_raw"], "properties": {"data_raw": {"type": "string"}}}]),
+        );
     }
     set(schemas, "StreamAppendBody", "stream_id", name("Stream id"));
-    set(schemas, "StreamAppendBody", "expected_version", nullable(json!({"anyOf": [
-        {"type": "integer", "minimum": 0, "maximum": i64::MAX}, {"type": "string", "pattern": EXPECTED}]})));
-    set(schemas, "StreamAppendBody", "events", json!({"type": "array", "minItems": 1, "description": "The events (at least one).",
-        "items": {"$ref": "#/components/schemas/NewEventBody"}}));
-    set(schemas, "AppendBody", "streams", json!({"type": "array", "minItems": 1, "uniqueItems": true,
+    set(
+        schemas,
+        "StreamAppendBody",
+        "expected_version",
+        nullable(json!({"anyOf": [
+        {"type": "integer", "minimum": 0, "maximum": i64::MAX}, {"type": "string", "pattern": EXPECTED}]})),
+    );
+    set(
+        schemas,
+        "StreamAppendBody",
+        "events",
+        json!({"type": "array", "minItems": 1, "description": "The events (at least one).",
+        "items": {"$ref": "#/components/schemas/NewEventBody"}}),
+    );
+    set(
+        schemas,
+        "AppendBody",
+        "streams",
+        json!({"type": "array", "minItems": 1, "uniqueItems": true,
         "description": "The parts, each stream at most once; an event id at most once in the whole append.",
-        "items": {"$ref": "#/components/schemas/StreamAppendBody"}}));
-    set(schemas, "AppendBody", "condition", nullable(json!({"type": "object", "additionalProperties": false, "required": ["query"],
+        "items": {"$ref": "#/components/schemas/StreamAppendBody"}}),
+    );
+    set(
+        schemas,
+        "AppendBody",
+        "condition",
+        nullable(json!({"type": "object", "additionalProperties": false, "required": ["query"],
         "properties": {
             "query": {"type": "object", "additionalProperties": false, "properties": {"items": {"type": "array", "items": {
                 "type": "object", "additionalProperties": false,
                 "properties": {"types": {"type": "array", "items": {"type": "string"}}, "tags": {"type": "array", "items": {"type": "string"}}}}}}},
             "after": nullable(json!({"type": "integer", "minimum": 0, "maximum": i64::MAX}))
-        }})));
-    set(schemas, "MetadataSchema", "truncate_before", nullable(json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "Versions below this are invisible."})));
+        }})),
+    );
+    set(
+        schemas,
+        "MetadataSchema",
+        "truncate_before",
+        nullable(json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "Versions below this are invisible."})),
+    );
     set(schemas, "EventSchema", "data", json!({"description": "Data: any JSON value, as appended."}));
     set(schemas, "EventSchema", "metadata", json!({"type": "object", "description": "Metadata (a JSON object), as appended."}));
     set(schemas, "SnapshotBody", "state", json!({"description": "The state: any JSON value."}));
     set(schemas, "SnapshotBody", "schema_version", nullable(json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})));
-    set(schemas, "MetadataSchema", "max_age", nullable(json!({"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "Events older than this many seconds are invisible."})));
-    set(schemas, "MetadataSchema", "max_count", nullable(json!({"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "Only the newest this many events are visible."})));
+    set(
+        schemas,
+        "MetadataSchema",
+        "max_age",
+        nullable(
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "Events older than this many seconds are invisible."}),
+        ),
+    );
+    set(
+        schemas,
+        "MetadataSchema",
+        "max_count",
+        nullable(
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "Only the newest this many events are visible."}),
+        ),
+    );
 }

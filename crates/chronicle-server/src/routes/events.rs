@@ -4,7 +4,9 @@
 use super::streams::context;
 use crate::{
     AppState,
-    body::{AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, Object, PageSchema, RawJsonResponse, events_response, page_response},
+    body::{
+        AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, Object, PageSchema, RawJsonResponse, events_response, page_response,
+    },
     error::{ApiError, ApiResult},
 };
 use axum::{
@@ -97,7 +99,8 @@ pub(crate) async fn append_atomic(
         streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(|Object(e)| e.into()).collect()));
     }
     let started = Instant::now();
-    let result = state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) }).await;
+    let result =
+        state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) }).await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }

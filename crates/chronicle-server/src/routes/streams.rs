@@ -58,7 +58,8 @@ pub(crate) async fn append(
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
     let started = Instant::now();
-    let result = state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect()).await;
+    let result =
+        state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect()).await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }
