@@ -105,11 +105,11 @@ pub enum Error {
     #[error("{operation} is unsupported by the {backend} backend{hint}")]
     Unsupported {
         /// The operation.
-        operation: &'static str,
+        operation: String,
         /// The backend.
-        backend: &'static str,
+        backend: String,
         /// Where to go instead (may be empty; starts with a space).
-        hint: &'static str,
+        hint: String,
     },
     /// The configuration is invalid or names something unavailable.
     #[error("configuration error: {reason}")]

@@ -108,7 +108,7 @@ pub trait Maintenance: Send + Sync + fmt::Debug {
 
     /// The error of an operation this backend does not offer.
     fn unsupported(&self, operation: &'static str, hint: &'static str) -> Error {
-        Error::Unsupported { operation, backend: self.backend(), hint }
+        Error::Unsupported { operation: operation.into(), backend: self.backend().into(), hint: hint.into() }
     }
 }
 

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use chronicle_core::{Error, ExpectedVersion, Filter, RawJson, RecordedEvent, StreamId, Timestamp, Uuid, ValidatedEvent};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// An event as every read returns it.
@@ -156,38 +156,5 @@ pub(crate) fn expected(e: ExpectedVersion) -> String {
 
 /// The core error an API error body stands for.
 pub(crate) fn error(status: u16, body: &[u8], context: Option<&StreamId>) -> Error {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return Error::Unavailable {
-            reason: format!("HTTP {status}: {}", String::from_utf8_lossy(body).chars().take(200).collect::<String>()),
-        };
-    };
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let number = |k: &str| v.get(k).and_then(Value::as_u64);
-    let message = text("message");
-    let stream = || v.get("stream_id").and_then(Value::as_str).and_then(|s| StreamId::new(s).ok()).or_else(|| context.cloned());
-    let field = text("field");
-    match (status, text("error").as_str()) {
-        (_, "wrong_expected_version") => match (stream(), v.get("expected").cloned().map(serde_json::from_value::<ExpectedVersion>)) {
-            (Some(stream), Some(Ok(expected))) => Error::WrongExpectedVersion { stream, expected, actual: number("actual") },
-            _ => bad_answer("wrong_expected_version", message),
-        },
-        (_, "duplicate_event_id") => match v.get("event_id").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
-            Some(event_id) => Error::DuplicateEventId { event_id },
-            None => bad_answer("duplicate_event_id", message),
-        },
-        (_, "append_condition_failed") => Error::AppendConditionFailed { position: number("position").unwrap_or(0) },
-        (_, "stream_deleted") => match stream() {
-            Some(stream) => Error::StreamDeleted { stream },
-            None => bad_answer("stream_deleted", message),
-        },
-        (_, "too_large") => {
-            Error::TooLarge { field, limit: number("limit").map_or(0, |n| n as usize), actual: number("actual").map_or(0, |n| n as usize) }
-        }
-        (_, "invalid") => Error::Invalid { field, reason: message },
-        (_, "corrupted") => Error::Corrupted { location: "server".into(), reason: message },
-        (_, "config") => Error::Config { reason: message },
-        (404, _) => Error::NotFound { what: message },
-        (401 | 403, _) => Error::Config { reason: format!("the server refused the token (HTTP {status}): {message}") },
-        (_, kind) => Error::Unavailable { reason: format!("HTTP {status} {kind}: {message}") },
-    }
+    chronicle_wire::error_from_body(status, body, context)
 }

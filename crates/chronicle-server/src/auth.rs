@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chronicle_core::Principal;
+use chronicle_wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -126,9 +127,9 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     Some(if metadata || delete { Role::Admin } else { Role::Writer })
 }
 
-fn denied(status: StatusCode, error: &'static str, message: String) -> Response {
-    let mut response = crate::ApiError { status, error, message, field: None, extra: None }.into_response();
-    if status == StatusCode::UNAUTHORIZED {
+fn denied(code: ErrorCode, message: String) -> Response {
+    let mut response = crate::ApiError::of(code, message).into_response();
+    if code == ErrorCode::Unauthorized {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"chronicle\""));
     }
     response
@@ -149,19 +150,19 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
     let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let Some(secret) = bearer else {
         audit("-", None, StatusCode::UNAUTHORIZED).await;
-        return denied(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer TOKEN".into());
+        return denied(ErrorCode::Unauthorized, "send Authorization: Bearer TOKEN".into());
     };
     let Some(Known { id, role, tenant }) = state.tokens.lookup(secret.trim()).cloned() else {
         audit("-", None, StatusCode::UNAUTHORIZED).await;
-        return denied(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token".into());
+        return denied(ErrorCode::Unauthorized, "unknown token".into());
     };
     if role < required {
         audit(&id, Some(role), StatusCode::FORBIDDEN).await;
-        return denied(StatusCode::FORBIDDEN, "forbidden", format!("{method} {path} needs the {required} role; token {id} is {role}"));
+        return denied(ErrorCode::Forbidden, format!("{method} {path} needs the {required} role; token {id} is {role}"));
     }
     if let Err(wait) = state.limits.check(&id, tenant.as_deref()) {
         audit(&id, Some(role), StatusCode::TOO_MANY_REQUESTS).await;
-        let mut response = denied(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("token {id} is over its rate limit; retry later"));
+        let mut response = denied(ErrorCode::RateLimited, format!("token {id} is over its rate limit; retry later"));
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);

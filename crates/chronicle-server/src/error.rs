@@ -7,7 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chronicle_core::Error;
-use serde_json::{Value, json};
+use chronicle_wire::{ErrorCode, error_body};
+use serde_json::Value;
 
 /// An API error: a status and a JSON body.
 #[derive(Debug, thiserror::Error)]
@@ -28,78 +29,53 @@ pub struct ApiError {
 impl ApiError {
     /// A 400 naming a field.
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, error: "invalid", message: message.into(), field: Some(field.into()), extra: None }
+        Self { field: Some(field.into()), ..Self::of(ErrorCode::Invalid, message) }
     }
 
     /// A 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, error: "not_found", message: message.into(), field: None, extra: None }
+        Self::of(ErrorCode::NotFound, message)
     }
 
-    fn plain(status: StatusCode, error: &'static str, message: String) -> Self {
-        Self { status, error, message, field: None, extra: None }
+    /// An error with `code` and its status (the table of `chronicle-wire`).
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { status, error: code.as_str(), message: message.into(), field: None, extra: None }
     }
 }
 
+/// The body `chronicle-wire` gives a core error, with its status.
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let message = e.to_string();
-        let kind = e.kind();
-        match e {
-            Error::Invalid { field, .. } => Self { field: Some(field), ..Self::plain(StatusCode::BAD_REQUEST, kind, message) },
-            Error::TooLarge { field, limit, actual } => Self {
-                field: Some(field),
-                extra: Some(json!({"limit": limit, "actual": actual})),
-                ..Self::plain(StatusCode::PAYLOAD_TOO_LARGE, kind, message)
-            },
-            Error::WrongExpectedVersion { stream, expected, actual } => Self {
-                field: Some("expected_version".into()),
-                extra: Some(json!({"stream_id": stream, "expected": expected, "actual": actual})),
-                ..Self::plain(StatusCode::CONFLICT, kind, message)
-            },
-            Error::DuplicateEventId { event_id } => {
-                Self { extra: Some(json!({"event_id": event_id})), ..Self::plain(StatusCode::CONFLICT, kind, message) }
-            }
-            Error::AppendConditionFailed { position } => {
-                Self { extra: Some(json!({"position": position})), ..Self::plain(StatusCode::CONFLICT, kind, message) }
-            }
-            Error::StreamDeleted { stream } => {
-                Self { extra: Some(json!({"stream_id": stream})), ..Self::plain(StatusCode::GONE, kind, message) }
-            }
-            Error::Unavailable { .. } => Self::plain(StatusCode::SERVICE_UNAVAILABLE, kind, message),
-            Error::Unsupported { .. } => Self::plain(StatusCode::NOT_IMPLEMENTED, kind, message),
-            Error::NotFound { .. } => Self::plain(StatusCode::NOT_FOUND, kind, message),
-            Error::Locked { .. } => Self::plain(StatusCode::CONFLICT, kind, message),
-            _ => Self::plain(StatusCode::INTERNAL_SERVER_ERROR, kind, message),
-        }
+        let code = ErrorCode::of(&e);
+        let (_, mut body) = error_body(&e);
+        body.remove("error");
+        let message = body.remove("message").and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default();
+        let field = body.remove("field").and_then(|f| f.as_str().map(str::to_owned));
+        Self { field, extra: (!body.is_empty()).then_some(Value::Object(body)), ..Self::of(code, message) }
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = match &r {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::BAD_REQUEST,
+        let code = match &r {
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+            _ => ErrorCode::Invalid,
         };
-        let error = match status {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            _ => "invalid",
-        };
-        Self { field: Some("body".into()), ..Self::plain(status, error, r.body_text()) }
+        Self { field: Some("body".into()), ..Self::of(code, r.body_text()) }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self { field: Some("query".into()), ..Self::plain(StatusCode::BAD_REQUEST, "invalid", r.body_text()) }
+        Self { field: Some("query".into()), ..Self::of(ErrorCode::Invalid, r.body_text()) }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        Self { field: Some("path".into()), ..Self::plain(StatusCode::BAD_REQUEST, "invalid", r.body_text()) }
+        Self { field: Some("path".into()), ..Self::of(ErrorCode::Invalid, r.body_text()) }
     }
 }
 
