@@ -1,14 +1,12 @@
 //! The trait, route by route.
 
-use crate::{
-    RemoteStore, unavailable,
-    wire::{self, WireAppend, WireNew, WirePart},
-};
+use crate::{RemoteStore, unavailable, wire};
 use chronicle_core::{
     AppendContext, AppendRequest, AppendResult, Committed, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, Filter,
     Health, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
     SubscribeFrom, Subscription, Uuid, async_trait,
 };
+use chronicle_wire::{AppendBody, ConditionBody, NewEventBody, Object, StreamAppendBody};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -33,12 +31,15 @@ impl RemoteStore {
             .streams
             .iter()
             .map(|p| {
-                let events = p.events.iter().map(WireNew::validated).collect::<Result<_>>()?;
-                Ok(WirePart { stream_id: p.stream.as_str(), expected_version: p.expected, events })
+                Object(StreamAppendBody {
+                    stream_id: p.stream.to_string(),
+                    expected_version: serde_json::to_value(p.expected).ok(),
+                    events: p.events.iter().map(|e| Object(NewEventBody::from(e))).collect(),
+                })
             })
-            .collect::<Result<_>>()?;
-        let body = serde_json::to_vec(&WireAppend { streams, condition: prepared.condition.as_ref() })
-            .map_err(|e| Error::invalid("events", e.to_string()))?;
+            .collect();
+        let condition = prepared.condition.as_ref().map(|c| Object(ConditionBody::from(c)));
+        let body = serde_json::to_vec(&AppendBody { streams, condition }).map_err(|e| Error::invalid("events", e.to_string()))?;
         let context = prepared.streams.first().map(|p| &p.stream);
         let post = self.request(Method::POST, &["append"]).header("content-type", "application/json").body(body);
         let (_, answer) = self.send(post, context).await.inspect_err(|e| {

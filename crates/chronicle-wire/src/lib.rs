@@ -17,6 +17,10 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod body;
 mod error;
+mod read;
 
+pub use body::{AppendBody, ConditionBody, NewEventBody, Object, QueryBody, StreamAppendBody};
 pub use error::{ErrorCode, error_body, error_from_body};
+pub use read::{event, events, page};

@@ -4,9 +4,7 @@
 use super::streams::context;
 use crate::{
     AppState,
-    body::{
-        AppendResultSchema, ErrorSchema, EventSchema, NewEventBody, Object, PageSchema, RawJsonResponse, events_response, page_response,
-    },
+    body::{AppendResultSchema, ErrorSchema, EventSchema, Object, PageSchema, RawJsonResponse, events_response, page_response},
     error::{ApiError, ApiResult},
 };
 use axum::{
@@ -20,63 +18,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chronicle_core::{
-    AppendCondition, AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp,
-    Uuid,
+    AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp, Uuid,
 };
-use chronicle_core::{EventQuery, ExpectedVersion, QueryItem};
+use chronicle_wire::AppendBody;
 use serde::Deserialize;
 use std::{sync::Arc, time::Instant};
-use utoipa::{IntoParams, ToSchema};
-
-/// One stream's part of an atomic append.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct StreamAppendBody {
-    /// Stream id.
-    stream_id: String,
-    /// A version number, `any` (default), `no-stream` or `exists`.
-    #[serde(default)]
-    expected_version: Option<serde_json::Value>,
-    /// The events.
-    #[schema(value_type = Vec<NewEventBody>)]
-    events: Vec<Object<NewEventBody>>,
-}
-
-/// An atomic append to one or more streams, optionally DCB-conditional.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AppendBody {
-    /// The parts (each stream at most once).
-    #[schema(value_type = Vec<StreamAppendBody>)]
-    streams: Vec<Object<StreamAppendBody>>,
-    /// Fail with 409 if an event matching `query` was recorded after `after`.
-    #[schema(value_type = Option<Object>)]
-    #[serde(default)]
-    condition: Option<Object<ConditionBody>>,
-}
-
-/// A DCB condition, as the body spells it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ConditionBody {
-    query: Object<QueryBody>,
-    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u64")]
-    after: Option<u64>,
-}
-
-/// A DCB query, as the body spells it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct QueryBody {
-    items: Vec<Object<QueryItem>>,
-}
-
-impl From<ConditionBody> for AppendCondition {
-    fn from(c: ConditionBody) -> Self {
-        let items = c.query.0.items.into_iter().map(|Object(item)| item).collect();
-        Self { query: EventQuery { items }, after: c.after }
-    }
-}
+use utoipa::IntoParams;
 
 /// Appends to several streams atomically, optionally guarded by a DCB condition.
 #[utoipa::path(post, path = "/append", tag = "events", request_body = AppendBody,
@@ -91,11 +38,7 @@ pub(crate) async fn append_atomic(
     let mut streams = Vec::with_capacity(body.streams.len());
     for (i, Object(part)) in body.streams.into_iter().enumerate() {
         let stream = StreamId::new(&part.stream_id).map_err(|e| ApiError::bad_request(format!("streams[{i}].stream_id"), e.to_string()))?;
-        let ev = match part.expected_version {
-            None | Some(serde_json::Value::Null) => ExpectedVersion::default(),
-            Some(v) => ExpectedVersion::deserialize(v)
-                .map_err(|e| ApiError::bad_request(format!("streams[{i}].expected_version"), e.to_string()))?,
-        };
+        let ev = part.expected().map_err(|e| ApiError::bad_request(format!("streams[{i}].expected_version"), e.to_string()))?;
         streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(|Object(e)| e.into()).collect()));
     }
     let started = Instant::now();
