@@ -6,7 +6,7 @@ use chronicle_core::{
     Health, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
     SubscribeFrom, Subscription, Uuid, async_trait,
 };
-use chronicle_wire::{AppendBody, ConditionBody, NewEventBody, Object, StreamAppendBody};
+use chronicle_wire::{AppendBody, CheckpointBody, ConditionBody, NewEventBody, Object, SnapshotBody, StreamAppendBody};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -152,7 +152,7 @@ impl EventStore for RemoteStore {
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
-        let body = serde_json::json!({"version": snapshot.version, "schema_version": snapshot.schema_version, "state": snapshot.state});
+        let body = SnapshotBody { version: snapshot.version, schema_version: Some(snapshot.schema_version), state: snapshot.state };
         let put = self.request(Method::PUT, &["streams", snapshot.stream_id.as_str(), "snapshot"]).json(&body);
         self.send(put, Some(&snapshot.stream_id)).await.map(|_| ())
     }
@@ -164,7 +164,7 @@ impl EventStore for RemoteStore {
 
     async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {
         chronicle_core::validate_consumer_name(consumer)?;
-        let put = self.request(Method::PUT, &["checkpoints", consumer]).json(&serde_json::json!({"position": position}));
+        let put = self.request(Method::PUT, &["checkpoints", consumer]).json(&CheckpointBody { position });
         self.send(put, None).await.map(|_| ())
     }
 

@@ -175,6 +175,31 @@ impl From<&AppendCondition> for ConditionBody {
     }
 }
 
+/// A snapshot to save (`PUT /streams/{stream}/snapshot`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotBody {
+    /// Last stream version folded into `state`.
+    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
+    pub version: u64,
+    /// Schema version of `state` (default 1).
+    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u32", skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
+    /// The state.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub state: RawJson,
+}
+
+/// A consumer's checkpoint (`GET` and `PUT /checkpoints/{name}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckpointBody {
+    /// The saved position.
+    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
+    pub position: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use chronicle_wire::CheckpointBody;
+use serde::Deserialize;
 
 /// Liveness: the process runs.
 #[utoipa::path(get, path = "/health/live", tag = "ops", responses((status = 200, description = "{live, ready, detail}"), (status = 503)))]
@@ -44,14 +44,6 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Err(e) => tracing::warn!(error = %e, "projection states unavailable for /metrics"),
     }
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text)
-}
-
-/// A consumer's checkpoint.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct CheckpointBody {
-    /// The saved position.
-    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
-    position: u64,
 }
 
 /// Loads a named consumer's checkpoint.

@@ -14,9 +14,10 @@ use axum::{
     http::StatusCode,
 };
 use chronicle_core::{
-    AppendContext, AppendResult, DeleteMode, Direction, ExpectedVersion, Principal, RawJson, ReadStream, Snapshot, StreamId, StreamInfo,
+    AppendContext, AppendResult, DeleteMode, Direction, ExpectedVersion, Principal, ReadStream, Snapshot, StreamId, StreamInfo,
     StreamMetadata,
 };
+use chronicle_wire::SnapshotBody;
 use serde::Deserialize;
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
@@ -161,21 +162,6 @@ pub(crate) async fn set_metadata(
     let Json(Object(metadata)) = body?;
     state.store.set_stream_metadata(&stream, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A snapshot to save.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SnapshotBody {
-    /// Last stream version folded into `state`.
-    #[serde(deserialize_with = "chronicle_core::json_int::u64")]
-    version: u64,
-    /// Schema version of `state` (default 1).
-    #[serde(default, deserialize_with = "chronicle_core::json_int::opt_u32")]
-    schema_version: Option<u32>,
-    /// The state.
-    #[schema(value_type = Object)]
-    state: RawJson,
 }
 
 /// The latest snapshot of a stream.
