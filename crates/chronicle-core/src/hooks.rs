@@ -1,8 +1,8 @@
 //! The built-in append hooks, configured from `chronicle.toml`'s
 //! `[pipeline]` section.
 
-use crate::{AppendContext, AppendHook, Error, PreparedAppend, RawJson, Result};
-use serde_json::{Map, Value, json};
+use crate::{AppendContext, AppendHook, Error, PreparedAppend, Result};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// Rejects appends carrying any of the listed event types
@@ -65,13 +65,9 @@ impl AppendHook for StampPrincipal {
     fn before_store(&self, context: &AppendContext, append: &mut PreparedAppend) -> Result<()> {
         let Some(principal) = &context.principal else { return Ok(()) };
         for event in append.streams.iter_mut().flat_map(|p| p.events.iter_mut()) {
-            let mut map: Map<String, Value> = event.metadata().decode().map_err(|e| Error::invalid("metadata", e.to_string()))?;
-            map.insert("actor".into(), json!({"type": "token", "id": principal.token_id}));
-            if let Some(tenant) = &principal.tenant {
-                map.insert("tenant".into(), Value::String(tenant.clone()));
-            }
-            let raw = RawJson::from_serialize(&map).map_err(|e| Error::invalid("metadata", e.to_string()))?;
-            event.set_metadata(raw)?;
+            let actor = ("actor".to_owned(), json!({"type": "token", "id": principal.token_id}));
+            let tenant = principal.tenant.as_ref().map(|t| ("tenant".to_owned(), Value::String(t.clone())));
+            event.set_metadata_fields(std::iter::once(actor).chain(tenant))?;
         }
         Ok(())
     }

@@ -72,6 +72,16 @@ impl ValidatedEvent {
         self.metadata = metadata;
         Ok(())
     }
+
+    /// Sets top-level metadata members (replacing those of the same name,
+    /// keeping the others); validates the result. What enrichment hooks
+    /// use to stamp a field.
+    pub fn set_metadata_fields(&mut self, fields: impl IntoIterator<Item = (String, serde_json::Value)>) -> Result<()> {
+        let bad = |e: serde_json::Error| Error::invalid("metadata", e.to_string());
+        let mut map: serde_json::Map<String, serde_json::Value> = self.metadata.decode().map_err(bad)?;
+        map.extend(fields);
+        self.set_metadata(RawJson::from_serialize(&map).map_err(bad)?)
+    }
 }
 
 impl Limits {

@@ -130,9 +130,7 @@ impl Block {
         }
         stored
     }
-}
 
-impl Block {
     /// Sets a stream's retention settings.
     pub(crate) fn metadata(&mut self, index: &LogIndex<Loc>, stream: StreamId, metadata: StreamMetadata, tx: oneshot::Sender<Result<()>>) {
         match index.plan_metadata(&stream, metadata) {

@@ -17,9 +17,9 @@
 
 use chronicle_core::{
     AppendContext, AppendHook, AppendPipeline, AppendRequest, Error, EventStore, ExpectedVersion, NewEvent, PreparedAppend, Principal,
-    RawJson, ReadAll, RecordedEvent, Result, Role, StreamAppend, StreamId,
+    ReadAll, RecordedEvent, Result, Role, StreamAppend, StreamId,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The token id the principal of the hook cases carries.
@@ -59,9 +59,7 @@ impl AppendHook for Probe {
             if &*event.event_type == REFUSED_TYPE {
                 return Err(Error::invalid("event_type", "refused by the conformance hook"));
             }
-            let mut map: Map<String, Value> = event.metadata().decode().map_err(|e| Error::invalid("metadata", e.to_string()))?;
-            map.insert("hooked".into(), Value::Bool(true));
-            event.set_metadata(RawJson::from_serialize(&map).map_err(|e| Error::invalid("metadata", e.to_string()))?)?;
+            event.set_metadata_fields([("hooked".to_owned(), Value::Bool(true))])?;
         }
         Ok(())
     }
