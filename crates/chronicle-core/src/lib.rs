@@ -44,6 +44,7 @@ mod hooks;
 #[cfg(feature = "index")]
 mod index;
 pub mod json_int;
+mod lease;
 mod listing;
 mod maintenance;
 mod metadata;
@@ -52,6 +53,7 @@ mod pipeline;
 mod plan;
 mod raw_json;
 mod read;
+mod retry;
 mod store;
 mod stream;
 mod stream_id;
@@ -70,6 +72,7 @@ pub use hooks::{DenyEventTypes, StampPrincipal};
 /// the `index` feature, so it is no part of what applications see.
 #[cfg(feature = "index")]
 pub use index::{IdIndex, IndexPage, IndexedEvent, LogIndex, Misplaced, StreamChange, compact_meta};
+pub use lease::{Lease, Leases, LocalLeases};
 pub use listing::{ListStreams, StreamPage, StreamSummary};
 pub use maintenance::{Maintenance, NoMaintenance, ScavengeReport, StoreStats, VerifyOptions, VerifyReport};
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
@@ -77,6 +80,7 @@ pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};
 pub use pipeline::{AppendHook, AppendPipeline, Committed};
 pub use plan::{AppendPlan, AppendView, EventLocation, plan_append};
 pub use raw_json::RawJson;
+pub use retry::Backoff;
 pub use read::{Direction, EventPage, Filter, ReadAll, ReadStream, SubscribeFrom};
 pub use store::{EventStore, validate_consumer_name};
 pub use stream::{DeleteMode, Snapshot, StreamInfo, StreamMetadata, StreamStatus};

@@ -26,12 +26,14 @@
 mod append;
 mod breaker;
 mod commit;
+mod lease;
 mod listen;
 mod read;
 mod schema;
 mod store;
 mod write;
 
+pub use lease::PgLeases;
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};
 

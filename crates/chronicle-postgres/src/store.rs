@@ -131,6 +131,11 @@ impl PgStore {
         })
     }
 
+    /// Leases shared by every node on this database and schema.
+    pub fn leases(&self) -> crate::PgLeases {
+        crate::PgLeases::new(self.inner.url.clone(), self.inner.schema.clone())
+    }
+
     /// The schema name.
     pub fn schema(&self) -> &str {
         &self.inner.schema

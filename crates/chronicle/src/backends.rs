@@ -3,7 +3,7 @@
 //! [`ConfigError::BackendUnavailable`] naming the cargo feature.
 
 use crate::{BackendKind, Config, ConfigError};
-use chronicle_core::{AppendPipeline, EventStore, Maintenance, NoMaintenance};
+use chronicle_core::{AppendPipeline, EventStore, Leases, LocalLeases, Maintenance, NoMaintenance};
 use std::sync::Arc;
 
 /// An open store and its maintenance handle (stats, verify, scavenge,
@@ -14,6 +14,10 @@ pub struct Opened {
     pub store: Arc<dyn EventStore>,
     /// Its maintenance, over this very store (a scavenge runs in it).
     pub maintenance: Arc<dyn Maintenance>,
+    /// Leases for "one node at a time" jobs (publishing relays): shared
+    /// by every node on PostgreSQL, process-local elsewhere (the file
+    /// engine locks its directory to one process anyway).
+    pub leases: Arc<dyn Leases>,
 }
 
 /// Opens the configured backend with the pipeline the configuration asks
@@ -64,12 +68,14 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
             let options = file_engine_options(config, pipeline);
             let store = chronicle_file::FileStore::open(&config.data_dir, options.clone())?;
             let maintenance = Arc::new(chronicle_file::FileMaintenance::of(store.clone(), options));
-            Ok(Opened { store: Arc::new(store), maintenance })
+            Ok(Opened { store: Arc::new(store), maintenance, leases: Arc::new(LocalLeases::default()) })
         }
         #[cfg(feature = "postgres")]
         BackendKind::Postgres => {
             let options = pg_options(config, pipeline)?;
-            Ok(without_maintenance(kind, Arc::new(chronicle_postgres::PgStore::connect(options).await?)))
+            let store = chronicle_postgres::PgStore::connect(options).await?;
+            let leases = Arc::new(store.leases());
+            Ok(Opened { leases, ..without_maintenance(kind, Arc::new(store)) })
         }
         #[cfg(feature = "remote")]
         BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(remote_client(config).await?.with_pipeline(pipeline)))),
@@ -103,7 +109,7 @@ pub fn maintenance(config: &Config) -> Arc<dyn Maintenance> {
 
 #[allow(dead_code)] // unused when only the file backend is built in
 fn without_maintenance(kind: BackendKind, store: Arc<dyn EventStore>) -> Opened {
-    Opened { store, maintenance: Arc::new(NoMaintenance(name(kind))) }
+    Opened { store, maintenance: Arc::new(NoMaintenance(name(kind))), leases: Arc::new(LocalLeases::default()) }
 }
 
 fn name(kind: BackendKind) -> &'static str {

@@ -40,8 +40,8 @@ pub use config::{
 pub use error::ConfigError;
 
 pub use chronicle_core::{
-    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, DeleteMode, DenyEventTypes, Direction,
-    EntryPoint, Error, EventPage, EventQuery, EventStore, ExpectedVersion, Filter, Health, Limits, Maintenance, Metadata, NewEvent,
+    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, Backoff, DeleteMode, DenyEventTypes, Direction,
+    EntryPoint, Error, EventPage, EventQuery, EventStore, ExpectedVersion, Filter, Health, Lease, Leases, Limits, LocalLeases, Maintenance, Metadata, NewEvent,
     NoMaintenance, PreparedAppend, PreparedStream, Principal, QueryItem, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Role,
     ScavengeReport, Snapshot, StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo, StreamMetadata, StreamStatus,
     SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait, category_of,
@@ -52,6 +52,6 @@ pub use chronicle_file::{FileMaintenance, FileStats, FileStore, verify, verify_w
 #[cfg(feature = "memory")]
 pub use chronicle_memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use chronicle_postgres::{PgOptions, PgStore};
+pub use chronicle_postgres::{PgLeases, PgOptions, PgStore};
 #[cfg(feature = "remote")]
 pub use chronicle_remote::RemoteStore;
