@@ -48,20 +48,21 @@ fn classify(client: &async_nats::Client, what: String) -> SinkError {
 #[async_trait]
 impl Sink for NatsSink {
     async fn connect(&mut self) -> Result<(), SinkError> {
-        if let Some((client, js)) = &self.connected {
-            // The client reconnects by itself; wait for it.
-            let deadline = tokio::time::Instant::now() + self.timeout;
-            while client.connection_state() != State::Connected {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(SinkError::Connection(format!("NATS at {} is unreachable", redact(&self.url))));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        if let Some((client, js)) = &self.connected
+            && client.connection_state() == State::Connected
+        {
             return self.ensure_stream(js).await;
         }
+        // A fresh client each time: the old one may hold publishes it
+        // queued while disconnected, and flushing those after a reconnect
+        // could put later events before the ones the relay resends.
+        self.connected = None;
         let client = ConnectOptions::new()
             .connection_timeout(self.timeout)
-            .reconnect_delay_callback(|attempt| Duration::from_millis(100 * (attempt as u64).min(20)))
+            // One immediate reconnect attempt, then the client gives up
+            // (dropping what it queued) and the relay reconnects itself.
+            .max_reconnects(1)
+            .reconnect_delay_callback(|_| Duration::ZERO)
             .connect(self.url.as_str())
             .await
             .map_err(|e| SinkError::Connection(format!("NATS at {}: {e}", redact(&self.url))))?;
@@ -72,8 +73,8 @@ impl Sink for NatsSink {
     }
 
     async fn send(&mut self, batch: &[Outgoing]) -> Result<Ack, SinkError> {
-        let Some((client, js)) = &self.connected else {
-            return Err(SinkError::Connection("not connected".into()));
+        let Some((client, js)) = self.connected.as_ref().filter(|(c, _)| c.connection_state() == State::Connected) else {
+            return Err(SinkError::Connection(format!("NATS at {} is not connected", redact(&self.url))));
         };
         let mut acks = Vec::with_capacity(batch.len());
         for m in batch {

@@ -16,6 +16,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct RabbitSink {
     url: String,
+    name: String,
     exchange: String,
     timeout: Duration,
     max_in_flight: usize,
@@ -27,6 +28,7 @@ impl RabbitSink {
     pub fn new(config: &SinkConfig) -> Self {
         Self {
             url: config.toml.url.clone(),
+            name: format!("chronicle-publish:{}", config.name()),
             exchange: config.toml.exchange.clone(),
             timeout: config.timeout(),
             max_in_flight: config.toml.max_in_flight,
@@ -46,7 +48,9 @@ impl Sink for RabbitSink {
             let _ = tokio::time::timeout(Duration::from_secs(1), channel.close(200, "reconnecting".into())).await;
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "reconnecting".into())).await;
         }
-        let connect = Connection::connect(&self.url, ConnectionProperties::default());
+        // Named, so operators find the relay's connection in the broker.
+        let properties = ConnectionProperties::default().with_connection_name(self.name.as_str().into());
+        let connect = Connection::connect(&self.url, properties);
         let conn = match tokio::time::timeout(self.timeout, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(self.connection_error("connect", &e)),

@@ -108,3 +108,60 @@ where
 pub async fn status(publisher: &Publisher) -> SinkStatus {
     publisher.status().await.unwrap().remove(0)
 }
+
+/// A private `nats-server -js` on its own port and store directory,
+/// killed on drop.
+pub struct PrivateNats {
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    /// Starts one on a free port (`None`, after a loud skip, when the
+    /// binary is missing; a failure under `CHRONICLE_REQUIRE_SERVICES=1`).
+    pub async fn start(dir: &std::path::Path) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut nats = Self { port, dir: dir.to_owned(), child: None };
+        let started = nats.restart().await;
+        chronicle_testkit::service_or_skip("nats-server (binary)", started).map(|()| nats)
+    }
+
+    /// (Re)starts the server on the same port and directory.
+    pub async fn restart(&mut self) -> Result<(), String> {
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run nats-server: {e}"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            if Instant::now() > deadline {
+                return Err("nats-server did not start listening".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs the server.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
