@@ -22,6 +22,7 @@ pub const REDELIVERED: &str = "dlq.redelivered";
 const PAGE: usize = 1000;
 
 /// One dead-lettered event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DlqEntry {
     /// The event's id.

@@ -58,13 +58,15 @@ pub(crate) struct Leader {
     handled: u64,
     saved: u64,
     last_save: Instant,
+    /// Consecutive connection failures (0: connected and delivering).
+    outage: u32,
 }
 
 impl Leader {
     pub(crate) fn new(relay: Relay) -> Self {
         let sink = sink::from_config(&relay.config);
         let dlq = Dlq::new(relay.store.clone(), relay.config.name()).ok();
-        Self { relay, sink, dlq, view: DlqView::default(), handled: 0, saved: 0, last_save: Instant::now() }
+        Self { relay, sink, dlq, view: DlqView::default(), handled: 0, saved: 0, last_save: Instant::now(), outage: 0 }
     }
 
     fn name(&self) -> &str {
@@ -254,6 +256,11 @@ impl Leader {
     }
 
     async fn delivered(&mut self, batch: &[Outgoing], acked: Acked, through: u64) {
+        if self.outage > 0 {
+            tracing::info!(sink = self.name(), "delivering again after {} failed connection attempt(s)", self.outage);
+            self.outage = 0;
+            self.set_state(RelayState::Running);
+        }
         let events: Vec<RecordedEvent> = batch.iter().map(|m| m.event.clone()).collect();
         self.relay.hooks.after(self.name(), &events);
         self.relay.status.update(|c| {

@@ -39,6 +39,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod api;
 mod dlq;
 mod error;
 mod hooks;
@@ -51,6 +52,7 @@ pub mod sink;
 mod status;
 mod template;
 
+pub use api::{DlqBody, MAX_SELECTED, MarkedBody, SelectionBody, StatusBody, render_prometheus};
 pub use dlq::{DISCARD, Dlq, DlqEntry, DlqView, ENTRY, REDELIVERED, REPLAY, Selection};
 pub use error::{PublishError, Result};
 pub use hooks::{DropMetadata, HookChain, PublishHook, SinkFilter, Verdict};

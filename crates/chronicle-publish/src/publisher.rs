@@ -7,13 +7,14 @@ use crate::{
     relay::lease_name,
 };
 use chronicle_core::{EventStore, Leases, Uuid};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::{sync::watch, task::JoinHandle};
 
 /// One sink's status, as `GET /publish` and `chronicle publish status`
 /// show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkStatus {
     /// The sink's name.
     pub name: String,

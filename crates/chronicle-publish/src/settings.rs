@@ -254,7 +254,24 @@ impl PublishSettings {
         Ok(Self { sinks })
     }
 
-    /// The sinks back as a `[publish]` table (what `chronicle config` prints).
+    /// Like [`PublishSettings::to_table`] with every secret replaced by
+    /// `"<redacted>"` and passwords removed from URLs (what `chronicle
+    /// config` prints).
+    pub fn to_table_redacted(&self) -> toml::Table {
+        let redacted = self
+            .sinks
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.toml.secret = s.toml.secret.map(|_| "<redacted>".into());
+                s.toml.url = crate::sink::redact(&s.toml.url);
+                s
+            })
+            .collect();
+        Self { sinks: redacted }.to_table()
+    }
+
+    /// The sinks back as a `[publish]` table.
     pub fn to_table(&self) -> toml::Table {
         let sinks = self.sinks.iter().filter_map(|s| toml::Value::try_from(&s.toml).ok()).collect();
         let mut table = toml::Table::new();

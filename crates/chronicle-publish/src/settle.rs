@@ -52,21 +52,29 @@ impl Leader {
     /// Reconnects until it works, backing off (the sink stays
     /// `disconnected`; nothing goes to the DLQ).
     pub(super) async fn reconnect(&mut self, cause: Option<String>) {
+        let backoff = self.relay.config.backoff();
         if let Some(cause) = cause {
-            tracing::warn!(sink = self.name(), "broker unreachable: {cause}");
+            // Consecutive outages back off (a sink whose connect always
+            // succeeds, like a webhook, must not spin); a delivery resets it.
+            self.outage += 1;
+            if self.outage == 1 {
+                tracing::warn!(sink = self.name(), "broker unreachable (retrying until it is back): {cause}");
+            }
             self.error(cause);
             self.set_state(RelayState::Disconnected);
+            tokio::time::sleep(backoff.delay(self.outage)).await;
         }
-        let backoff = self.relay.config.backoff();
-        let mut attempt = 0;
         loop {
             match self.sink.connect().await {
                 Ok(()) => return,
                 Err(e) => {
-                    attempt += 1;
+                    self.outage += 1;
+                    if self.outage == 1 {
+                        tracing::warn!(sink = self.name(), "broker unreachable (retrying until it is back): {e}");
+                    }
                     self.error(e.to_string());
                     self.set_state(RelayState::Disconnected);
-                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    tokio::time::sleep(backoff.delay(self.outage)).await;
                 }
             }
         }

@@ -160,6 +160,20 @@ impl RemoteStore {
         serde_json::from_slice(&body).map_err(|e| unavailable("the server's audit answer", e))
     }
 
+    /// `GET` of a server route outside the store API (`segments`, each
+    /// percent-encoded), its JSON answer decoded as `T`; an error answer
+    /// becomes the core error its body stands for.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        let (_, body) = self.send(self.request(Method::GET, segments), None).await?;
+        serde_json::from_slice(&body).map_err(|e| unavailable("the server's answer", e))
+    }
+
+    /// `POST` of `body` as JSON to a server route outside the store API.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
+        let (_, answer) = self.send(self.request(Method::POST, segments).json(body), None).await?;
+        serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+    }
+
     /// Like [`RemoteStore::send`], `None` for a 404.
     async fn send_optional(&self, request: RequestBuilder) -> Result<Option<bytes::Bytes>> {
         match self.send(request, None).await {

@@ -116,7 +116,8 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
         return None;
     }
     let stream = path.strip_prefix("/streams/");
-    if path == "/audit" || path.starts_with("/admin/") || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
+    let publish_change = path.starts_with("/publish/") && *method != Method::GET && *method != Method::HEAD;
+    if publish_change || path == "/audit" || path.starts_with("/admin/") || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
         return Some(Role::Admin);
     }
     if *method == Method::GET || *method == Method::HEAD {
@@ -222,6 +223,10 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/streams/order-1"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/$audit"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/admin/scavenge"), Some(Role::Admin));
+        assert_eq!(r(Method::GET, "/publish"), Some(Role::Reader));
+        assert_eq!(r(Method::GET, "/publish/s/dlq"), Some(Role::Reader));
+        assert_eq!(r(Method::POST, "/publish/s/dlq/replay"), Some(Role::Admin));
+        assert_eq!(r(Method::POST, "/publish/s/dlq/discard"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/%24audit"), Some(Role::Admin));
     }
 

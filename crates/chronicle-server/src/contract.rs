@@ -50,6 +50,7 @@ fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
     let streaming = path == "/subscribe" || path == "/ws";
     Some(match name_ {
         "stream" | "name" | "stream_id" => name(description),
+        "sink" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9-]+$", "description": description}),
         "from" => json!({"type": "integer", "minimum": if streaming { 1 } else { 0 }, "maximum": u64::MAX}),
         "limit" => match path {
             "/streams" => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
@@ -121,7 +122,7 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
 
 /// Routes that take nothing a client could get wrong.
 fn op_is_plain(path: &str) -> bool {
-    matches!(path, "/metrics" | "/health/live" | "/health/ready" | "/openapi.json" | "/admin/scavenge")
+    matches!(path, "/metrics" | "/health/live" | "/health/ready" | "/openapi.json" | "/admin/scavenge" | "/publish")
 }
 
 fn set(schemas: &mut Map<String, Value>, component: &str, property: &str, schema: Value) {
@@ -213,6 +214,18 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
         "truncate_before",
         nullable(json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "Versions below this are invisible."})),
     );
+    if let Some(body) = schemas.get_mut("SelectionBody").and_then(Value::as_object_mut) {
+        body.insert("additionalProperties".into(), json!(false));
+        body.insert("properties".into(), json!({
+            "event_ids": nullable(json!({"type": "array", "minItems": 1, "maxItems": chronicle_publish::MAX_SELECTED,
+                "items": {"type": "string", "format": "uuid"}, "description": "The entries, by event id (each must be in the queue)."})),
+            "all": nullable(json!({"const": true, "description": "Every entry in the queue now."}))
+        }));
+        body.insert("oneOf".into(), json!([
+            {"required": ["event_ids"], "properties": {"event_ids": {"type": "array"}}},
+            {"required": ["all"], "properties": {"all": {"const": true}}}
+        ]));
+    }
     set(schemas, "EventSchema", "data", json!({"description": "Data: any JSON value, as appended."}));
     set(schemas, "EventSchema", "metadata", json!({"type": "object", "description": "Metadata (a JSON object), as appended."}));
     set(schemas, "SnapshotBody", "state", json!({"description": "The state: any JSON value."}));

@@ -34,7 +34,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, listing, ops, streams, subscribe, ws};
+use routes::{events, listing, ops, publish, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -58,6 +58,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: Arc<auth::Tokens>,
     pub(crate) limits: Arc<auth::Limits>,
     pub(crate) audit: audit::AuditLog,
+    /// The publishing relays (`None`: no sinks configured).
+    pub(crate) publisher: Option<Arc<chronicle_publish::Publisher>>,
 }
 
 #[derive(OpenApi)]
@@ -90,6 +92,7 @@ impl Server {
                 tokens: Arc::default(),
                 limits: Arc::default(),
                 audit: audit::AuditLog::default(),
+                publisher: None,
             },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -127,6 +130,13 @@ impl Server {
         self
     }
 
+    /// Serves the relays' status and DLQs (`/publish…`) and their
+    /// metrics; the caller starts and stops the relays.
+    pub fn with_publisher(mut self, publisher: Arc<chronicle_publish::Publisher>) -> Self {
+        self.state.publisher = Some(publisher);
+        self
+    }
+
     /// Changes the request body limit.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -152,6 +162,10 @@ impl Server {
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::audit))
             .routes(routes!(ops::scavenge))
+            .routes(routes!(publish::status))
+            .routes(routes!(publish::dlq))
+            .routes(routes!(publish::replay))
+            .routes(routes!(publish::discard))
     }
 
     /// The OpenAPI document of every route, with every constraint and

@@ -173,6 +173,10 @@ pub struct Config {
     /// `[tls]`: the server's certificate and key, typed like `[auth]`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub tls: toml::Table,
+    /// `[publish]`: the relays' sinks (`[[publish.sinks]]`), kept raw and
+    /// typed by `chronicle_publish::PublishSettings`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub publish: toml::Table,
 }
 
 impl Default for Config {
@@ -190,6 +194,7 @@ impl Default for Config {
             pipeline: PipelineOptions::default(),
             auth: toml::Table::new(),
             tls: toml::Table::new(),
+            publish: toml::Table::new(),
         }
     }
 }

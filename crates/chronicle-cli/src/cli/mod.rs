@@ -9,6 +9,7 @@ mod bench;
 mod import;
 mod output;
 mod projections;
+mod publish;
 mod read;
 mod scavenge;
 mod schema;
@@ -62,6 +63,10 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Show every projection's and saga's state (position, lag, errors); `projections parked NAME` lists its parked events.
     Projections(projections::ProjectionsArgs),
+    /// Publishing relays: `publish status` shows each sink's state, checkpoint, lag, delivered count and DLQ size.
+    Publish(publish::PublishArgs),
+    /// A sink's dead-letter queue: `dlq list SINK`, `dlq replay SINK (--all | EVENT_ID…)`, `dlq discard SINK (--all | EVENT_ID…)`.
+    Dlq(publish::DlqArgs),
     /// Create API tokens for `chronicle serve` (`token create --role reader|writer|admin`).
     Token(access::TokenArgs),
     /// Show the server's audit log of access attempts (`$audit`).
@@ -81,6 +86,8 @@ pub(crate) enum CliError {
     Toolkit(#[from] chronicle_toolkit::Error),
     #[error(transparent)]
     Settings(#[from] chronicle_server::SettingsError),
+    #[error(transparent)]
+    Publish(#[from] chronicle_publish::PublishError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -124,12 +131,15 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Scavenge(args) => scavenge::run(&config, args),
         Command::Schema(args) => schema::run(&config, args).await,
         Command::Projections(args) => projections::run(&config, args).await,
+        Command::Publish(args) => publish::status(&config, args).await,
+        Command::Dlq(args) => publish::dlq(&config, args).await,
         Command::Token(args) => access::token(args),
         Command::Audit(args) => access::audit(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,
         Command::Config => {
             // The server's sections print typed, with their defaults.
             (config.auth, config.tls) = chronicle_server::ServerSettings::from_tables(&config.auth, &config.tls)?.to_tables()?;
+            config.publish = chronicle_publish::PublishSettings::from_table(&config.publish)?.to_table_redacted();
             output::print(config.to_toml().as_bytes())?;
             Ok(())
         }

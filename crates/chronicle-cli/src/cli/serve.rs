@@ -3,7 +3,18 @@
 use super::{CliError, CliResult};
 use chronicle::{BackendKind, Config, open_with};
 use chronicle_server::{Server, ServerSettings};
-use std::net::SocketAddr;
+use chronicle_publish::Publisher;
+use std::{net::SocketAddr, sync::Arc};
+
+/// How this node shows as a lease holder: host, listen port, process id.
+fn node_name(local: SocketAddr) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{} pid {}", local.port(), std::process::id())
+}
 
 /// The default listen address.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7350";
@@ -59,6 +70,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
             args.listen
         )));
     }
+    let publishing = chronicle_publish::PublishSettings::from_table(&config.publish)?;
     let opened = open_with(config, config.pipeline()).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -75,7 +87,14 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
     tracing::info!("audit log at {}", audit_dir.display());
+    let publisher = Arc::new(Publisher::new(opened.store.clone(), opened.leases.clone(), &publishing, &node_name(local)));
+    if !publisher.is_empty() {
+        publisher.start();
+        let names: Vec<&str> = publishing.sinks.iter().map(|s| s.name()).collect();
+        tracing::info!("publishing to {} sink(s): {} (status: GET /publish)", names.len(), names.join(", "));
+    }
     let server = Server::new(opened.store)
+        .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
         .with_auth(&auth.tokens)
         .with_rate_limit(&auth.rate_limit)
@@ -90,6 +109,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         }
         None => server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?,
     }
+    publisher.stop().await; // saves every relay's checkpoint
     tracing::info!("chronicle stopped");
     Ok(())
 }

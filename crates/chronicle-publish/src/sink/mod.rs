@@ -6,7 +6,7 @@ mod nats;
 mod rabbitmq;
 mod webhook;
 
-pub use nats::NatsSink;
+pub use nats::{NatsSink, redact};
 pub use rabbitmq::RabbitSink;
 pub use webhook::{WebhookSink, sign};
 

@@ -102,8 +102,8 @@ impl Sink for NatsSink {
     }
 }
 
-/// The URL without credentials (for errors and logs).
-pub(crate) fn redact(url: &str) -> String {
+/// The URL without credentials (for errors, logs and printed configuration).
+pub fn redact(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("");

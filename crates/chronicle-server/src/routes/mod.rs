@@ -3,6 +3,7 @@
 pub(crate) mod events;
 pub(crate) mod listing;
 pub(crate) mod ops;
+pub(crate) mod publish;
 pub(crate) mod pump;
 pub(crate) mod streams;
 pub(crate) mod subscribe;

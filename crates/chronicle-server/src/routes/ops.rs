@@ -43,6 +43,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Ok(states) => text.push_str(&chronicle_toolkit::render_prometheus(&states)),
         Err(e) => tracing::warn!(error = %e, "projection states unavailable for /metrics"),
     }
+    if let Some(publisher) = &state.publisher {
+        match publisher.status().await {
+            Ok(sinks) => text.push_str(&chronicle_publish::render_prometheus(&sinks)),
+            Err(e) => tracing::warn!(error = %e, "publishing status unavailable for /metrics"),
+        }
+    }
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text)
 }
 

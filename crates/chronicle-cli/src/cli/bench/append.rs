@@ -19,7 +19,7 @@ pub(crate) fn bench_event(i: u64, size: usize) -> NewEvent {
 }
 
 pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
-    let Opened { store, maintenance } = target.store(name).await?;
+    let Opened { store, maintenance, .. } = target.store(name).await?;
     let calls = (events / batch as u64).max(1);
     let per_writer = calls.div_ceil(writers as u64);
     let bar = progress_bar(per_writer * writers as u64 * batch as u64, &format!("append {writers}x{batch}"));

@@ -85,8 +85,9 @@ impl Target {
     pub(crate) async fn store(&self, name: &str) -> CliResult<Opened> {
         if self.backend == "postgres" {
             let url = self.database_url()?;
-            let store = Arc::new(chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?);
-            return Ok(Opened { store, maintenance: Arc::new(chronicle::NoMaintenance("postgres")) });
+            let store = chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?;
+            let leases = Arc::new(store.leases());
+            return Ok(Opened { store: Arc::new(store), maintenance: Arc::new(chronicle::NoMaintenance("postgres")), leases });
         }
         self.reopen(name).await
     }

@@ -29,7 +29,7 @@ impl Dataset {
     }
 
     pub(crate) async fn build_named(target: &Target, sizes: &Sizes, name: &str) -> CliResult<Self> {
-        let Opened { store, maintenance } = target.store(name).await?;
+        let Opened { store, maintenance, .. } = target.store(name).await?;
         let bar = progress_bar(sizes.dataset, "building dataset");
         let streams = sizes.streams.max(1);
         let (mut n, mut chunk) = (0u64, 0u64);
@@ -131,7 +131,7 @@ pub(crate) async fn open(target: &Target, data: &mut Dataset) -> CliResult<Optio
     data.maintenance = Arc::new(chronicle::NoMaintenance("closed"));
     data.store = Arc::new(chronicle::MemoryStore::new());
     let start = Instant::now();
-    let Opened { store, maintenance } = target.reopen(&data.name).await?;
+    let Opened { store, maintenance, .. } = target.reopen(&data.name).await?;
     let secs = start.elapsed().as_secs_f64();
     (data.store, data.maintenance) = (store, maintenance);
     let raw = raw::read_dir_sequential(&dir.join("segments"))?;
