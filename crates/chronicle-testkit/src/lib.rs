@@ -28,6 +28,7 @@ pub mod hooks;
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub mod model;
 pub mod tls;
+pub mod webhook;
 
 pub use helpers::{event, event_with_meta, sid};
 
