@@ -16,20 +16,48 @@ const PING: Duration = Duration::from_secs(2);
 /// Prefix of a lease connection's `application_name`; the rest is the holder.
 const HOLDER_PREFIX: &str = "chronicle-lease:";
 
+type Session = (tokio_postgres::Client, tokio::task::JoinHandle<()>);
+
 /// Leases shared by every process on one database and schema.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PgLeases {
     url: String,
     schema: String,
+    /// Idle sessions by holder name: a standby node polls the lease on one
+    /// session instead of connecting each time.
+    spare: std::sync::Arc<tokio::sync::Mutex<Vec<(String, Session)>>>,
+}
+
+impl std::fmt::Debug for PgLeases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLeases").field("schema", &self.schema).finish_non_exhaustive()
+    }
 }
 
 impl PgLeases {
     /// Leases on the database at `url`, scoped to `schema`.
     pub fn new(url: impl Into<String>, schema: impl Into<String>) -> Self {
-        Self { url: url.into(), schema: schema.into() }
+        Self { url: url.into(), schema: schema.into(), spare: std::sync::Arc::default() }
     }
 
-    async fn connect(&self, holder: &str) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    /// An idle session of `holder`, or a new one.
+    async fn checkout(&self, holder: &str) -> Result<Session> {
+        let mut spare = self.spare.lock().await;
+        while let Some(at) = spare.iter().position(|(h, _)| h == holder) {
+            let (_, session) = spare.swap_remove(at);
+            if !session.0.is_closed() {
+                return Ok(session);
+            }
+        }
+        drop(spare);
+        self.connect(holder).await
+    }
+
+    async fn checkin(&self, holder: &str, session: Session) {
+        self.spare.lock().await.push((holder.to_owned(), session));
+    }
+
+    async fn connect(&self, holder: &str) -> Result<Session> {
         let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
         // application_name is at most 63 bytes; keep it a char boundary.
         let mut name = format!("{HOLDER_PREFIX}{holder}");
@@ -63,14 +91,14 @@ impl Drop for Held {
 #[async_trait]
 impl Leases for PgLeases {
     async fn try_acquire(&self, name: &str, holder: &str) -> Result<Option<Lease>> {
-        let (client, conn) = self.connect(holder).await?;
+        let (client, conn) = self.checkout(holder).await?;
         let row = client
             .query_one("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))", &[&self.schema, &name])
             .await
             .map_err(db_error)?;
         let taken: bool = col(&row, 0)?;
         if !taken {
-            conn.abort();
+            self.checkin(holder, (client, conn)).await;
             return Ok(None);
         }
         let (alive, held) = watch::channel(true);
@@ -94,7 +122,7 @@ impl Leases for PgLeases {
     }
 
     async fn holder(&self, name: &str) -> Result<Option<String>> {
-        let (client, conn) = self.connect("status").await?;
+        let (client, conn) = self.checkout("status").await?;
         let rows = client
             .query(
                 "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
@@ -105,7 +133,7 @@ impl Leases for PgLeases {
             )
             .await
             .map_err(db_error);
-        conn.abort();
+        self.checkin("status", (client, conn)).await;
         let rows = rows?;
         match rows.first() {
             None => Ok(None),
