@@ -40,7 +40,19 @@ fn quick_json_has_the_contracted_shape() {
         }
     }
     let workloads: Vec<&str> = results.iter().map(|r| r["workload"].as_str().unwrap()).collect();
-    for w in ["append", "read-stream", "replay", "subscribe", "open", "storage", "mixed", "http-append", "aggregate-load"] {
+    for w in [
+        "append",
+        "read-stream",
+        "replay",
+        "subscribe",
+        "open",
+        "storage",
+        "mixed",
+        "http-append",
+        "aggregate-load",
+        "publish-nats",
+        "publish-webhook",
+    ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }
     let has = |writers: u64, batch: u64| {

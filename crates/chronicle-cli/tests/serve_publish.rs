@@ -60,13 +60,15 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, port: u16) -> Server {
-    Server(Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir)
-        .env_remove("CHRONICLE_BACKEND")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap())
+    Server(
+        Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir)
+            .env_remove("CHRONICLE_BACKEND")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn cli(dir: &Path, port: u16, args: &[&str]) -> Output {
@@ -137,13 +139,23 @@ async fn a_killed_server_resumes_its_relay_and_the_dlq_replays() {
     wait(60, "a drained log", async || publish_status(&http, port).await["lag"] == 0).await;
     let status = publish_status(&http, port).await;
     // The head also counts the DLQ's own record (in `$dlq-hook`).
-    assert_eq!((status["checkpoint"].as_u64(), status["head"].as_u64(), status["dlq_size"].as_u64()), (Some(EVENTS + 1), Some(EVENTS + 1), Some(1)), "{status}");
-    let accepted: Vec<u64> = hook.posts().iter().filter(|p| p.status == 200).flat_map(|p| p.events.iter().map(|e| e["data"]["n"].as_u64().unwrap())).collect();
+    assert_eq!(
+        (status["checkpoint"].as_u64(), status["head"].as_u64(), status["dlq_size"].as_u64()),
+        (Some(EVENTS + 1), Some(EVENTS + 1), Some(1)),
+        "{status}"
+    );
+    let accepted: Vec<u64> =
+        hook.posts().iter().filter(|p| p.status == 200).flat_map(|p| p.events.iter().map(|e| e["data"]["n"].as_u64().unwrap())).collect();
     let mut unique = accepted.clone();
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique, (1..=EVENTS).filter(|&n| n != POISON).collect::<Vec<_>>(), "nothing skipped");
-    eprintln!("delivered {} times for {} events: {} duplicates after the SIGKILL", accepted.len(), unique.len(), accepted.len() - unique.len());
+    eprintln!(
+        "delivered {} times for {} events: {} duplicates after the SIGKILL",
+        accepted.len(),
+        unique.len(),
+        accepted.len() - unique.len()
+    );
     assert!(hook.posts().iter().all(|p| p.signature_ok));
 
     // The operator surface, through the CLI against the running server.

@@ -58,7 +58,8 @@ impl PgLeases {
     }
 
     async fn connect(&self, holder: &str) -> Result<Session> {
-        let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
+        let mut config =
+            tokio_postgres::Config::from_str(&self.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
         // application_name is at most 63 bytes; keep it a char boundary.
         let mut name = format!("{HOLDER_PREFIX}{holder}");
         while name.len() > 63 {
@@ -67,8 +68,10 @@ impl PgLeases {
         config.application_name(&name);
         config.connect_timeout(Duration::from_secs(5));
         config.keepalives_idle(Duration::from_secs(5));
-        let (client, conn) =
-            config.connect(NoTls).await.map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres for a lease: {e}") })?;
+        let (client, conn) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres for a lease: {e}") })?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -92,10 +95,8 @@ impl Drop for Held {
 impl Leases for PgLeases {
     async fn try_acquire(&self, name: &str, holder: &str) -> Result<Option<Lease>> {
         let (client, conn) = self.checkout(holder).await?;
-        let row = client
-            .query_one("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))", &[&self.schema, &name])
-            .await
-            .map_err(db_error)?;
+        let row =
+            client.query_one("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))", &[&self.schema, &name]).await.map_err(db_error)?;
         let taken: bool = col(&row, 0)?;
         if !taken {
             self.checkin(holder, (client, conn)).await;

@@ -101,7 +101,8 @@ pub fn render_prometheus(sinks: &[SinkStatus]) -> String {
     let _ = writeln!(out, "# TYPE chronicle_publish_state gauge");
     for s in sinks {
         for state in RelayState::ALL {
-            let _ = writeln!(out, "chronicle_publish_state{{sink=\"{}\",state=\"{}\"}} {}", s.name, state.as_str(), u8::from(s.state == state));
+            let _ =
+                writeln!(out, "chronicle_publish_state{{sink=\"{}\",state=\"{}\"}} {}", s.name, state.as_str(), u8::from(s.state == state));
         }
     }
     out

@@ -39,15 +39,7 @@ impl Relay {
     /// `node` (shown as the holder in status).
     pub fn new(config: SinkConfig, store: Arc<dyn EventStore>, leases: Arc<dyn Leases>, node: impl Into<String>) -> Self {
         let hooks = HookChain::of(&config);
-        Self {
-            config: Arc::new(config),
-            store,
-            leases,
-            node: node.into(),
-            hooks,
-            status: SharedStatus::default(),
-            wake: Arc::default(),
-        }
+        Self { config: Arc::new(config), store, leases, node: node.into(), hooks, status: SharedStatus::default(), wake: Arc::default() }
     }
 
     /// Adds a publish hook after the built-in ones.

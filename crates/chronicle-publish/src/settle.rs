@@ -103,7 +103,12 @@ impl Leader {
     /// Retries `batch` up to `max_retries` times with growing delays
     /// (`done` attempts were made); a single event then goes to the DLQ,
     /// a batch is bisected.
-    fn retry_then_split(&mut self, batch: Vec<Outgoing>, done: u32, error: String) -> Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> {
+    fn retry_then_split(
+        &mut self,
+        batch: Vec<Outgoing>,
+        done: u32,
+        error: String,
+    ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> {
         Box::pin(async move {
             let (max, backoff) = (self.relay.config.toml.max_retries, self.relay.config.backoff());
             let (mut attempts, mut error) = (done, error);
@@ -165,7 +170,10 @@ impl Leader {
                 break;
             }
             if !warned {
-                tracing::error!(sink = self.name(), "the dead-letter queue is full ({max}): pausing until entries are replayed or discarded");
+                tracing::error!(
+                    sink = self.name(),
+                    "the dead-letter queue is full ({max}): pausing until entries are replayed or discarded"
+                );
                 warned = true;
             }
             self.set_state(RelayState::PausedDlqFull);

@@ -28,7 +28,10 @@ fn close_relay_connection(sink: &str) -> bool {
     let text = String::from_utf8_lossy(&out.stdout);
     let Some(line) = text.lines().find(|l| l.contains(&format!("chronicle-publish:{sink}"))) else { return false };
     let Some(pid) = line.split_whitespace().next() else { return false };
-    std::process::Command::new("rabbitmqctl").args(["-q", "close_connection", pid, "closed by the relay test"]).status().is_ok_and(|s| s.success())
+    std::process::Command::new("rabbitmqctl")
+        .args(["-q", "close_connection", pid, "closed by the relay test"])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,10 +83,13 @@ async fn every_event_id_arrives_with_confirms_across_a_dropped_connection() {
     let expected: HashSet<String> = (1..=EVENTS).map(|p| p.to_string()).collect();
     let mut seen_positions = HashSet::new();
     let mut ids = HashSet::new();
-    let mut consumer =
-        channel.basic_consume(queue.as_str().into(), "relaytest".into(), BasicConsumeOptions::default(), FieldTable::default()).await.unwrap();
+    let mut consumer = channel
+        .basic_consume(queue.as_str().into(), "relaytest".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
     while seen_positions.len() < expected.len() {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next()).await.expect("messages keep coming").unwrap().unwrap();
+        let delivery =
+            tokio::time::timeout(Duration::from_secs(10), consumer.next()).await.expect("messages keep coming").unwrap().unwrap();
         let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
         let props = &delivery.properties;
         assert_eq!(props.message_id().as_ref().unwrap().as_str(), body["event_id"].as_str().unwrap());

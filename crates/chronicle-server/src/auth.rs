@@ -117,7 +117,11 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     }
     let stream = path.strip_prefix("/streams/");
     let publish_change = path.starts_with("/publish/") && *method != Method::GET && *method != Method::HEAD;
-    if publish_change || path == "/audit" || path.starts_with("/admin/") || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit")) {
+    if publish_change
+        || path == "/audit"
+        || path.starts_with("/admin/")
+        || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit"))
+    {
         return Some(Role::Admin);
     }
     if *method == Method::GET || *method == Method::HEAD {

@@ -221,10 +221,13 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
                 "items": {"type": "string", "format": "uuid"}, "description": "The entries, by event id (each must be in the queue)."})),
             "all": nullable(json!({"const": true, "description": "Every entry in the queue now."}))
         }));
-        body.insert("oneOf".into(), json!([
-            {"required": ["event_ids"], "properties": {"event_ids": {"type": "array"}}},
-            {"required": ["all"], "properties": {"all": {"const": true}}}
-        ]));
+        body.insert(
+            "oneOf".into(),
+            json!([
+                {"required": ["event_ids"], "properties": {"event_ids": {"type": "array"}}},
+                {"required": ["all"], "properties": {"all": {"const": true}}}
+            ]),
+        );
     }
     set(schemas, "EventSchema", "data", json!({"description": "Data: any JSON value, as appended."}));
     set(schemas, "EventSchema", "metadata", json!({"type": "object", "description": "Metadata (a JSON object), as appended."}));

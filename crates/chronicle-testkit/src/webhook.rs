@@ -6,7 +6,10 @@
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex, atomic::{AtomicBool, AtomicU64, Ordering}},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -77,4 +80,3 @@ pub async fn endpoint_at(addr: SocketAddr, secret: &str) -> (String, Arc<Endpoin
 pub async fn endpoint(secret: &str) -> (String, Arc<Endpoint>) {
     endpoint_at("127.0.0.1:0".parse().unwrap(), secret).await
 }
-

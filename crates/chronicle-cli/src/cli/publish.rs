@@ -117,7 +117,11 @@ pub(crate) async fn dlq(config: &Config, args: DlqArgs) -> CliResult {
                 BackendKind::Remote => open_remote(config).await?.get_json::<DlqBody>(&["publish", &sink, "dlq"]).await?.entries,
                 _ => local(config, false).await?.dlq_list(&sink).await?,
             };
-            let text = if json { serde_json::to_string(&DlqBody { sink, size: entries.len() as u64, entries })? + "\n" } else { dlq_table(&entries) };
+            let text = if json {
+                serde_json::to_string(&DlqBody { sink, size: entries.len() as u64, entries })? + "\n"
+            } else {
+                dlq_table(&entries)
+            };
             Ok(output::print(text.as_bytes())?)
         }
         DlqCommand::Replay(marked) => mark(config, marked, "replay").await,
@@ -134,7 +138,11 @@ async fn mark(config: &Config, marked: Marked, verb: &str) -> CliResult {
         }
         _ => {
             let publisher = local(config, true).await?;
-            if verb == "replay" { publisher.dlq_replay(&marked.sink, &selection).await? } else { publisher.dlq_discard(&marked.sink, &selection).await? }
+            if verb == "replay" {
+                publisher.dlq_replay(&marked.sink, &selection).await?
+            } else {
+                publisher.dlq_discard(&marked.sink, &selection).await?
+            }
         }
     };
     let done = if verb == "replay" { "replayed" } else { "discarded" };

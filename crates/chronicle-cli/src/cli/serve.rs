@@ -2,8 +2,8 @@
 
 use super::{CliError, CliResult};
 use chronicle::{BackendKind, Config, open_with};
-use chronicle_server::{Server, ServerSettings};
 use chronicle_publish::Publisher;
+use chronicle_server::{Server, ServerSettings};
 use std::{net::SocketAddr, sync::Arc};
 
 /// How this node shows as a lease holder: host, listen port, process id.

@@ -37,7 +37,10 @@ impl NatsSink {
     async fn ensure_stream(&self, js: &jetstream::Context) -> Result<(), SinkError> {
         let Some(cs) = &self.create_stream else { return Ok(()) };
         let config = jetstream::stream::Config { name: cs.name.clone(), subjects: cs.subjects.clone(), ..Default::default() };
-        js.get_or_create_stream(config).await.map(drop).map_err(|e| SinkError::Connection(format!("creating JetStream stream {}: {e}", cs.name)))
+        js.get_or_create_stream(config)
+            .await
+            .map(drop)
+            .map_err(|e| SinkError::Connection(format!("creating JetStream stream {}: {e}", cs.name)))
     }
 }
 
@@ -83,7 +86,10 @@ impl Sink for NatsSink {
             headers.insert("Chronicle-Stream", m.event.stream_id.as_str());
             headers.insert("Chronicle-Event-Type", &*m.event.event_type);
             let publish = PublishMessage::build().payload(m.body.clone()).headers(headers).message_id(m.message_id());
-            let ack = js.send_publish(m.subject.clone(), publish).await.map_err(|e| classify(client, format!("publishing to {}: {e}", m.subject)))?;
+            let ack = js
+                .send_publish(m.subject.clone(), publish)
+                .await
+                .map_err(|e| classify(client, format!("publishing to {}: {e}", m.subject)))?;
             acks.push(ack);
         }
         let client = client.clone();

@@ -57,7 +57,10 @@ impl Sink for RabbitSink {
             Err(_) => return Err(SinkError::Connection(format!("RabbitMQ at {}: connect timed out", redact(&self.url)))),
         };
         let channel = conn.create_channel().await.map_err(|e| self.connection_error("open a channel", &e))?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| self.connection_error("enable publisher confirms", &e))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| self.connection_error("enable publisher confirms", &e))?;
         let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
         channel
             .exchange_declare(self.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default())
@@ -83,7 +86,13 @@ impl Sink for RabbitSink {
                 .with_delivery_mode(2)
                 .with_headers(headers);
             let confirm = channel
-                .basic_publish(self.exchange.as_str().into(), m.subject.as_str().into(), BasicPublishOptions::default(), &m.body, properties)
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    m.subject.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &m.body,
+                    properties,
+                )
                 .await;
             match confirm {
                 Ok(c) => confirms.push(c),

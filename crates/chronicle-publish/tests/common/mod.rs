@@ -2,10 +2,10 @@
 //! from TOML, and polling.
 #![allow(dead_code, unreachable_pub)]
 
-#[allow(unused_imports)]
-pub use chronicle_testkit::webhook::{endpoint, endpoint_at};
 use chronicle_core::{EventStore, ExpectedVersion, LocalLeases, NewEvent, StreamId};
 use chronicle_publish::{PublishSettings, Publisher, SinkStatus};
+#[allow(unused_imports)]
+pub use chronicle_testkit::webhook::{endpoint, endpoint_at};
 use std::{
     future::Future,
     sync::Arc,

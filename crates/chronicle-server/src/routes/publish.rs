@@ -53,7 +53,12 @@ pub(crate) async fn dlq(State(state): State<AppState>, path: Result<Path<String>
     Ok(Json(DlqBody { size: entries.len() as u64, sink, entries }))
 }
 
-async fn mark(state: AppState, path: Result<Path<String>, PathRejection>, body: Result<Json<Object<SelectionBody>>, JsonRejection>, replay: bool) -> ApiResult<Json<MarkedBody>> {
+async fn mark(
+    state: AppState,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<Object<SelectionBody>>, JsonRejection>,
+    replay: bool,
+) -> ApiResult<Json<MarkedBody>> {
     let Path(sink) = path?;
     let Json(Object(body)) = body?;
     let selection = body.selection().map_err(|(field, reason)| ApiError::bad_request(field, reason))?;

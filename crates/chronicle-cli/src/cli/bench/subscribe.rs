@@ -17,50 +17,14 @@ const WRITERS: u64 = 8;
 pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> CliResult<BenchResult> {
     let store = target.store("subscribe").await?.store;
     let n = sizes.subscribe_events;
-    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let sent: SentAt = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
     let mut subs = Vec::new();
     for _ in 0..subscribers.max(1) {
-        let mut sub = store.subscribe(SubscribeFrom::Start, Filter::default()).await?;
-        let sent = sent.clone();
-        subs.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(n as usize);
-            while (latencies.len() as u64) < n {
-                let Some(event) = sub.next().await else { break };
-                let now = start.elapsed().as_micros() as u64;
-                let at = sequence(event?.data.as_bytes()).and_then(|i| sent.get(i as usize)).map_or(now, |s| s.load(Relaxed));
-                latencies.push(now.saturating_sub(at));
-            }
-            Ok::<_, chronicle::Error>((latencies, start.elapsed().as_secs_f64()))
-        }));
+        subs.push(subscriber(&store, n, &sent, start).await?);
     }
     let bar = progress_bar(n, &format!("subscribe x{subscribers}"));
-    let next = Arc::new(AtomicU64::new(0));
-    let mut writers = Vec::new();
-    for w in 0..WRITERS {
-        let (store, sent, next, bar) = (store.clone(), sent.clone(), next.clone(), bar.clone());
-        writers.push(tokio::spawn(async move {
-            let stream = StreamId::new(format!("sub-{w}"))?;
-            let mut appended = 0u64;
-            loop {
-                let i = next.fetch_add(1, Relaxed);
-                if i >= n {
-                    return Ok::<_, chronicle::Error>(appended);
-                }
-                if let Some(s) = sent.get(i as usize) {
-                    s.store(start.elapsed().as_micros() as u64, Relaxed);
-                }
-                store.append(&stream, ExpectedVersion::Any, vec![bench_event(i, 300)]).await?;
-                appended += 1;
-                bar.inc(1);
-            }
-        }));
-    }
-    let join = |e: tokio::task::JoinError| CliError::Usage(format!("bench task failed: {e}"));
-    for w in writers {
-        w.await.map_err(join)??;
-    }
-    let append_secs = start.elapsed().as_secs_f64();
+    let append_secs = write(&store, n, &sent, start, &bar).await?;
     bar.finish_and_clear();
     let (mut latencies, mut last) = (Vec::new(), 0f64);
     for s in subs {
@@ -79,6 +43,69 @@ pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> C
     }
     .latencies(latencies);
     Ok(result.baseline(format!("append rate in the same run ({subscribers} subscribers each receive every event)"), n as f64 / append_secs))
+}
+
+/// When each bench event `i` was handed to `append` (µs since the run's start).
+pub(crate) type SentAt = Arc<Vec<AtomicU64>>;
+
+/// A live subscriber from the start that records each event's
+/// append→delivery latency; ends with (latencies, seconds at the last).
+pub(crate) async fn subscriber(
+    store: &Arc<dyn chronicle::EventStore>,
+    n: u64,
+    sent: &SentAt,
+    start: Instant,
+) -> CliResult<tokio::task::JoinHandle<chronicle::Result<(Vec<u64>, f64)>>> {
+    let mut sub = store.subscribe(SubscribeFrom::Start, Filter::default()).await?;
+    let sent = sent.clone();
+    Ok(tokio::spawn(async move {
+        let mut latencies = Vec::with_capacity(n as usize);
+        while (latencies.len() as u64) < n {
+            let Some(event) = sub.next().await else { break };
+            let now = start.elapsed().as_micros() as u64;
+            let at = sequence(event?.data.as_bytes()).and_then(|i| sent.get(i as usize)).map_or(now, |s| s.load(Relaxed));
+            latencies.push(now.saturating_sub(at));
+        }
+        Ok((latencies, start.elapsed().as_secs_f64()))
+    }))
+}
+
+/// 8 writers append `n` single bench events; returns the seconds from
+/// `start` to the last acknowledged append.
+pub(crate) async fn write(
+    store: &Arc<dyn chronicle::EventStore>,
+    n: u64,
+    sent: &SentAt,
+    start: Instant,
+    bar: &indicatif::ProgressBar,
+) -> CliResult<f64> {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (store, sent, next, bar) = (store.clone(), sent.clone(), next.clone(), bar.clone());
+        writers.push(tokio::spawn(async move {
+            let stream = StreamId::new(format!("sub-{w}"))?;
+            loop {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= n {
+                    return Ok::<_, chronicle::Error>(());
+                }
+                if let Some(s) = sent.get(i as usize) {
+                    s.store(start.elapsed().as_micros() as u64, Relaxed);
+                }
+                store.append(&stream, ExpectedVersion::Any, vec![bench_event(i, 300)]).await?;
+                bar.inc(1);
+            }
+        }));
+    }
+    for w in writers {
+        w.await.map_err(join)??;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+pub(crate) fn join(e: tokio::task::JoinError) -> CliError {
+    CliError::Usage(format!("bench task failed: {e}"))
 }
 
 /// The sequence number `i` of a bench event (`"order_id":"order-{i}"`).
