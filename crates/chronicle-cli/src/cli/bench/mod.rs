@@ -181,7 +181,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             }
             "aggregate-load" => results.push(aggregate::run(&target, q).await?),
             "ws-fanout" => results.push(ws::run(&target, q).await?),
-            "publish" => results.extend(publish::run(&target, q).await?),
+            "publish" => results.extend(publish::run(&target, q, args.events).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),

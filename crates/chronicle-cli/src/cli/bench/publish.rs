@@ -44,8 +44,8 @@ impl PublishHook for AckClock {
 }
 
 /// Both sinks, each on a fresh store.
-pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResult>> {
-    let n = if quick { 2_000 } else { 20_000 };
+pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> CliResult<Vec<BenchResult>> {
+    let n = events.unwrap_or(if quick { 2_000 } else { 20_000 });
     let mut rows = Vec::new();
     for kind in ["nats", "webhook"] {
         rows.extend(one(target, kind, n).await?);
