@@ -14,7 +14,7 @@ use crate::{
     sink::{self, Ack, Acked, Sink, SinkError},
     status::RelayState,
 };
-use chronicle_core::{Filter, RecordedEvent, Result, SubscribeFrom};
+use chronicle_core::{Filter, RecordedEvent, Result, SubscribeFrom, Subscription};
 use futures_util::FutureExt;
 use std::{
     collections::VecDeque,
@@ -31,6 +31,15 @@ const DLQ_POLL: Duration = Duration::from_millis(500);
 enum Prepared {
     Deliver(Outgoing),
     Refused(RecordedEvent, String),
+}
+
+/// What came off the subscription for one send.
+struct Gathered {
+    batch: Vec<Outgoing>,
+    /// The last position taken (delivered, skipped or refused).
+    through: u64,
+    /// An event a hook refused (it ends the batch).
+    refused: Option<(RecordedEvent, String)>,
 }
 
 struct InFlight {
@@ -182,34 +191,14 @@ impl Leader {
                 }
                 () = self.relay.wake.notified() => tick.reset_immediately(),
                 next = events.next(), if window.len() < limit => {
-                    let mut batch = Vec::new();
-                    let mut through;
-                    let mut next = next;
-                    loop {
-                        let event = match next {
-                            Some(event) => event?,
-                            None => return Err(chronicle_core::Error::Unavailable { reason: "the store shut down".into() }),
-                        };
-                        through = event.global_position;
-                        match self.prepare(event) {
-                            None => self.relay.status.update(|c| c.skipped += 1),
-                            Some(Prepared::Deliver(m)) => batch.push(m),
-                            Some(Prepared::Refused(event, reason)) => {
-                                // Everything before it first, in order; then the DLQ.
-                                self.drain(&mut window).await?;
-                                self.settle_all(std::mem::take(&mut batch), through.saturating_sub(1)).await?;
-                                self.dead_letter(&event, 0, format!("refused by a publish hook: {reason}")).await?;
-                                self.handled_through(through).await;
-                                return Ok(Stop::Restart);
-                            }
-                        }
-                        if batch.len() >= batch_size {
-                            break;
-                        }
-                        match events.next().now_or_never() {
-                            Some(more) => next = more,
-                            None => break,
-                        }
+                    let Gathered { batch, through, refused } = self.gather(next, &mut events, batch_size)?;
+                    if let Some((event, reason)) = refused {
+                        // Everything before it first, in order; then the DLQ.
+                        self.drain(&mut window).await?;
+                        self.settle_all(batch, through.saturating_sub(1)).await?;
+                        self.dead_letter(&event, 0, format!("refused by a publish hook: {reason}")).await?;
+                        self.handled_through(through).await;
+                        return Ok(Stop::Restart);
                     }
                     if batch.is_empty() {
                         // Only skipped events: they are handled once what is in flight is.
@@ -234,6 +223,35 @@ impl Leader {
         }
     }
 
+    /// Takes `first` and whatever else is ready now, up to `batch_size`
+    /// deliverable events, stopping early at an event a hook refused.
+    fn gather(&self, first: Option<Result<RecordedEvent>>, events: &mut Subscription, batch_size: usize) -> Result<Gathered> {
+        let mut gathered = Gathered { batch: Vec::new(), through: 0, refused: None };
+        let mut next = first;
+        loop {
+            let Some(event) = next else {
+                return Err(chronicle_core::Error::Unavailable { reason: "the store shut down".into() });
+            };
+            let event = event?;
+            gathered.through = event.global_position;
+            match self.prepare(event) {
+                None => self.relay.status.update(|c| c.skipped += 1),
+                Some(Prepared::Deliver(m)) => gathered.batch.push(m),
+                Some(Prepared::Refused(event, reason)) => {
+                    gathered.refused = Some((event, reason));
+                    return Ok(gathered);
+                }
+            }
+            if gathered.batch.len() >= batch_size {
+                return Ok(gathered);
+            }
+            match events.next().now_or_never() {
+                Some(more) => next = more,
+                None => return Ok(gathered),
+            }
+        }
+    }
+
     /// Awaits every in-flight batch in order; the first failure becomes
     /// the stop (later batches are resent after it).
     async fn drain_or_stop(&mut self, window: &mut VecDeque<InFlight>) -> Result<(), Stop> {
@@ -246,11 +264,15 @@ impl Leader {
         Ok(())
     }
 
-    /// Like [`Leader::drain_or_stop`], settling a failure on the spot.
+    /// Like [`Leader::drain_or_stop`], settling a failure on the spot and
+    /// then resending, on the slow path, what was in flight behind it.
     async fn drain(&mut self, window: &mut VecDeque<InFlight>) -> Result<()> {
         if let Err(Stop::Failed { batch, through, error }) = self.drain_or_stop(window).await {
-            window.clear();
+            let behind: Vec<InFlight> = window.drain(..).collect();
             self.settle(batch, through, error).await?;
+            for rest in behind {
+                self.settle_all(rest.batch, rest.through).await?;
+            }
         }
         Ok(())
     }

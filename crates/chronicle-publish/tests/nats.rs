@@ -82,3 +82,42 @@ retry_max_ms = 500
     }
     eprintln!("duplicates reported by JetStream: {}, failures: {}", s.duplicates, s.failures);
 }
+
+#[derive(Debug)]
+struct RefuseEvery500th;
+impl chronicle_publish::PublishHook for RefuseEvery500th {
+    fn before_publish(&self, _sink: &str, event: &mut chronicle_core::RecordedEvent) -> chronicle_publish::Verdict {
+        let n = serde_json::from_slice::<serde_json::Value>(event.data.as_bytes()).unwrap()["n"].as_u64().unwrap();
+        if n % 500 == 7 { chronicle_publish::Verdict::Fail(format!("n = {n}")) } else { chronicle_publish::Verdict::Deliver }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_event_goes_to_the_dlq_while_publishes_are_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = PrivateNats::start(dir.path()).await else { return };
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let text = format!(
+        "[[sinks]]\nname = \"n\"\nkind = \"nats\"\nurl = \"{}\"\nsubject = \"refusals.{{category}}\"\ncreate_stream = {{ name = \"REFUSALS\", subjects = [\"refusals.>\"] }}\n",
+        nats.url()
+    );
+    append(&store, 0..2_000, |_| false).await;
+    let publisher = publisher(&store, &text).with_hook(Arc::new(RefuseEvery500th));
+    publisher.start();
+    wait_for(60, "a drained log", || async { status(&publisher).await.lag == 0 }).await;
+    let s = status(&publisher).await;
+    assert_eq!((s.delivered, s.dead_lettered, s.dlq_size), (1_996, 4, 4), "{s:?}");
+    let parked: Vec<u64> = publisher.dlq_list("n").await.unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(parked, [8, 508, 1008, 1508]);
+    publisher.stop().await;
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let mut stream = js.get_stream("REFUSALS").await.unwrap();
+    let info = stream.info().await.unwrap().state.clone();
+    assert_eq!(info.messages, 1_996);
+    let mut positions = Vec::new();
+    for seq in info.first_sequence..info.first_sequence + info.messages {
+        let m = stream.get_raw_message(seq).await.unwrap();
+        positions.push(m.headers.get("Chronicle-Position").unwrap().as_str().parse::<u64>().unwrap());
+    }
+    assert_eq!(positions, (1..=2_000).filter(|p| !parked.contains(p)).collect::<Vec<_>>(), "the rest once, in order");
+}
