@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 22] = [
+const ROUTES: [(&str, &str); 26] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -29,6 +29,10 @@ const ROUTES: [(&str, &str); 22] = [
     ("get", "/audit"),
     ("post", "/admin/scavenge"),
     ("get", "/openapi.json"),
+    ("get", "/publish"),
+    ("get", "/publish/{sink}/dlq"),
+    ("post", "/publish/{sink}/dlq/replay"),
+    ("post", "/publish/{sink}/dlq/discard"),
 ];
 
 #[tokio::test]
@@ -49,7 +53,8 @@ async fn openapi_lists_exactly_the_routes_and_each_is_routed() {
             .replace("{stream}", "doc-1")
             .replace("{event_id}", "01a20300-0000-7000-8000-000000000001")
             .replace("{correlation_id}", "c")
-            .replace("{name}", "n");
+            .replace("{name}", "n")
+            .replace("{sink}", "s");
         let req =
             s.http.request(method.to_uppercase().parse().unwrap(), s.at(&concrete)).header("content-type", "application/json").body("{}");
         let req = if path == "/subscribe" { req.timeout(std::time::Duration::from_millis(300)) } else { req };
