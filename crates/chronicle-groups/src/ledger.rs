@@ -1,0 +1,443 @@
+//! The in-memory state of one group on the node that serves it: which
+//! buffered events are pending, leased to which consumer until when,
+//! acknowledged or on their way to the parking lot; the checkpoint (every
+//! position up to it is handled) and what survives a restart
+//! ([`Progress`]). Pure and synchronous: the runtime (`local.rs`) does the
+//! I/O around it.
+
+use crate::{GroupSpec, Strategy};
+use chronicle_core::{Backoff, RecordedEvent, StreamId, Uuid};
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    hash::{Hash, Hasher},
+    time::{Duration, Instant},
+};
+
+/// A connected consumer's id within its group.
+pub type ConsumerId = u64;
+
+/// What a nack asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NackAction {
+    /// Deliver again (after a backoff); parked once `max_retries` is spent.
+    Retry,
+    /// Park it now.
+    Park,
+    /// Consider it handled without processing.
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Leased { consumer: ConsumerId, until: Instant },
+    Parking,
+    Acked,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    event: RecordedEvent,
+    status: Status,
+    retries: u32,
+    not_before: Option<Instant>,
+    /// Replayed from the parking lot (its position may be behind the checkpoint).
+    replayed: bool,
+}
+
+/// One delivery to a consumer.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The event.
+    pub event: RecordedEvent,
+    /// Deliveries before this one.
+    pub retry_count: u32,
+}
+
+/// An event the ledger gave up on: park it, then call [`Ledger::parked`].
+#[derive(Clone, Debug)]
+pub struct ToPark {
+    /// The event.
+    pub event: RecordedEvent,
+    /// Deliveries made.
+    pub attempts: u32,
+    /// Why.
+    pub reason: String,
+}
+
+/// What survives a restart (saved as the group's snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Every position up to here is handled.
+    pub checkpoint: u64,
+    /// Acknowledged positions beyond the checkpoint.
+    pub acked: Vec<u64>,
+    /// Retry counts of positions beyond the checkpoint.
+    pub retries: Vec<(u64, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct ConsumerState {
+    in_flight: usize,
+}
+
+/// One group's delivery state.
+#[derive(Debug)]
+pub struct Ledger {
+    spec: GroupSpec,
+    checkpoint: u64,
+    read_through: u64,
+    entries: BTreeMap<u64, Entry>,
+    by_id: HashMap<Uuid, u64>,
+    consumers: BTreeMap<ConsumerId, ConsumerState>,
+    pins: HashMap<StreamId, ConsumerId>,
+    next_consumer: ConsumerId,
+    restore_acked: HashSet<u64>,
+    restore_retries: HashMap<u64, u32>,
+    /// Redeliveries since start (timeouts, disconnects, nacks).
+    pub redeliveries: u64,
+    /// Events delivered since start.
+    pub delivered: u64,
+    dirty: bool,
+}
+
+impl Ledger {
+    /// A ledger resuming from `progress`.
+    pub fn new(spec: GroupSpec, progress: Progress) -> Self {
+        Self {
+            spec,
+            checkpoint: progress.checkpoint,
+            read_through: progress.checkpoint,
+            entries: BTreeMap::new(),
+            by_id: HashMap::new(),
+            consumers: BTreeMap::new(),
+            pins: HashMap::new(),
+            next_consumer: 1,
+            restore_acked: progress.acked.into_iter().collect(),
+            restore_retries: progress.retries.into_iter().collect(),
+            redeliveries: 0,
+            delivered: 0,
+            dirty: false,
+        }
+    }
+
+    /// The settings.
+    pub fn spec(&self) -> &GroupSpec {
+        &self.spec
+    }
+
+    /// Changes the tuning (strategy, retries, timeout, in-flight).
+    pub fn retune(&mut self, spec: GroupSpec) {
+        self.spec = spec;
+        self.pins.clear();
+    }
+
+    /// Every position up to here is handled.
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// The last log position read into the ledger.
+    pub fn read_through(&self) -> u64 {
+        self.read_through
+    }
+
+    /// Buffered events not yet handled.
+    pub fn outstanding(&self) -> usize {
+        self.entries.values().filter(|e| e.status != Status::Acked).count()
+    }
+
+    /// Events leased to consumers now.
+    pub fn in_flight(&self) -> usize {
+        self.consumers.values().map(|c| c.in_flight).sum()
+    }
+
+    /// Connected consumers.
+    pub fn consumers(&self) -> usize {
+        self.consumers.len()
+    }
+
+    /// Whether [`Ledger::progress`] changed since the last call to it.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// What to save; clears the dirty flag.
+    pub fn progress(&mut self) -> Progress {
+        self.dirty = false;
+        let beyond = |pos: &&u64| **pos > self.checkpoint;
+        let acked = self.entries.iter().filter(|(p, e)| e.status == Status::Acked && !e.replayed && **p > self.checkpoint).map(|(p, _)| *p);
+        let acked = acked.chain(self.restore_acked.iter().filter(beyond).copied()).collect();
+        let retries = self.entries.iter().filter(|(p, e)| e.retries > 0 && !e.replayed && **p > self.checkpoint).map(|(p, e)| (*p, e.retries));
+        Progress { checkpoint: self.checkpoint, acked, retries: retries.collect() }
+    }
+
+    /// A log event at `read_through + 1` or later that matches the filter.
+    pub fn insert(&mut self, event: RecordedEvent) {
+        let pos = event.global_position;
+        self.read_through = self.read_through.max(pos);
+        if pos <= self.checkpoint || self.entries.contains_key(&pos) {
+            return;
+        }
+        let status = if self.restore_acked.remove(&pos) { Status::Acked } else { Status::Pending };
+        let retries = self.restore_retries.remove(&pos).unwrap_or(0);
+        self.by_id.insert(event.event_id, pos);
+        self.entries.insert(pos, Entry { event, status, retries, not_before: None, replayed: false });
+        self.advance();
+    }
+
+    /// A log event the filter does not want.
+    pub fn scanned(&mut self, position: u64) {
+        self.read_through = self.read_through.max(position);
+        self.advance();
+    }
+
+    /// A parked event replayed by an operator: deliver it once more.
+    pub fn insert_replay(&mut self, event: RecordedEvent) {
+        if self.by_id.contains_key(&event.event_id) {
+            return;
+        }
+        let pos = event.global_position;
+        if let Some(existing) = self.entries.get(&pos)
+            && existing.status != Status::Acked
+        {
+            return;
+        }
+        self.by_id.insert(event.event_id, pos);
+        self.entries.insert(pos, Entry { event, status: Status::Pending, retries: 0, not_before: None, replayed: true });
+    }
+
+    /// Registers a consumer.
+    pub fn connect(&mut self) -> ConsumerId {
+        let id = self.next_consumer;
+        self.next_consumer += 1;
+        self.consumers.insert(id, ConsumerState::default());
+        id
+    }
+
+    /// A consumer left: what it held is redelivered to the others (or
+    /// parked, once `max_retries` is spent).
+    pub fn disconnect(&mut self, consumer: ConsumerId) -> Vec<ToPark> {
+        self.consumers.remove(&consumer);
+        self.pins.retain(|_, c| *c != consumer);
+        let mut to_park = Vec::new();
+        for e in self.entries.values_mut() {
+            if matches!(e.status, Status::Leased { consumer: c, .. } if c == consumer) {
+                e.retries += 1;
+                self.dirty = true;
+                if u64::from(e.retries) > self.spec.max_retries {
+                    e.status = Status::Parking;
+                    to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: "its consumer disconnected".into() });
+                } else {
+                    e.status = Status::Pending;
+                    self.redeliveries += 1;
+                }
+            }
+        }
+        to_park
+    }
+
+    fn pin_for(&mut self, stream: &StreamId) -> Option<ConsumerId> {
+        if let Some(c) = self.pins.get(stream) {
+            return Some(*c);
+        }
+        let ids: Vec<ConsumerId> = self.consumers.keys().copied().collect();
+        let mut hasher = std::hash::DefaultHasher::new();
+        stream.as_str().hash(&mut hasher);
+        let pick = *ids.get((hasher.finish() % ids.len().max(1) as u64) as usize)?;
+        self.pins.insert(stream.clone(), pick);
+        Some(pick)
+    }
+
+    /// Leases expired by `now` go back to pending (or to the parking lot
+    /// once `max_retries` is spent).
+    fn expire(&mut self, now: Instant, to_park: &mut Vec<ToPark>) {
+        let max = self.spec.max_retries;
+        for e in self.entries.values_mut() {
+            let Status::Leased { consumer, until } = e.status else { continue };
+            if until > now {
+                continue;
+            }
+            if let Some(c) = self.consumers.get_mut(&consumer) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+            }
+            e.retries += 1;
+            self.dirty = true;
+            if u64::from(e.retries) > max {
+                e.status = Status::Parking;
+                to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: "not acknowledged in time".into() });
+            } else {
+                e.status = Status::Pending;
+                self.redeliveries += 1;
+            }
+        }
+    }
+
+    /// Leases up to the consumer's free room of deliverable events to it;
+    /// also expires overdue leases (what to park is returned too).
+    pub fn claim(&mut self, consumer: ConsumerId, now: Instant) -> (Vec<Delivery>, Vec<ToPark>) {
+        let mut to_park = Vec::new();
+        self.expire(now, &mut to_park);
+        let room = match self.consumers.get(&consumer) {
+            Some(c) => (self.spec.max_in_flight as usize).saturating_sub(c.in_flight),
+            None => 0,
+        };
+        let pinned = self.spec.strategy == Strategy::PinnedByStream;
+        let until = now + self.spec.ack_timeout();
+        let mut blocked: HashSet<StreamId> = HashSet::new();
+        let mut picked: Vec<u64> = Vec::new();
+        let positions: Vec<u64> = self.entries.keys().copied().collect();
+        for pos in positions {
+            if picked.len() >= room {
+                break;
+            }
+            let Some(e) = self.entries.get(&pos) else { continue };
+            let stream = e.event.stream_id.clone();
+            if pinned && blocked.contains(&stream) {
+                continue;
+            }
+            let due = e.status == Status::Pending && e.not_before.is_none_or(|t| t <= now);
+            let mine = matches!(e.status, Status::Leased { consumer: c, .. } if c == consumer);
+            if !due {
+                if pinned && e.status != Status::Acked && !mine {
+                    blocked.insert(stream); // keep the stream's order: later events wait
+                }
+                continue;
+            }
+            if pinned && self.pin_for(&stream) != Some(consumer) {
+                blocked.insert(stream);
+                continue;
+            }
+            picked.push(pos);
+        }
+        let mut out = Vec::with_capacity(picked.len());
+        for pos in picked {
+            if let Some(e) = self.entries.get_mut(&pos) {
+                e.status = Status::Leased { consumer, until };
+                out.push(Delivery { event: e.event.clone(), retry_count: e.retries });
+            }
+        }
+        if let Some(c) = self.consumers.get_mut(&consumer) {
+            c.in_flight += out.len();
+        }
+        self.delivered += out.len() as u64;
+        (out, to_park)
+    }
+
+    fn release(&mut self, pos: u64) {
+        if let Some(Entry { status: Status::Leased { consumer, .. }, .. }) = self.entries.get(&pos)
+            && let Some(c) = self.consumers.get_mut(consumer)
+        {
+            c.in_flight = c.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Acknowledges events (by anyone: a late ack of a redelivered event
+    /// still counts). Returns the replayed ones (for `redelivered` records).
+    pub fn ack(&mut self, ids: &[Uuid]) -> Vec<Uuid> {
+        let mut replayed = Vec::new();
+        for id in ids {
+            let Some(&pos) = self.by_id.get(id) else { continue };
+            self.release(pos);
+            if let Some(e) = self.entries.get_mut(&pos)
+                && e.status != Status::Acked
+            {
+                e.status = Status::Acked;
+                if e.replayed {
+                    replayed.push(*id);
+                }
+            }
+        }
+        self.dirty = true;
+        self.advance();
+        replayed
+    }
+
+    /// Negative acknowledgements.
+    pub fn nack(&mut self, ids: &[Uuid], action: NackAction, now: Instant, backoff: Backoff, reason: &str) -> (Vec<Uuid>, Vec<ToPark>) {
+        let mut to_park = Vec::new();
+        let skipped: Vec<Uuid> = if action == NackAction::Skip { self.ack(ids) } else { Vec::new() };
+        if action == NackAction::Skip {
+            return (skipped, to_park);
+        }
+        for id in ids {
+            let Some(&pos) = self.by_id.get(id) else { continue };
+            self.release(pos);
+            let max = self.spec.max_retries;
+            let Some(e) = self.entries.get_mut(&pos) else { continue };
+            if matches!(e.status, Status::Acked | Status::Parking) {
+                continue;
+            }
+            e.retries += 1;
+            if action == NackAction::Park || u64::from(e.retries) > max {
+                e.status = Status::Parking;
+                to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: reason.to_owned() });
+            } else {
+                e.status = Status::Pending;
+                e.not_before = Some(now + backoff.delay(e.retries));
+                self.redeliveries += 1;
+            }
+        }
+        self.dirty = true;
+        (skipped, to_park)
+    }
+
+    /// `event_id` is in the parking lot now: it counts as handled.
+    pub fn parked(&mut self, event_id: Uuid) -> Option<Uuid> {
+        let pos = *self.by_id.get(&event_id)?;
+        let e = self.entries.get_mut(&pos)?;
+        e.status = Status::Acked;
+        let replayed = e.replayed.then_some(event_id);
+        self.dirty = true;
+        self.advance();
+        replayed
+    }
+
+    /// Parking failed: deliver it again later.
+    pub fn unpark(&mut self, event_id: Uuid) {
+        if let Some(e) = self.by_id.get(&event_id).and_then(|pos| self.entries.get_mut(pos))
+            && e.status == Status::Parking
+        {
+            e.status = Status::Pending;
+        }
+    }
+
+    /// The earliest instant something becomes deliverable or overdue.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter_map(|e| match e.status {
+                Status::Leased { until, .. } => Some(until),
+                Status::Pending => e.not_before,
+                _ => None,
+            })
+            .min()
+    }
+
+    fn advance(&mut self) {
+        while let Some(entry) = self.entries.first_entry() {
+            if entry.get().status != Status::Acked {
+                break;
+            }
+            let e = entry.remove();
+            self.by_id.remove(&e.event.event_id);
+        }
+        let first = self.entries.iter().find(|(_, e)| !e.replayed && e.status != Status::Acked).map(|(p, _)| *p);
+        let handled = first.map_or(self.read_through, |p| (p - 1).min(self.read_through));
+        if handled > self.checkpoint {
+            self.checkpoint = handled;
+            self.dirty = true;
+        }
+    }
+}
+
+/// The ack timeout of a spec, for callers that only have the ledger.
+pub fn backoff_for(spec: &GroupSpec) -> Backoff {
+    Backoff::new(Duration::from_millis(100), spec.ack_timeout().min(Duration::from_secs(10)))
+}
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;

@@ -1,0 +1,15 @@
+//! # chronicle-groups
+//!
+//! Consumer groups: several consumers (any language, over the server's
+//! WebSocket) share one subscription; the server tracks acknowledgements,
+//! redelivers what a crashed or slow consumer held, parks poison events
+//! and remembers the position.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod error;
+mod ledger;
+mod spec;
+
+pub use error::{GroupError, Result};
+pub use ledger::{ConsumerId, Delivery, Ledger, NackAction, Progress, ToPark, backoff_for};
+pub use spec::{FilterSpec, GroupSpec, StartFrom, Strategy, check_name};
