@@ -7,9 +7,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod error;
+mod group;
 mod ledger;
+mod local;
 mod spec;
 
 pub use error::{GroupError, Result};
+pub use local::{Consumer, GroupStatus, Groups};
 pub use ledger::{ConsumerId, Delivery, Ledger, NackAction, Progress, ToPark, backoff_for};
 pub use spec::{FilterSpec, GroupSpec, StartFrom, Strategy, check_name};

@@ -1,0 +1,261 @@
+//! One group at run time on this node: its ledger behind a lock, the pump
+//! that feeds it from the log, the housekeeping that saves its progress
+//! and picks up replays, and the consumers' side (claim, ack, nack, park).
+
+use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
+use chronicle_core::{
+    EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid,
+};
+use std::{
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::{sync::Notify, task::JoinHandle};
+
+/// Buffered, unhandled events per group; the pump waits beyond this.
+const BUFFER: usize = 10_000;
+/// How often progress is saved (when it changed) and replays are picked up.
+const HOUSEKEEPING: Duration = Duration::from_millis(500);
+
+/// The group's snapshot: its progress, versioned so stores keep the newest.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Saved {
+    progress: Progress,
+}
+
+pub(crate) struct Group {
+    pub(crate) name: String,
+    store: Arc<dyn EventStore>,
+    filter: Filter,
+    ledger: Mutex<Ledger>,
+    pub(crate) changed: Notify,
+    pub(crate) lot: ParkingLot,
+    snapshot: StreamId,
+    version: AtomicU64,
+    pub(crate) deleted: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// The system streams of a group.
+pub(crate) fn streams(name: &str) -> Result<(StreamId, StreamId)> {
+    Ok((StreamId::new(format!("$group-{name}"))?, StreamId::new(format!("$group-parked-{name}"))?))
+}
+
+impl Group {
+    /// Loads the group's progress (or starts it at `fresh`) and starts its tasks.
+    pub(crate) async fn start(store: Arc<dyn EventStore>, name: &str, spec: GroupSpec, fresh: Option<u64>) -> Result<Arc<Self>> {
+        let filter = spec.check()?;
+        let (snapshot, parked) = streams(name)?;
+        let saved = store.load_snapshot(&snapshot).await?;
+        let version = saved.as_ref().map_or(0, |s| s.version);
+        let progress = match (fresh, saved) {
+            (Some(checkpoint), _) => Progress { checkpoint, ..Progress::default() },
+            (None, Some(s)) => serde_json::from_slice::<Saved>(s.state.as_bytes()).map(|s| s.progress).unwrap_or_default(),
+            (None, None) => Progress::default(),
+        };
+        let group = Arc::new(Self {
+            name: name.to_owned(),
+            lot: ParkingLot::new(store.clone(), parked),
+            store,
+            filter,
+            ledger: Mutex::new(Ledger::new(spec, progress)),
+            changed: Notify::new(),
+            snapshot,
+            version: AtomicU64::new(version),
+            deleted: AtomicBool::new(false),
+            tasks: Mutex::default(),
+        });
+        if fresh.is_some() {
+            group.save(true).await?;
+        }
+        let tasks = vec![tokio::spawn(group.clone().pump()), tokio::spawn(group.clone().housekeeping())];
+        *group.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tasks;
+        Ok(group)
+    }
+
+    pub(crate) fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops the tasks; connected consumers get [`GroupError::Deleted`].
+    pub(crate) fn stop(&self) {
+        self.deleted.store(true, Ordering::SeqCst);
+        self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().for_each(JoinHandle::abort);
+        self.changed.notify_waiters();
+    }
+
+    async fn save(&self, force: bool) -> Result<()> {
+        let progress = {
+            let mut ledger = self.ledger();
+            if !force && !ledger.is_dirty() {
+                return Ok(());
+            }
+            ledger.progress()
+        };
+        let state = serde_json::to_vec(&Saved { progress }).map_err(|e| chronicle_core::Error::invalid("state", e.to_string()))?;
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        let state = RawJson::parse(state).map_err(|e| chronicle_core::Error::invalid("state", e.to_string()))?;
+        self.store.save_snapshot(Snapshot { stream_id: self.snapshot.clone(), version, schema_version: 1, state }).await?;
+        Ok(())
+    }
+
+    /// Feeds the ledger from the log, waiting while it holds `BUFFER`
+    /// unhandled events.
+    async fn pump(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.pump_once().await {
+                tracing::error!(group = self.name, "consumer group pump: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    async fn pump_once(&self) -> Result<()> {
+        let from = self.ledger().read_through() + 1;
+        let mut events = self.store.subscribe(SubscribeFrom::Position(from), Filter::default()).await?;
+        while let Some(event) = events.next().await {
+            let event = event?;
+            loop {
+                let room = self.changed.notified();
+                if self.ledger().outstanding() < BUFFER {
+                    break;
+                }
+                room.await;
+            }
+            let wanted = !event.stream_id.as_str().starts_with('$') && self.matches(&event);
+            {
+                let mut ledger = self.ledger();
+                if wanted { ledger.insert(event) } else { ledger.scanned(event.global_position) }
+            }
+            if wanted {
+                self.changed.notify_waiters();
+            }
+        }
+        Err(chronicle_core::Error::Unavailable { reason: "the store shut down".into() }.into())
+    }
+
+    fn matches(&self, event: &RecordedEvent) -> bool {
+        if !self.filter.uses_metadata() {
+            return self.filter.matches(event, &chronicle_core::Metadata::default());
+        }
+        event.well_known_metadata().is_ok_and(|meta| self.filter.matches(event, &meta))
+    }
+
+    /// Saves progress and picks up replayed parked events.
+    async fn housekeeping(self: Arc<Self>) {
+        let mut view = chronicle_core::ParkingView::default();
+        loop {
+            tokio::time::sleep(HOUSEKEEPING).await;
+            if let Err(e) = self.save(false).await {
+                tracing::warn!(group = self.name, "saving consumer group progress: {e}");
+            }
+            if let Err(e) = self.pick_up_replays(&mut view).await {
+                tracing::warn!(group = self.name, "reading parked events: {e}");
+            }
+        }
+    }
+
+    async fn pick_up_replays(&self, view: &mut chronicle_core::ParkingView) -> Result<()> {
+        self.lot.refresh(view).await?;
+        for entry in view.replay_queue().to_vec() {
+            match self.store.get_event(entry.event_id).await? {
+                Some(event) => self.ledger().insert_replay(event),
+                None => self.lot.redelivered(entry.event_id).await?, // gone from the store: nothing to deliver
+            }
+        }
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Parks what the ledger gave up on (at least once: a crash between
+    /// the record and the ledger update parks it again, harmlessly).
+    pub(crate) async fn park(&self, to_park: Vec<ToPark>) -> Result<()> {
+        for p in to_park {
+            let entry = ParkedEntry {
+                event_id: p.event.event_id,
+                position: p.event.global_position,
+                stream_id: p.event.stream_id.to_string(),
+                event_type: p.event.event_type.to_string(),
+                attempts: p.attempts,
+                last_error: p.reason,
+                dead_lettered_at: None,
+            };
+            if let Err(e) = self.lot.add(&entry).await {
+                self.ledger().unpark(p.event.event_id);
+                return Err(e.into());
+            }
+            tracing::warn!(group = self.name, position = entry.position, "parked after {} attempt(s): {}", entry.attempts, entry.last_error);
+            let replayed = self.ledger().parked(p.event.event_id);
+            if let Some(id) = replayed {
+                self.lot.redelivered(id).await?;
+            }
+        }
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Waits for deliveries for `consumer`.
+    pub(crate) async fn next(&self, consumer: u64) -> Result<Vec<Delivery>> {
+        loop {
+            if self.deleted.load(Ordering::SeqCst) {
+                return Err(GroupError::Deleted(self.name.clone()));
+            }
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let (deliveries, to_park, deadline) = {
+                let mut ledger = self.ledger();
+                let (d, p) = ledger.claim(consumer, Instant::now());
+                (d, p, ledger.next_deadline())
+            };
+            if !to_park.is_empty() {
+                self.park(to_park).await?;
+            }
+            if !deliveries.is_empty() {
+                return Ok(deliveries);
+            }
+            let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+
+    pub(crate) async fn ack(&self, ids: &[Uuid]) -> Result<()> {
+        let replayed = self.ledger().ack(ids);
+        for id in replayed {
+            self.lot.redelivered(id).await?;
+        }
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    pub(crate) async fn nack(&self, ids: &[Uuid], action: NackAction, reason: &str) -> Result<()> {
+        let (skipped, to_park) = {
+            let mut ledger = self.ledger();
+            let backoff = backoff_for(ledger.spec());
+            ledger.nack(ids, action, Instant::now(), backoff, reason)
+        };
+        for id in skipped {
+            self.lot.redelivered(id).await?;
+        }
+        self.park(to_park).await?;
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Saves progress now (on shutdown).
+    pub(crate) async fn flush(&self) -> Result<()> {
+        self.save(false).await
+    }
+}

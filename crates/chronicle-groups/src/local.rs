@@ -1,0 +1,257 @@
+//! [`Groups`]: every consumer group of a store, kept in the store itself —
+//! the registry in `$groups` (created/deleted records), each group's
+//! progress as the snapshot of `$group-{name}`, its parked events in the
+//! parking lot `$group-parked-{name}`. One node serves them (the file
+//! engine locks its store to one process).
+
+use crate::{
+    ConsumerId, Delivery, GroupError, GroupSpec, NackAction, Result, StartFrom, check_name,
+    group::{Group, streams},
+};
+use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ParkedEntry, ReadStream, Selection, StreamId, Uuid};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, sync::Arc};
+use tokio::sync::Mutex;
+
+const REGISTRY: &str = "$groups";
+const CREATED: &str = "group.created";
+const DELETED: &str = "group.deleted";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spec: Option<GroupSpec>,
+}
+
+/// A group's status (`GET /subscriptions/{group}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupStatus {
+    /// The group's name.
+    pub name: String,
+    /// Its settings.
+    pub spec: GroupSpec,
+    /// Every position up to here is handled (acknowledged, skipped or parked).
+    pub checkpoint: u64,
+    /// The store's head.
+    pub head: u64,
+    /// Events between the checkpoint and the head (the filter's misses included).
+    pub lag: u64,
+    /// Events leased to consumers now.
+    pub in_flight: u64,
+    /// Events read and not yet handled.
+    pub buffered: u64,
+    /// Parked events.
+    pub parked: u64,
+    /// Consumers connected to this node.
+    pub consumers: u64,
+    /// Redeliveries since the node started (timeouts, disconnects, nacks).
+    pub redeliveries: u64,
+    /// Deliveries since the node started.
+    pub delivered: u64,
+}
+
+/// Every consumer group of one store.
+#[derive(Debug)]
+pub struct Groups {
+    store: Arc<dyn EventStore>,
+    groups: Mutex<BTreeMap<String, Arc<Group>>>,
+}
+
+impl Groups {
+    /// Loads the registry and starts every group.
+    pub async fn open(store: Arc<dyn EventStore>) -> Result<Arc<Self>> {
+        let registry = StreamId::new(REGISTRY)?;
+        let mut specs: BTreeMap<String, GroupSpec> = BTreeMap::new();
+        let mut from = 1;
+        loop {
+            let page = store.read_stream(&registry, ReadStream::forward().from(from).limit(1000)).await?;
+            for record in &page {
+                from = record.version + 1;
+                let Ok(r) = serde_json::from_slice::<Record>(record.data.as_bytes()) else { continue };
+                match (&*record.event_type, r.spec) {
+                    (CREATED, Some(spec)) => specs.insert(r.name, spec),
+                    (DELETED, _) => specs.remove(&r.name),
+                    _ => None,
+                };
+            }
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        let mut groups = BTreeMap::new();
+        for (name, spec) in specs {
+            groups.insert(name.clone(), Group::start(store.clone(), &name, spec, None).await?);
+        }
+        Ok(Arc::new(Self { store, groups: Mutex::new(groups) }))
+    }
+
+    async fn record(&self, event_type: &str, record: &Record) -> Result<()> {
+        let event = NewEvent::json(event_type, record).map_err(|e| chronicle_core::Error::invalid("spec", e.to_string()))?;
+        self.store.append(&StreamId::new(REGISTRY)?, ExpectedVersion::Any, vec![event]).await?;
+        Ok(())
+    }
+
+    /// Creates `name` (`true`) or changes its tuning (`false`: strategy,
+    /// retries, timeout, in-flight; the filter and start may not change).
+    pub async fn put(&self, name: &str, spec: GroupSpec) -> Result<bool> {
+        check_name(name)?;
+        spec.check()?;
+        let mut groups = self.groups.lock().await;
+        if let Some(group) = groups.get(name) {
+            let current = group.ledger().spec().clone();
+            for (field, same) in [("filter", current.filter == spec.filter), ("from", current.from == spec.from)] {
+                if !same {
+                    return Err(GroupError::Conflict { group: name.to_owned(), field: field.to_owned() });
+                }
+            }
+            if current != spec {
+                self.record(CREATED, &Record { name: name.to_owned(), spec: Some(spec.clone()) }).await?;
+                group.ledger().retune(spec);
+                group.changed.notify_waiters();
+            }
+            return Ok(false);
+        }
+        let start = match spec.from {
+            StartFrom::Start => 0,
+            StartFrom::End => self.store.head().await?,
+            StartFrom::Position(p) => p - 1,
+        };
+        self.record(CREATED, &Record { name: name.to_owned(), spec: Some(spec.clone()) }).await?;
+        groups.insert(name.to_owned(), Group::start(self.store.clone(), name, spec, Some(start)).await?);
+        Ok(true)
+    }
+
+    /// Deletes `name`: its consumers are disconnected, its parked events
+    /// discarded (their records stay in the log).
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let group = self.groups.lock().await.remove(name).ok_or_else(|| GroupError::NotFound(name.to_owned()))?;
+        group.stop();
+        self.record(DELETED, &Record { name: name.to_owned(), spec: None }).await?;
+        group.lot.discard(&Selection::All).await?;
+        Ok(())
+    }
+
+    async fn group(&self, name: &str) -> Result<Arc<Group>> {
+        self.groups.lock().await.get(name).cloned().ok_or_else(|| GroupError::NotFound(name.to_owned()))
+    }
+
+    async fn status_of(&self, group: &Group, head: u64) -> Result<GroupStatus> {
+        let parked = group.lot.view().await?.size();
+        let l = group.ledger();
+        Ok(GroupStatus {
+            name: group.name.clone(),
+            spec: l.spec().clone(),
+            checkpoint: l.checkpoint(),
+            head,
+            lag: head.saturating_sub(l.checkpoint()),
+            in_flight: l.in_flight() as u64,
+            buffered: l.outstanding() as u64,
+            parked,
+            consumers: l.consumers() as u64,
+            redeliveries: l.redeliveries,
+            delivered: l.delivered,
+        })
+    }
+
+    /// One group's status.
+    pub async fn status(&self, name: &str) -> Result<GroupStatus> {
+        let group = self.group(name).await?;
+        let head = self.store.head().await?;
+        self.status_of(&group, head).await
+    }
+
+    /// Every group's status, by name.
+    pub async fn list(&self) -> Result<Vec<GroupStatus>> {
+        let groups: Vec<Arc<Group>> = self.groups.lock().await.values().cloned().collect();
+        let head = self.store.head().await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            out.push(self.status_of(&g, head).await?);
+        }
+        Ok(out)
+    }
+
+    /// Connects a consumer to `name`.
+    pub async fn connect(&self, name: &str) -> Result<Consumer> {
+        let group = self.group(name).await?;
+        let id = group.ledger().connect();
+        group.changed.notify_waiters();
+        Ok(Consumer { group, id })
+    }
+
+    /// The parked events of `name`, oldest first.
+    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEntry>> {
+        Ok(self.group(name).await?.lot.view().await?.entries().to_vec())
+    }
+
+    /// Sends parked events back to the group's consumers.
+    pub async fn replay_parked(&self, name: &str, selection: &Selection) -> Result<Vec<Uuid>> {
+        let group = self.group(name).await?;
+        if let Selection::Ids(ids) = selection {
+            let missing = group.lot.view().await?.missing(ids);
+            if !missing.is_empty() {
+                let event_ids = missing.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
+                return Err(GroupError::NotParked { group: name.to_owned(), event_ids });
+            }
+        }
+        Ok(group.lot.replay(selection).await?)
+    }
+
+    /// Saves every group's progress (on shutdown).
+    pub async fn flush(&self) {
+        for group in self.groups.lock().await.values() {
+            if let Err(e) = group.flush().await {
+                tracing::warn!(group = group.name, "saving progress: {e}");
+            }
+        }
+    }
+
+    /// The system streams of a group (its snapshot and parking lot).
+    pub fn streams_of(name: &str) -> Result<(StreamId, StreamId)> {
+        streams(name)
+    }
+}
+
+/// A connected consumer. Dropping it disconnects: what it held goes to
+/// the group's other consumers.
+#[derive(Debug)]
+pub struct Consumer {
+    group: Arc<Group>,
+    id: ConsumerId,
+}
+
+impl Consumer {
+    /// Waits for the next deliveries (at most the group's free in-flight room).
+    pub async fn next(&self) -> Result<Vec<Delivery>> {
+        self.group.next(self.id).await
+    }
+
+    /// Acknowledges events.
+    pub async fn ack(&self, ids: &[Uuid]) -> Result<()> {
+        self.group.ack(ids).await
+    }
+
+    /// Refuses events: retry (after a backoff), park, or skip.
+    pub async fn nack(&self, ids: &[Uuid], action: NackAction) -> Result<()> {
+        self.group.nack(ids, action, "nacked by a consumer").await
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let to_park = self.group.ledger().disconnect(self.id);
+        self.group.changed.notify_waiters();
+        if !to_park.is_empty() {
+            let group = self.group.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    if let Err(e) = group.park(to_park).await {
+                        tracing::warn!(group = group.name, "parking after a disconnect: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
