@@ -3,9 +3,7 @@
 //! and picks up replays, and the consumers' side (claim, ack, nack, park).
 
 use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
-use chronicle_core::{
-    EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid,
-};
+use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid};
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
@@ -193,7 +191,13 @@ impl Group {
                 self.ledger().unpark(p.event.event_id);
                 return Err(e.into());
             }
-            tracing::warn!(group = self.name, position = entry.position, "parked after {} attempt(s): {}", entry.attempts, entry.last_error);
+            tracing::warn!(
+                group = self.name,
+                position = entry.position,
+                "parked after {} attempt(s): {}",
+                entry.attempts,
+                entry.last_error
+            );
             let replayed = self.ledger().parked(p.event.event_id);
             if let Some(id) = replayed {
                 self.lot.redelivered(id).await?;
@@ -203,8 +207,24 @@ impl Group {
         Ok(())
     }
 
-    /// Waits for deliveries for `consumer`.
-    pub(crate) async fn next(&self, consumer: u64) -> Result<Vec<Delivery>> {
+    /// Parks in the background: a caller's future may be cancelled (a
+    /// consumer's `next` races its socket), and a half-done park must not
+    /// leave an event stuck.
+    pub(crate) fn park_later(self: &Arc<Self>, to_park: Vec<ToPark>) {
+        if to_park.is_empty() {
+            return;
+        }
+        let group = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = group.park(to_park).await {
+                tracing::warn!(group = group.name, "parking: {e}");
+            }
+        });
+    }
+
+    /// Waits for deliveries for `consumer`. Cancel-safe: what it claims it
+    /// returns in the same poll.
+    pub(crate) async fn next(self: &Arc<Self>, consumer: u64) -> Result<Vec<Delivery>> {
         loop {
             if self.deleted.load(Ordering::SeqCst) {
                 return Err(GroupError::Deleted(self.name.clone()));
@@ -217,9 +237,7 @@ impl Group {
                 let (d, p) = ledger.claim(consumer, Instant::now());
                 (d, p, ledger.next_deadline())
             };
-            if !to_park.is_empty() {
-                self.park(to_park).await?;
-            }
+            self.park_later(to_park);
             if !deliveries.is_empty() {
                 return Ok(deliveries);
             }

@@ -170,7 +170,8 @@ impl Ledger {
         let beyond = |pos: &&u64| **pos > self.checkpoint;
         let acked = self.entries.iter().filter(|(p, e)| e.status == Status::Acked && !e.replayed && **p > self.checkpoint).map(|(p, _)| *p);
         let acked = acked.chain(self.restore_acked.iter().filter(beyond).copied()).collect();
-        let retries = self.entries.iter().filter(|(p, e)| e.retries > 0 && !e.replayed && **p > self.checkpoint).map(|(p, e)| (*p, e.retries));
+        let retries =
+            self.entries.iter().filter(|(p, e)| e.retries > 0 && !e.replayed && **p > self.checkpoint).map(|(p, e)| (*p, e.retries));
         Progress { checkpoint: self.checkpoint, acked, retries: retries.collect() }
     }
 

@@ -86,7 +86,10 @@ fn pinned_streams_stay_on_one_consumer_in_order_through_retries() {
     let (early, _) = l.claim(a, now + Duration::from_millis(20));
     assert!(early.iter().all(|d| d.event.stream_id != first.event.stream_id), "the stream waits for its first event");
     let (later, _) = l.claim(a, now + Duration::from_millis(60));
-    assert_eq!(later.iter().find(|d| d.event.stream_id == first.event.stream_id).map(|d| d.event.global_position), Some(first.event.global_position));
+    assert_eq!(
+        later.iter().find(|d| d.event.stream_id == first.event.stream_id).map(|d| d.event.global_position),
+        Some(first.event.global_position)
+    );
 }
 
 #[test]

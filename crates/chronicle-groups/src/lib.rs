@@ -6,13 +6,15 @@
 //! and remembers the position.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod api;
 mod error;
 mod group;
 mod ledger;
 mod local;
 mod spec;
 
+pub use api::{ConsumerMessage, GroupsBody, ParkedBody, ReplayedBody, delivery_json, render_prometheus};
 pub use error::{GroupError, Result};
-pub use local::{Consumer, GroupStatus, Groups};
 pub use ledger::{ConsumerId, Delivery, Ledger, NackAction, Progress, ToPark, backoff_for};
+pub use local::{Consumer, GroupStatus, Groups};
 pub use spec::{FilterSpec, GroupSpec, StartFrom, Strategy, check_name};

@@ -199,6 +199,19 @@ impl Groups {
         Ok(group.lot.replay(selection).await?)
     }
 
+    /// Waits (at most `limit`) until no consumer is connected to any group
+    /// of this node: on shutdown, so the acks they send while closing count.
+    pub async fn wait_disconnected(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let connected: usize = self.groups.lock().await.values().map(|g| g.ledger().consumers()).sum();
+            if connected == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Saves every group's progress (on shutdown).
     pub async fn flush(&self) {
         for group in self.groups.lock().await.values() {
@@ -243,15 +256,8 @@ impl Drop for Consumer {
     fn drop(&mut self) {
         let to_park = self.group.ledger().disconnect(self.id);
         self.group.changed.notify_waiters();
-        if !to_park.is_empty() {
-            let group = self.group.clone();
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    if let Err(e) = group.park(to_park).await {
-                        tracing::warn!(group = group.name, "parking after a disconnect: {e}");
-                    }
-                });
-            }
+        if !to_park.is_empty() && tokio::runtime::Handle::try_current().is_ok() {
+            self.group.park_later(to_park);
         }
     }
 }

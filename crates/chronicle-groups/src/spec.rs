@@ -55,7 +55,8 @@ fn time(field: &str, v: Option<&str>) -> Result<Option<Timestamp>> {
 impl FilterSpec {
     /// The store filter.
     pub fn to_filter(&self) -> Result<Filter> {
-        let stream_id = self.stream_id.as_deref().map(StreamId::new).transpose().map_err(|e| GroupError::invalid("filter.stream_id", e.to_string()))?;
+        let stream_id =
+            self.stream_id.as_deref().map(StreamId::new).transpose().map_err(|e| GroupError::invalid("filter.stream_id", e.to_string()))?;
         Ok(Filter {
             event_types: list(self.event_type.as_deref()),
             category: self.category.clone(),
@@ -97,7 +98,10 @@ impl<'de> Deserialize<'de> for StartFrom {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::String(s) if s == "start" => Ok(Self::Start),
             serde_json::Value::String(s) if s == "end" => Ok(Self::End),
-            serde_json::Value::Number(n) => match n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.2e18).map(|f| f as u64)) {
+            serde_json::Value::Number(n) => match n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.2e18).map(|f| f as u64))
+            {
                 Some(p) if (1..=i64::MAX as u64).contains(&p) => Ok(Self::Position(p)),
                 _ => Err(serde::de::Error::custom(format!("expected \"start\", \"end\" or a position from 1 to {}, got {n}", i64::MAX))),
             },
@@ -124,6 +128,7 @@ pub enum Strategy {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupSpec {
     /// Which events the group receives (default: all but `$` system streams).
+    #[serde(deserialize_with = "chronicle_wire::object")]
     pub filter: FilterSpec,
     /// `"start"`, `"end"` (default) or a position (inclusive).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]

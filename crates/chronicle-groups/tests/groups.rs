@@ -48,7 +48,14 @@ async fn competing_consumers_share_a_log_and_park_a_poison() {
     let store: Arc<dyn EventStore> = Arc::new(chronicle_file::FileStore::open(dir.path(), Default::default()).unwrap());
     append(&store, 0..2_000).await;
     let groups = Groups::open(store.clone()).await.unwrap();
-    let spec = GroupSpec { from: StartFrom::Start, strategy: Strategy::PinnedByStream, max_retries: 2, ack_timeout_ms: 500, max_in_flight: 50, ..GroupSpec::default() };
+    let spec = GroupSpec {
+        from: StartFrom::Start,
+        strategy: Strategy::PinnedByStream,
+        max_retries: 2,
+        ack_timeout_ms: 500,
+        max_in_flight: 50,
+        ..GroupSpec::default()
+    };
     assert!(groups.put("billing", spec.clone()).await.unwrap());
     assert!(!groups.put("billing", spec.clone()).await.unwrap(), "a second PUT with the same settings is a no-op");
     let tally: Tally = Arc::default();
@@ -88,7 +95,9 @@ async fn competing_consumers_share_a_log_and_park_a_poison() {
     while got.len() < 10 {
         let batch = tokio::time::timeout(Duration::from_secs(5), c.next()).await.unwrap().unwrap();
         c.ack(&batch.iter().map(|d| d.event.event_id).collect::<Vec<_>>()).await.unwrap();
-        got.extend(batch.into_iter().map(|d| serde_json::from_slice::<serde_json::Value>(d.event.data.as_bytes()).unwrap()["n"].as_u64().unwrap()));
+        got.extend(
+            batch.into_iter().map(|d| serde_json::from_slice::<serde_json::Value>(d.event.data.as_bytes()).unwrap()["n"].as_u64().unwrap()),
+        );
     }
     got.sort_unstable();
     assert_eq!(got, (2_000..2_010).collect::<Vec<_>>(), "only the new events");

@@ -17,9 +17,12 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod group;
 mod store;
 mod subscribe;
 mod wire;
+
+pub use group::{GroupConsumer, GroupDelivery};
 
 use chronicle_core::{AppendPipeline, Error, Metrics, Result, StreamId};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -172,6 +175,17 @@ impl RemoteStore {
     pub async fn post_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
         let (_, answer) = self.send(self.request(Method::POST, segments).json(body), None).await?;
         serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+    }
+
+    /// `PUT` of `body` as JSON to a server route outside the store API.
+    pub async fn put_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
+        let (_, answer) = self.send(self.request(Method::PUT, segments).json(body), None).await?;
+        serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+    }
+
+    /// `DELETE` of a server route outside the store API.
+    pub async fn delete_route(&self, segments: &[&str]) -> Result<()> {
+        self.send(self.request(Method::DELETE, segments), None).await.map(drop)
     }
 
     /// Like [`RemoteStore::send`], `None` for a 404.

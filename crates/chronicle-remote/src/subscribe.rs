@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest, protocol::frame::coding::CloseCode};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Reconnection attempts after a drop before the subscription fails.
 const RECONNECTS: u32 = 10;
@@ -47,16 +47,23 @@ pub(crate) async fn open(store: &RemoteStore, from: SubscribeFrom, mut filter: F
 }
 
 async fn connect(store: &RemoteStore, start: &Start, filter: &Filter) -> Result<Socket> {
-    let mut url = store.url(&["ws"]);
+    let mut query: Vec<(&str, String)> = wire::filter_query(filter).into_iter().collect();
+    if let Start::Position(p) = start {
+        query.push(("from", p.to_string()));
+    }
+    open_socket(store, &["ws"], &query).await
+}
+
+/// Opens a WebSocket to the server route `segments` with `query`, sending
+/// the token (and trusting the store's CA) like every other request.
+pub(crate) async fn open_socket(store: &RemoteStore, segments: &[&str], query: &[(&str, String)]) -> Result<Socket> {
+    let mut url = store.url(segments);
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     let _ = url.set_scheme(scheme);
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in wire::filter_query(filter) {
-            query.append_pair(k, &v);
-        }
-        if let Start::Position(p) = start {
-            query.append_pair("from", &p.to_string());
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query {
+            pairs.append_pair(k, v);
         }
     }
     let mut request = url.as_str().into_client_request().map_err(|e| Error::Config { reason: format!("websocket url {url}: {e}") })?;

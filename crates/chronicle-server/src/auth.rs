@@ -116,7 +116,8 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
         return None;
     }
     let stream = path.strip_prefix("/streams/");
-    let publish_change = path.starts_with("/publish/") && *method != Method::GET && *method != Method::HEAD;
+    let read = *method == Method::GET || *method == Method::HEAD;
+    let publish_change = (path.starts_with("/publish/") || path.starts_with("/subscriptions/")) && !read;
     if publish_change
         || path == "/audit"
         || path.starts_with("/admin/")
@@ -231,6 +232,10 @@ mod tests {
         assert_eq!(r(Method::GET, "/publish/s/dlq"), Some(Role::Reader));
         assert_eq!(r(Method::POST, "/publish/s/dlq/replay"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/publish/s/dlq/discard"), Some(Role::Admin));
+        assert_eq!(r(Method::GET, "/subscriptions/g/connect"), Some(Role::Reader));
+        assert_eq!(r(Method::PUT, "/subscriptions/g"), Some(Role::Admin));
+        assert_eq!(r(Method::DELETE, "/subscriptions/g"), Some(Role::Admin));
+        assert_eq!(r(Method::POST, "/subscriptions/g/parked/replay"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/%24audit"), Some(Role::Admin));
     }
 

@@ -50,6 +50,7 @@ fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
     let streaming = path == "/subscribe" || path == "/ws";
     Some(match name_ {
         "stream" | "name" | "stream_id" => name(description),
+        "group" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.-]+$", "description": description}),
         "sink" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9-]+$", "description": description}),
         "from" => json!({"type": "integer", "minimum": if streaming { 1 } else { 0 }, "maximum": u64::MAX}),
         "limit" => match path {
@@ -122,7 +123,7 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
 
 /// Routes that take nothing a client could get wrong.
 fn op_is_plain(path: &str) -> bool {
-    matches!(path, "/metrics" | "/health/live" | "/health/ready" | "/openapi.json" | "/admin/scavenge" | "/publish")
+    matches!(path, "/metrics" | "/health/live" | "/health/ready" | "/openapi.json" | "/admin/scavenge" | "/publish" | "/subscriptions")
 }
 
 fn set(schemas: &mut Map<String, Value>, component: &str, property: &str, schema: Value) {
@@ -229,6 +230,19 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
             ]),
         );
     }
+    set(
+        schemas,
+        "GroupSpec",
+        "from",
+        json!({"description": "`\"start\"`, `\"end\"` (default) or a position (inclusive).",
+            "anyOf": [{"type": "string", "enum": ["start", "end"]}, {"type": "integer", "minimum": 1, "maximum": i64::MAX}]}),
+    );
+    set(schemas, "GroupSpec", "max_retries", json!({"type": "integer", "minimum": 0, "maximum": 100}));
+    set(schemas, "GroupSpec", "ack_timeout_ms", json!({"type": "integer", "minimum": 100, "maximum": 3_600_000}));
+    set(schemas, "GroupSpec", "max_in_flight", json!({"type": "integer", "minimum": 1, "maximum": 10_000}));
+    set(schemas, "FilterSpec", "stream_id", nullable(name("Exactly this stream")));
+    set(schemas, "FilterSpec", "since", nullable(json!({"type": "string", "format": "date-time"})));
+    set(schemas, "FilterSpec", "until", nullable(json!({"type": "string", "format": "date-time"})));
     set(schemas, "EventSchema", "data", json!({"description": "Data: any JSON value, as appended."}));
     set(schemas, "EventSchema", "metadata", json!({"type": "object", "description": "Metadata (a JSON object), as appended."}));
     set(schemas, "SnapshotBody", "state", json!({"description": "The state: any JSON value."}));

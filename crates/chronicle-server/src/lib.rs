@@ -34,7 +34,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, listing, ops, publish, streams, subscribe, ws};
+use routes::{events, groups, listing, ops, publish, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -60,6 +60,8 @@ pub(crate) struct AppState {
     pub(crate) audit: audit::AuditLog,
     /// The publishing relays (`None`: no sinks configured).
     pub(crate) publisher: Option<Arc<chronicle_publish::Publisher>>,
+    /// The consumer groups (`None`: not served by this backend).
+    pub(crate) groups: Option<Arc<chronicle_groups::Groups>>,
 }
 
 #[derive(OpenApi)]
@@ -93,6 +95,7 @@ impl Server {
                 limits: Arc::default(),
                 audit: audit::AuditLog::default(),
                 publisher: None,
+                groups: None,
             },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -137,6 +140,12 @@ impl Server {
         self
     }
 
+    /// Serves consumer groups (`/subscriptions…`) and their metrics.
+    pub fn with_groups(mut self, groups: Arc<chronicle_groups::Groups>) -> Self {
+        self.state.groups = Some(groups);
+        self
+    }
+
     /// Changes the request body limit.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -166,6 +175,11 @@ impl Server {
             .routes(routes!(publish::dlq))
             .routes(routes!(publish::replay))
             .routes(routes!(publish::discard))
+            .routes(routes!(groups::list))
+            .routes(routes!(groups::put, groups::get, groups::delete))
+            .routes(routes!(groups::connect))
+            .routes(routes!(groups::parked))
+            .routes(routes!(groups::replay))
     }
 
     /// The OpenAPI document of every route, with every constraint and

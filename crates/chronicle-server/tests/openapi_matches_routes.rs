@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 26] = [
+const ROUTES: [(&str, &str); 33] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -33,6 +33,13 @@ const ROUTES: [(&str, &str); 26] = [
     ("get", "/publish/{sink}/dlq"),
     ("post", "/publish/{sink}/dlq/replay"),
     ("post", "/publish/{sink}/dlq/discard"),
+    ("get", "/subscriptions"),
+    ("put", "/subscriptions/{group}"),
+    ("get", "/subscriptions/{group}"),
+    ("delete", "/subscriptions/{group}"),
+    ("get", "/subscriptions/{group}/connect"),
+    ("get", "/subscriptions/{group}/parked"),
+    ("post", "/subscriptions/{group}/parked/replay"),
 ];
 
 #[tokio::test]
@@ -54,7 +61,8 @@ async fn openapi_lists_exactly_the_routes_and_each_is_routed() {
             .replace("{event_id}", "01a20300-0000-7000-8000-000000000001")
             .replace("{correlation_id}", "c")
             .replace("{name}", "n")
-            .replace("{sink}", "s");
+            .replace("{sink}", "s")
+            .replace("{group}", "g");
         let req =
             s.http.request(method.to_uppercase().parse().unwrap(), s.at(&concrete)).header("content-type", "application/json").body("{}");
         let req = if path == "/subscribe" { req.timeout(std::time::Duration::from_millis(300)) } else { req };

@@ -26,6 +26,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// `#[serde(deserialize_with = "chronicle_wire::object")]` for a field
+/// that must be a JSON object (not an array of its fields).
+pub fn object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Object::<T>::deserialize(d).map(|o| o.0)
+}
+
 impl<T: Serialize> Serialize for Object<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)

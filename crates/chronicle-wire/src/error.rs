@@ -24,6 +24,8 @@ pub enum ErrorCode {
     NotFound,
     /// 409: a resource is held by another process.
     Locked,
+    /// 409: the resource exists with different settings (`field` names one).
+    Conflict,
     /// 501: the backend does not offer the operation.
     Unsupported,
     /// 503: the store cannot serve now; retry.
@@ -46,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Invalid,
         Self::TooLarge,
         Self::WrongExpectedVersion,
@@ -55,6 +57,7 @@ impl ErrorCode {
         Self::StreamDeleted,
         Self::NotFound,
         Self::Locked,
+        Self::Conflict,
         Self::Unsupported,
         Self::Unavailable,
         Self::Corrupted,
@@ -78,6 +81,7 @@ impl ErrorCode {
             Self::StreamDeleted => "stream_deleted",
             Self::NotFound => "not_found",
             Self::Locked => "locked",
+            Self::Conflict => "conflict",
             Self::Unsupported => "unsupported",
             Self::Unavailable => "unavailable",
             Self::Corrupted => "corrupted",
@@ -102,7 +106,7 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::WrongExpectedVersion | Self::DuplicateEventId | Self::AppendConditionFailed | Self::Locked => 409,
+            Self::WrongExpectedVersion | Self::DuplicateEventId | Self::AppendConditionFailed | Self::Locked | Self::Conflict => 409,
             Self::StreamDeleted => 410,
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -186,7 +190,7 @@ pub fn error_from_body(status: u16, body: &[u8], context: Option<&StreamId>) -> 
             limit: number("limit").map_or(0, |n| n as usize),
             actual: number("actual").map_or(0, |n| n as usize),
         },
-        Some(ErrorCode::Invalid) => Error::Invalid { field: text("field"), reason: reason() },
+        Some(ErrorCode::Invalid | ErrorCode::Conflict) => Error::Invalid { field: text("field"), reason: reason() },
         Some(ErrorCode::Corrupted) => {
             Error::Corrupted { location: v.get("location").and_then(Value::as_str).unwrap_or("server").to_owned(), reason: reason() }
         }

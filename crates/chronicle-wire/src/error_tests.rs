@@ -49,6 +49,7 @@ fn the_table_of_codes_and_statuses() {
             ("stream_deleted", 410),
             ("not_found", 404),
             ("locked", 409),
+            ("conflict", 409),
             ("unsupported", 501),
             ("unavailable", 503),
             ("corrupted", 500),

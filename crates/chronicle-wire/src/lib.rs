@@ -21,6 +21,6 @@ mod body;
 mod error;
 mod read;
 
-pub use body::{AppendBody, CheckpointBody, ConditionBody, NewEventBody, Object, QueryBody, SnapshotBody, StreamAppendBody};
+pub use body::{AppendBody, CheckpointBody, ConditionBody, NewEventBody, Object, QueryBody, SnapshotBody, StreamAppendBody, object};
 pub use error::{ErrorCode, error_body, error_from_body};
 pub use read::{event, events, page};

@@ -16,6 +16,7 @@ mod schema;
 mod serve;
 mod stats;
 mod streams;
+mod subscriptions;
 
 use chronicle::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -67,6 +68,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// A sink's dead-letter queue: `dlq list SINK`, `dlq replay SINK (--all | EVENT_ID…)`, `dlq discard SINK (--all | EVENT_ID…)`.
     Dlq(publish::DlqArgs),
+    /// Consumer groups on a running server: `subscriptions list|create|delete|parked|replay` (CHRONICLE_BACKEND=remote).
+    Subscriptions(subscriptions::SubscriptionsArgs),
     /// Create API tokens for `chronicle serve` (`token create --role reader|writer|admin`).
     Token(access::TokenArgs),
     /// Show the server's audit log of access attempts (`$audit`).
@@ -133,6 +136,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Projections(args) => projections::run(&config, args).await,
         Command::Publish(args) => publish::status(&config, args).await,
         Command::Dlq(args) => publish::dlq(&config, args).await,
+        Command::Subscriptions(args) => subscriptions::run(&config, args).await,
         Command::Token(args) => access::token(args),
         Command::Audit(args) => access::audit(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,

@@ -93,12 +93,24 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         let names: Vec<&str> = publishing.sinks.iter().map(|s| s.name()).collect();
         tracing::info!("publishing to {} sink(s): {} (status: GET /publish)", names.len(), names.join(", "));
     }
-    let server = Server::new(opened.store)
+    // Consumer groups live in the store; one node serves them (PostgreSQL: not yet).
+    let groups = match config.backend {
+        BackendKind::File | BackendKind::Memory => Some(
+            chronicle_groups::Groups::open(opened.store.clone())
+                .await
+                .map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?,
+        ),
+        _ => None,
+    };
+    let mut server = Server::new(opened.store)
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
         .with_auth(&auth.tokens)
         .with_rate_limit(&auth.rate_limit)
         .with_audit(audit, auth.audit_access);
+    if let Some(groups) = &groups {
+        server = server.with_groups(groups.clone());
+    }
     match tls {
         Some((cert, key)) => {
             tracing::info!("TLS on: https://{local} (certificate {})", cert.display());
@@ -110,6 +122,10 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         None => server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?,
     }
     publisher.stop().await; // saves every relay's checkpoint
+    if let Some(groups) = &groups {
+        groups.wait_disconnected(std::time::Duration::from_secs(3)).await;
+        groups.flush().await; // and every group's progress
+    }
     tracing::info!("chronicle stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The HTTP routes, each documented for OpenAPI where it is defined.
 
 pub(crate) mod events;
+pub(crate) mod groups;
 pub(crate) mod listing;
 pub(crate) mod ops;
 pub(crate) mod publish;

@@ -43,6 +43,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Ok(states) => text.push_str(&chronicle_toolkit::render_prometheus(&states)),
         Err(e) => tracing::warn!(error = %e, "projection states unavailable for /metrics"),
     }
+    if let Some(groups) = &state.groups {
+        match groups.list().await {
+            Ok(list) => text.push_str(&chronicle_groups::render_prometheus(&list)),
+            Err(e) => tracing::warn!(error = %e, "consumer group status unavailable for /metrics"),
+        }
+    }
     if let Some(publisher) = &state.publisher {
         match publisher.status().await {
             Ok(sinks) => text.push_str(&chronicle_publish::render_prometheus(&sinks)),
