@@ -4,6 +4,7 @@
 
 use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
 use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid};
+use futures_util::FutureExt;
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
@@ -120,8 +121,15 @@ impl Group {
     async fn pump_once(&self) -> Result<()> {
         let from = self.ledger().read_through() + 1;
         let mut events = self.store.subscribe(SubscribeFrom::Position(from), Filter::default()).await?;
-        while let Some(event) = events.next().await {
-            let event = event?;
+        while let Some(first) = events.next().await {
+            // Everything already read, under one lock and one wake-up.
+            let mut batch = vec![first?];
+            while batch.len() < 512 {
+                match events.next().now_or_never() {
+                    Some(Some(event)) => batch.push(event?),
+                    _ => break,
+                }
+            }
             loop {
                 let room = self.changed.notified();
                 if self.ledger().outstanding() < BUFFER {
@@ -129,10 +137,17 @@ impl Group {
                 }
                 room.await;
             }
-            let wanted = !event.stream_id.as_str().starts_with('$') && self.matches(&event);
+            let mut wanted = false;
             {
                 let mut ledger = self.ledger();
-                if wanted { ledger.insert(event) } else { ledger.scanned(event.global_position) }
+                for event in batch {
+                    if !event.stream_id.as_str().starts_with('$') && self.matches(&event) {
+                        wanted = true;
+                        ledger.insert(event);
+                    } else {
+                        ledger.scanned(event.global_position);
+                    }
+                }
             }
             if wanted {
                 self.changed.notify_waiters();

@@ -94,6 +94,14 @@ pub struct Ledger {
     consumers: BTreeMap<ConsumerId, ConsumerState>,
     pins: HashMap<StreamId, ConsumerId>,
     next_consumer: ConsumerId,
+    /// Positions of pending entries (delayed ones too), in order.
+    pending: std::collections::BTreeSet<u64>,
+    /// Leased entries by deadline.
+    leased: std::collections::BTreeSet<(Instant, u64)>,
+    /// Delayed (nacked) pending entries by when they are due.
+    delayed: std::collections::BTreeSet<(Instant, u64)>,
+    /// Entries not acknowledged.
+    unhandled: usize,
     restore_acked: HashSet<u64>,
     restore_retries: HashMap<u64, u32>,
     /// Redeliveries since start (timeouts, disconnects, nacks).
@@ -115,6 +123,10 @@ impl Ledger {
             consumers: BTreeMap::new(),
             pins: HashMap::new(),
             next_consumer: 1,
+            pending: Default::default(),
+            leased: Default::default(),
+            delayed: Default::default(),
+            unhandled: 0,
             restore_acked: progress.acked.into_iter().collect(),
             restore_retries: progress.retries.into_iter().collect(),
             redeliveries: 0,
@@ -126,6 +138,54 @@ impl Ledger {
     /// The settings.
     pub fn spec(&self) -> &GroupSpec {
         &self.spec
+    }
+
+    /// Moves an entry to `new`, keeping the indexes and counters true.
+    fn set(&mut self, pos: u64, new: Status, not_before: Option<Instant>) {
+        let Some(e) = self.entries.get_mut(&pos) else { return };
+        let old = std::mem::replace(&mut e.status, new);
+        if let Some(t) = e.not_before.take() {
+            self.delayed.remove(&(t, pos));
+        }
+        match old {
+            Status::Pending => {
+                self.pending.remove(&pos);
+            }
+            Status::Leased { consumer, until } => {
+                self.leased.remove(&(until, pos));
+                if let Some(c) = self.consumers.get_mut(&consumer) {
+                    c.in_flight = c.in_flight.saturating_sub(1);
+                }
+            }
+            Status::Acked => self.unhandled += 1,
+            Status::Parking => {}
+        }
+        match new {
+            Status::Pending => {
+                self.pending.insert(pos);
+                if let Some(t) = not_before {
+                    e.not_before = Some(t);
+                    self.delayed.insert((t, pos));
+                }
+            }
+            Status::Leased { consumer, until } => {
+                self.leased.insert((until, pos));
+                if let Some(c) = self.consumers.get_mut(&consumer) {
+                    c.in_flight += 1;
+                }
+            }
+            Status::Acked => self.unhandled = self.unhandled.saturating_sub(1),
+            Status::Parking => {}
+        }
+    }
+
+    fn add(&mut self, event: RecordedEvent, acked: bool, retries: u32, replayed: bool) {
+        let pos = event.global_position;
+        self.by_id.insert(event.event_id, pos);
+        self.entries.insert(pos, Entry { event, status: Status::Acked, retries, not_before: None, replayed });
+        if !acked {
+            self.set(pos, Status::Pending, None);
+        }
     }
 
     /// Changes the tuning (strategy, retries, timeout, in-flight).
@@ -146,7 +206,7 @@ impl Ledger {
 
     /// Buffered events not yet handled.
     pub fn outstanding(&self) -> usize {
-        self.entries.values().filter(|e| e.status != Status::Acked).count()
+        self.unhandled
     }
 
     /// Events leased to consumers now.
@@ -182,10 +242,9 @@ impl Ledger {
         if pos <= self.checkpoint || self.entries.contains_key(&pos) {
             return;
         }
-        let status = if self.restore_acked.remove(&pos) { Status::Acked } else { Status::Pending };
+        let acked = self.restore_acked.remove(&pos);
         let retries = self.restore_retries.remove(&pos).unwrap_or(0);
-        self.by_id.insert(event.event_id, pos);
-        self.entries.insert(pos, Entry { event, status, retries, not_before: None, replayed: false });
+        self.add(event, acked, retries, false);
         self.advance();
     }
 
@@ -206,8 +265,7 @@ impl Ledger {
         {
             return;
         }
-        self.by_id.insert(event.event_id, pos);
-        self.entries.insert(pos, Entry { event, status: Status::Pending, retries: 0, not_before: None, replayed: true });
+        self.add(event, false, 0, true);
     }
 
     /// Registers a consumer.
@@ -224,18 +282,14 @@ impl Ledger {
         self.consumers.remove(&consumer);
         self.pins.retain(|_, c| *c != consumer);
         let mut to_park = Vec::new();
-        for e in self.entries.values_mut() {
-            if matches!(e.status, Status::Leased { consumer: c, .. } if c == consumer) {
-                e.retries += 1;
-                self.dirty = true;
-                if u64::from(e.retries) > self.spec.max_retries {
-                    e.status = Status::Parking;
-                    to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: "its consumer disconnected".into() });
-                } else {
-                    e.status = Status::Pending;
-                    self.redeliveries += 1;
-                }
-            }
+        let held: Vec<u64> = self
+            .leased
+            .iter()
+            .map(|(_, pos)| *pos)
+            .filter(|pos| matches!(self.entries.get(pos), Some(Entry { status: Status::Leased { consumer: c, .. }, .. }) if *c == consumer))
+            .collect();
+        for pos in held {
+            self.give_back(pos, "its consumer disconnected", &mut to_park);
         }
         to_park
     }
@@ -255,24 +309,26 @@ impl Ledger {
     /// Leases expired by `now` go back to pending (or to the parking lot
     /// once `max_retries` is spent).
     fn expire(&mut self, now: Instant, to_park: &mut Vec<ToPark>) {
-        let max = self.spec.max_retries;
-        for e in self.entries.values_mut() {
-            let Status::Leased { consumer, until } = e.status else { continue };
+        while let Some(&(until, pos)) = self.leased.first() {
             if until > now {
-                continue;
+                break;
             }
-            if let Some(c) = self.consumers.get_mut(&consumer) {
-                c.in_flight = c.in_flight.saturating_sub(1);
-            }
-            e.retries += 1;
-            self.dirty = true;
-            if u64::from(e.retries) > max {
-                e.status = Status::Parking;
-                to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: "not acknowledged in time".into() });
-            } else {
-                e.status = Status::Pending;
-                self.redeliveries += 1;
-            }
+            self.give_back(pos, "not acknowledged in time", to_park);
+        }
+    }
+
+    /// A leased entry comes back: pending again (a redelivery), or to the
+    /// parking lot once `max_retries` is spent.
+    fn give_back(&mut self, pos: u64, reason: &str, to_park: &mut Vec<ToPark>) {
+        let Some(e) = self.entries.get_mut(&pos) else { return };
+        e.retries += 1;
+        self.dirty = true;
+        if u64::from(e.retries) > self.spec.max_retries {
+            to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: reason.to_owned() });
+            self.set(pos, Status::Parking, None);
+        } else {
+            self.redeliveries += 1;
+            self.set(pos, Status::Pending, None);
         }
     }
 
@@ -281,58 +337,52 @@ impl Ledger {
     pub fn claim(&mut self, consumer: ConsumerId, now: Instant) -> (Vec<Delivery>, Vec<ToPark>) {
         let mut to_park = Vec::new();
         self.expire(now, &mut to_park);
-        let room = match self.consumers.get(&consumer) {
-            Some(c) => (self.spec.max_in_flight as usize).saturating_sub(c.in_flight),
-            None => 0,
+        let (room, held) = match self.consumers.get(&consumer) {
+            Some(c) => ((self.spec.max_in_flight as usize).saturating_sub(c.in_flight), c.in_flight),
+            None => (0, 0),
         };
+        // Claim in batches: a consumer holding events waits for a quarter of its room.
+        if room == 0 || (held > 0 && room < (self.spec.max_in_flight as usize / 4).max(1)) {
+            return (Vec::new(), to_park);
+        }
         let pinned = self.spec.strategy == Strategy::PinnedByStream;
         let until = now + self.spec.ack_timeout();
         let mut blocked: HashSet<StreamId> = HashSet::new();
         let mut picked: Vec<u64> = Vec::new();
-        let positions: Vec<u64> = self.entries.keys().copied().collect();
-        for pos in positions {
+        let candidates: Vec<u64> = if pinned {
+            self.pending.iter().copied().collect()
+        } else {
+            self.pending.iter().copied().take(room + self.delayed.len()).collect()
+        };
+        for pos in candidates {
             if picked.len() >= room {
                 break;
             }
             let Some(e) = self.entries.get(&pos) else { continue };
-            let stream = e.event.stream_id.clone();
-            if pinned && blocked.contains(&stream) {
-                continue;
-            }
-            let due = e.status == Status::Pending && e.not_before.is_none_or(|t| t <= now);
-            let mine = matches!(e.status, Status::Leased { consumer: c, .. } if c == consumer);
-            if !due {
-                if pinned && e.status != Status::Acked && !mine {
-                    blocked.insert(stream); // keep the stream's order: later events wait
+            let due = e.not_before.is_none_or(|t| t <= now);
+            if pinned {
+                let stream = e.event.stream_id.clone();
+                if blocked.contains(&stream) {
+                    continue;
                 }
-                continue;
-            }
-            if pinned && self.pin_for(&stream) != Some(consumer) {
-                blocked.insert(stream);
+                if !due || self.pin_for(&stream) != Some(consumer) {
+                    blocked.insert(stream); // keep the stream's order: later events wait
+                    continue;
+                }
+            } else if !due {
                 continue;
             }
             picked.push(pos);
         }
         let mut out = Vec::with_capacity(picked.len());
         for pos in picked {
-            if let Some(e) = self.entries.get_mut(&pos) {
-                e.status = Status::Leased { consumer, until };
+            self.set(pos, Status::Leased { consumer, until }, None);
+            if let Some(e) = self.entries.get(&pos) {
                 out.push(Delivery { event: e.event.clone(), retry_count: e.retries });
             }
         }
-        if let Some(c) = self.consumers.get_mut(&consumer) {
-            c.in_flight += out.len();
-        }
         self.delivered += out.len() as u64;
         (out, to_park)
-    }
-
-    fn release(&mut self, pos: u64) {
-        if let Some(Entry { status: Status::Leased { consumer, .. }, .. }) = self.entries.get(&pos)
-            && let Some(c) = self.consumers.get_mut(consumer)
-        {
-            c.in_flight = c.in_flight.saturating_sub(1);
-        }
     }
 
     /// Acknowledges events (by anyone: a late ack of a redelivered event
@@ -341,14 +391,13 @@ impl Ledger {
         let mut replayed = Vec::new();
         for id in ids {
             let Some(&pos) = self.by_id.get(id) else { continue };
-            self.release(pos);
-            if let Some(e) = self.entries.get_mut(&pos)
+            if let Some(e) = self.entries.get(&pos)
                 && e.status != Status::Acked
             {
-                e.status = Status::Acked;
                 if e.replayed {
                     replayed.push(*id);
                 }
+                self.set(pos, Status::Acked, None);
             }
         }
         self.dirty = true;
@@ -365,7 +414,6 @@ impl Ledger {
         }
         for id in ids {
             let Some(&pos) = self.by_id.get(id) else { continue };
-            self.release(pos);
             let max = self.spec.max_retries;
             let Some(e) = self.entries.get_mut(&pos) else { continue };
             if matches!(e.status, Status::Acked | Status::Parking) {
@@ -373,12 +421,12 @@ impl Ledger {
             }
             e.retries += 1;
             if action == NackAction::Park || u64::from(e.retries) > max {
-                e.status = Status::Parking;
                 to_park.push(ToPark { event: e.event.clone(), attempts: e.retries, reason: reason.to_owned() });
+                self.set(pos, Status::Parking, None);
             } else {
-                e.status = Status::Pending;
-                e.not_before = Some(now + backoff.delay(e.retries));
+                let due = now + backoff.delay(e.retries);
                 self.redeliveries += 1;
+                self.set(pos, Status::Pending, Some(due));
             }
         }
         self.dirty = true;
@@ -388,9 +436,8 @@ impl Ledger {
     /// `event_id` is in the parking lot now: it counts as handled.
     pub fn parked(&mut self, event_id: Uuid) -> Option<Uuid> {
         let pos = *self.by_id.get(&event_id)?;
-        let e = self.entries.get_mut(&pos)?;
-        e.status = Status::Acked;
-        let replayed = e.replayed.then_some(event_id);
+        let replayed = self.entries.get(&pos)?.replayed.then_some(event_id);
+        self.set(pos, Status::Acked, None);
         self.dirty = true;
         self.advance();
         replayed
@@ -398,23 +445,18 @@ impl Ledger {
 
     /// Parking failed: deliver it again later.
     pub fn unpark(&mut self, event_id: Uuid) {
-        if let Some(e) = self.by_id.get(&event_id).and_then(|pos| self.entries.get_mut(pos))
-            && e.status == Status::Parking
+        if let Some(&pos) = self.by_id.get(&event_id)
+            && self.entries.get(&pos).is_some_and(|e| e.status == Status::Parking)
         {
-            e.status = Status::Pending;
+            self.set(pos, Status::Pending, None);
         }
     }
 
     /// The earliest instant something becomes deliverable or overdue.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .filter_map(|e| match e.status {
-                Status::Leased { until, .. } => Some(until),
-                Status::Pending => e.not_before,
-                _ => None,
-            })
-            .min()
+        let lease = self.leased.first().map(|(t, _)| *t);
+        let delayed = self.delayed.first().map(|(t, _)| *t);
+        lease.into_iter().chain(delayed).min()
     }
 
     fn advance(&mut self) {

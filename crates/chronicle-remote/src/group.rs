@@ -93,6 +93,20 @@ impl GroupConsumer {
         }
     }
 
+    /// The next delivery and every further one already received (at most
+    /// `max`): acknowledge them together with one [`GroupConsumer::ack`].
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<GroupDelivery>> {
+        use futures_util::FutureExt;
+        let mut batch = vec![self.next().await?];
+        while batch.len() < max {
+            match self.next().now_or_never() {
+                Some(d) => batch.push(d?),
+                None => break,
+            }
+        }
+        Ok(batch)
+    }
+
     async fn reconnect(&mut self, why: &str) -> Result<()> {
         tracing::warn!(group = self.group, reason = why, "consumer connection dropped; reconnecting");
         let mut delay = Duration::from_millis(100);

@@ -21,6 +21,7 @@ use chronicle_groups::{
 };
 use chronicle_publish::SelectionBody;
 use chronicle_wire::ErrorCode;
+use futures_util::SinkExt;
 use std::sync::Arc;
 
 impl From<GroupError> for ApiError {
@@ -146,10 +147,14 @@ async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppSta
         tokio::select! {
             next = consumer.next() => match next {
                 Ok(batch) => {
+                    // One flush per batch, not per event.
                     for d in batch {
-                        if socket.send(Message::Text(chronicle_groups::delivery_json(&d.event, d.retry_count).into())).await.is_err() {
+                        if socket.feed(Message::Text(chronicle_groups::delivery_json(&d.event, d.retry_count).into())).await.is_err() {
                             return;
                         }
+                    }
+                    if socket.flush().await.is_err() {
+                        return;
                     }
                 }
                 Err(e) => {

@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod append;
+mod groups;
 mod http;
 mod mixed;
 mod pg;
@@ -21,7 +22,7 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 12] = [
+const WORKLOADS: [&str; 13] = [
     "append",
     "read-stream",
     "replay",
@@ -34,11 +35,12 @@ const WORKLOADS: [&str; 12] = [
     "projection",
     "ws-fanout",
     "publish",
+    "consumer-group",
 ];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -182,6 +184,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             "aggregate-load" => results.push(aggregate::run(&target, q).await?),
             "ws-fanout" => results.push(ws::run(&target, q).await?),
             "publish" => results.extend(publish::run(&target, q, args.events).await?),
+            "consumer-group" => results.push(groups::run(&target, q, args.events).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
