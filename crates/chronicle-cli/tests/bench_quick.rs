@@ -52,6 +52,7 @@ fn quick_json_has_the_contracted_shape() {
         "aggregate-load",
         "publish-nats",
         "publish-webhook",
+        "consumer-group",
     ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }
