@@ -145,6 +145,38 @@ async fn poison_events_are_retried_parked_and_replayed_after_a_fix() {
 }
 
 #[tokio::test]
+async fn a_full_parked_store_pauses_the_runner_and_drops_nothing() {
+    assert_eq!(RunnerOptions::default().retries, 3, "the seeds' default");
+    assert_eq!(RunnerOptions::default().max_parked, 1000);
+    let store = filled(100).await; // poison at 4, 14, 24, …
+    let fixed = Arc::new(AtomicBool::new(false));
+    let f = fixed.clone();
+    let projection = Arc::new(MemoryProjection::new("bounded", move |m: &mut Model, e: &RecordedEvent| {
+        if &*e.event_type == "Poison" && !f.load(Ordering::SeqCst) {
+            return Err("cannot digest poison".into());
+        }
+        count(m, e)
+    }));
+    let options = RunnerOptions { max_parked: 2, ..fast() };
+    let running = ProjectionRunner::new(store.clone()).with_options(options).start(projection.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running.state().status != ProjectionStatus::Paused {
+        assert!(std::time::Instant::now() < deadline, "never paused: {:?}", running.state());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let state = running.state();
+    assert_eq!((state.parked, state.position), (2, 23), "paused before the third poison (24): {state:?}");
+    // Replaying the parked events makes room: it resumes, parks the next ones as room allows.
+    fixed.store(true, Ordering::SeqCst);
+    parked::replay(&*store, &*projection).await.unwrap();
+    running.wait_for(100).await.unwrap();
+    assert_eq!(running.state().status, ProjectionStatus::Live);
+    running.stop().await.unwrap();
+    assert_eq!(projection.model(), rebuilt(&store).await, "nothing dropped");
+}
+
+#[tokio::test]
 async fn on_failure_stop_fails_the_projection_and_records_it() {
     let store = filled(20).await;
     let projection = Arc::new(MemoryProjection::new(

@@ -36,16 +36,21 @@ pub struct RunnerOptions {
     pub on_failure: OnFailure,
     /// How often the state record is written while running.
     pub record_every: Duration,
+    /// Open parked events at which the runner pauses (status `paused`)
+    /// instead of parking more; it resumes once parked events are
+    /// replayed. Nothing is ever dropped.
+    pub max_parked: u64,
 }
 
 impl Default for RunnerOptions {
     fn default() -> Self {
         Self {
-            retries: 5,
+            retries: 3,
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             on_failure: OnFailure::Park,
             record_every: Duration::from_secs(5),
+            max_parked: 1000,
         }
     }
 }
@@ -263,6 +268,39 @@ impl Run {
         self.record(None, status == ProjectionStatus::Rebuilding, newest).await
     }
 
+    async fn parking_is_full(&self) -> Result<bool> {
+        Ok(parked::list(&*self.store, self.projection.name()).await?.len() as u64 >= self.options.max_parked)
+    }
+
+    /// Waits while the projection's parked store is full (status `paused`);
+    /// `false` when stopped meanwhile.
+    async fn wait_for_parking_room(&self, stopped: &mut watch::Receiver<bool>) -> Result<bool> {
+        let mut warned = false;
+        loop {
+            let open = parked::list(&*self.store, self.projection.name()).await?.len() as u64;
+            if open < self.options.max_parked {
+                if warned {
+                    self.update(|s| s.status = ProjectionStatus::Live);
+                }
+                return Ok(true);
+            }
+            if !warned {
+                tracing::error!(
+                    projection = self.projection.name(),
+                    open,
+                    "the parked store is full: pausing until parked events are replayed"
+                );
+                self.update(|s| s.status = ProjectionStatus::Paused);
+                self.record(None, false, None).await?;
+                warned = true;
+            }
+            tokio::select! {
+                _ = stopped.changed() => return Ok(false),
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
     /// Applies one event (with retries), parks it or fails per the policy,
     /// and advances the published position.
     async fn handle(&self, event: &RecordedEvent, stopped: &mut watch::Receiver<bool>) -> Result<()> {
@@ -273,7 +311,16 @@ impl Run {
             let _ = self.position.send(event.global_position);
             return Ok(());
         }
-        match self.apply_with_retries(event, stopped).await {
+        let mut outcome = self.apply_with_retries(event, stopped).await;
+        while outcome.is_err() && self.options.on_failure == OnFailure::Park && !*stopped.borrow() && self.parking_is_full().await? {
+            // Paused: once room is made, the event is tried again (the
+            // cause may be fixed by then) before it would be parked.
+            if !self.wait_for_parking_room(stopped).await? {
+                return Ok(()); // stopped while paused: applied again on the next start
+            }
+            outcome = self.apply_with_retries(event, stopped).await;
+        }
+        match outcome {
             Ok(()) => {
                 self.update(|s| s.applied += 1);
             }

@@ -29,6 +29,8 @@ pub enum ProjectionStatus {
     Stopped,
     /// Stopped by an event that kept failing (policy [`OnFailure::Stop`](crate::OnFailure)).
     Failed,
+    /// Waiting: its parked store is full (`RunnerOptions::max_parked`); replay parked events to resume.
+    Paused,
 }
 
 /// One projection's state record.
