@@ -3,7 +3,9 @@
 //! and picks up replays, and the consumers' side (claim, ack, nack, park).
 
 use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
-use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid};
+use chronicle_core::{
+    EventStore, Filter, ParkedEntry, ParkingLot, RawJson, ReadAll, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid,
+};
 use futures_util::FutureExt;
 use std::{
     sync::{
@@ -16,6 +18,8 @@ use tokio::{sync::Notify, task::JoinHandle};
 
 /// Buffered, unhandled events per group; the pump waits beyond this.
 const BUFFER: usize = 10_000;
+/// Events read per page while catching up.
+const CATCH_UP_PAGE: usize = 1000;
 /// How often progress is saved (when it changed) and replays are picked up.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
@@ -119,6 +123,8 @@ impl Group {
     }
 
     async fn pump_once(&self) -> Result<()> {
+        self.catch_up().await?;
+        // Live: follow the log from where the pages ended.
         let from = self.ledger().read_through() + 1;
         let mut events = self.store.subscribe(SubscribeFrom::Position(from), Filter::default()).await?;
         while let Some(first) = events.next().await {
@@ -130,30 +136,58 @@ impl Group {
                     _ => break,
                 }
             }
-            loop {
-                let room = self.changed.notified();
-                if self.ledger().outstanding() < BUFFER {
-                    break;
-                }
-                room.await;
-            }
-            let mut wanted = false;
-            {
-                let mut ledger = self.ledger();
-                for event in batch {
-                    if !event.stream_id.as_str().starts_with('$') && self.matches(&event) {
-                        wanted = true;
-                        ledger.insert(event);
-                    } else {
-                        ledger.scanned(event.global_position);
-                    }
-                }
-            }
-            if wanted {
-                self.changed.notify_waiters();
-            }
+            self.wait_for_room().await;
+            self.take(batch, None);
         }
         Err(chronicle_core::Error::Unavailable { reason: "the store shut down".into() }.into())
+    }
+
+    /// Reads history by pages straight into the ledger (no channel hop per
+    /// event) until a page reaches the head.
+    async fn catch_up(&self) -> Result<()> {
+        loop {
+            self.wait_for_room().await;
+            let from = self.ledger().read_through() + 1;
+            let page = self.store.read_all(&ReadAll::forward().from(from).limit(CATCH_UP_PAGE)).await?;
+            let caught_up = page.next.is_none();
+            self.take(page.events, caught_up.then_some(page.head));
+            if caught_up {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn wait_for_room(&self) {
+        loop {
+            let room = self.changed.notified();
+            if self.ledger().outstanding() < BUFFER {
+                return;
+            }
+            room.await;
+        }
+    }
+
+    /// Inserts what matches of `events` (and marks everything through
+    /// `scanned` passed), then wakes the consumers once.
+    fn take(&self, events: Vec<RecordedEvent>, scanned: Option<u64>) {
+        let mut wanted = false;
+        {
+            let mut ledger = self.ledger();
+            for event in events {
+                if !event.stream_id.as_str().starts_with('$') && self.matches(&event) {
+                    wanted = true;
+                    ledger.insert(event);
+                } else {
+                    ledger.scanned(event.global_position);
+                }
+            }
+            if let Some(head) = scanned {
+                ledger.scanned(head);
+            }
+        }
+        if wanted {
+            self.changed.notify_waiters();
+        }
     }
 
     fn matches(&self, event: &RecordedEvent) -> bool {
