@@ -213,13 +213,22 @@ impl Group {
 
     async fn pick_up_replays(&self, view: &mut chronicle_core::ParkingView) -> Result<()> {
         self.lot.refresh(view).await?;
+        let mut inserted = false;
         for entry in view.replay_queue().to_vec() {
+            if self.ledger().holds(entry.event_id) {
+                continue; // picked up on an earlier round, waiting for its ack
+            }
             match self.store.get_event(entry.event_id).await? {
-                Some(event) => self.ledger().insert_replay(event),
+                Some(event) => {
+                    self.ledger().insert_replay(event);
+                    inserted = true;
+                }
                 None => self.lot.redelivered(entry.event_id).await?, // gone from the store: nothing to deliver
             }
         }
-        self.changed.notify_waiters();
+        if inserted {
+            self.changed.notify_waiters();
+        }
         Ok(())
     }
 

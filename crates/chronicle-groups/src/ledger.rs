@@ -254,6 +254,11 @@ impl Ledger {
         self.advance();
     }
 
+    /// Whether `event_id` is buffered (not yet handled and popped).
+    pub fn holds(&self, event_id: Uuid) -> bool {
+        self.by_id.contains_key(&event_id)
+    }
+
     /// A parked event replayed by an operator: deliver it once more.
     pub fn insert_replay(&mut self, event: RecordedEvent) {
         if self.by_id.contains_key(&event.event_id) {
