@@ -6,57 +6,23 @@
 //! final tally every event is acknowledged exactly once and each consumer
 //! saw each of its streams in order.
 
-use chronicle::{RemoteStore, Uuid};
+mod served;
+
+use chronicle::RemoteStore;
 use chronicle_groups::NackAction;
+use served::{cli, free_port, serve, wait};
 use std::{
     collections::{BTreeMap, HashMap},
-    path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
 const EVENTS: u64 = 20_000;
 const POISON: u64 = 777;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, port: u16) -> Server {
-    Server(
-        Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .current_dir(dir)
-            .env_remove("CHRONICLE_BACKEND")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-fn cli(dir: &Path, port: u16, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CHRONICLE_BACKEND", "remote")
-        .env("CHRONICLE_URL", format!("http://127.0.0.1:{port}"))
-        .output()
-        .unwrap()
-}
 
 async fn ready(http: &reqwest::Client, port: u16) {
     for _ in 0..200 {
@@ -70,14 +36,6 @@ async fn ready(http: &reqwest::Client, port: u16) {
 
 async fn group(http: &reqwest::Client, port: u16) -> serde_json::Value {
     http.get(format!("http://127.0.0.1:{port}/subscriptions/billing")).send().await.unwrap().json().await.unwrap()
-}
-
-async fn wait(secs: u64, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// (n, stream, version, retry_count) per acknowledged delivery.
@@ -249,6 +207,5 @@ async fn three_consumers_one_killed_a_restart_and_a_parked_poison() {
     assert!(cli(dir.path(), port, &["subscriptions", "delete", "billing"]).status.success());
     let gone = http.get(format!("http://127.0.0.1:{port}/subscriptions/billing")).send().await.unwrap();
     assert_eq!(gone.status(), 404);
-    let _ = Uuid::nil();
     drop(server);
 }

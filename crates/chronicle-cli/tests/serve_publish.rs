@@ -4,19 +4,11 @@
 //! (duplicates allowed, counted; nothing skipped); a poison event lands in
 //! the DLQ and `chronicle dlq replay` delivers it once fixed.
 
+mod served;
+
 use chronicle_testkit::webhook::endpoint;
-use std::{
-    path::Path,
-    process::{Child, Command, Output, Stdio},
-    sync::atomic::Ordering,
-    time::{Duration, Instant},
-};
-
-const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use served::{BIN, cli, free_port, serve, wait};
+use std::{process::Command, sync::atomic::Ordering, time::Duration};
 
 #[test]
 fn bad_sink_configuration_refuses_to_start_with_one_line() {
@@ -49,38 +41,6 @@ fn bad_sink_configuration_refuses_to_start_with_one_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("publish sink a: name: is used by another sink"));
 }
 
-/// A server process, SIGKILLed when dropped (a failing test leaves none behind).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, port: u16) -> Server {
-    Server(
-        Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .current_dir(dir)
-            .env_remove("CHRONICLE_BACKEND")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-fn cli(dir: &Path, port: u16, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CHRONICLE_BACKEND", "remote")
-        .env("CHRONICLE_URL", format!("http://127.0.0.1:{port}"))
-        .output()
-        .unwrap()
-}
-
 async fn publish_status(http: &reqwest::Client, port: u16) -> serde_json::Value {
     for _ in 0..200 {
         if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/publish")).send().await
@@ -91,14 +51,6 @@ async fn publish_status(http: &reqwest::Client, port: u16) -> serde_json::Value 
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the server on {port} did not answer");
-}
-
-async fn wait(secs: u64, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 const EVENTS: u64 = 2_000;
