@@ -2,45 +2,20 @@
 //! (`CHRONICLE_BACKEND=postgres`, `CHRONICLE_DATABASE_URL`), in a schema of
 //! its own that the test drops.
 
+mod served;
+
+use served::{Schema, pg_url as url};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
 
-fn url() -> String {
-    std::env::var("CHRONICLE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-struct Schema {
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (url(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test]
 async fn cli_commands_on_postgres() {
-    let reachable = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.map(|_| ());
-    if chronicle_testkit::service_or_skip("PostgreSQL", reachable).is_none() {
-        return;
-    }
+    let Some(schema) = Schema::fresh("cli").await else { return };
     let dir = tempfile::tempdir().unwrap();
-    let schema = Schema { name: format!("cli_{}", chronicle::Uuid::now_v7().simple()) };
     std::fs::write(
         dir.path().join("chronicle.toml"),
-        format!("backend = \"postgres\"\n[postgres]\nschema = \"{}\"\npool_size = 2\n", schema.name),
+        format!("backend = \"postgres\"\n[postgres]\nschema = \"{}\"\npool_size = 2\n", schema.0),
     )
     .unwrap();
     let run = |args: &[&str]| -> Output {
@@ -55,7 +30,7 @@ async fn cli_commands_on_postgres() {
     let ok = |o: &Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = run(&["schema"]);
     ok(&out);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("schema {} is up to date\n", schema.name));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("schema {} is up to date\n", schema.0));
     ok(&run(&["append", "order-1", "--type", "Placed", r#"{"total":5}"#, "--expected-version", "no-stream"]));
     let conflict = run(&["append", "order-1", "--type", "Placed", "--expected-version", "no-stream"]);
     assert_eq!(conflict.status.code(), Some(3));

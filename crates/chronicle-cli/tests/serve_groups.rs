@@ -3,16 +3,18 @@
 //! — share 20,000 events of a `pinned_by_stream` group. One Rust consumer
 //! is killed mid-way, the server is restarted (SIGTERM) mid-run, a poison
 //! event is parked after its retries and replayed with the CLI. In the
-//! final tally every event is acknowledged exactly once and each consumer
-//! saw each of its streams in order.
+//! final tally every event is acknowledged (a first delivery at most once),
+//! each consumer got the fresh events of its streams in order, and no event
+//! was handled before the one before it in its stream.
 
 mod served;
 
 use chronicle::RemoteStore;
 use chronicle_groups::NackAction;
+use chronicle_testkit::tally::{self, Handled};
 use served::{cli, free_port, serve, wait};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     process::{Command, Stdio},
     sync::{
         Arc, Mutex,
@@ -38,8 +40,8 @@ async fn group(http: &reqwest::Client, port: u16) -> serde_json::Value {
     http.get(format!("http://127.0.0.1:{port}/subscriptions/billing")).send().await.unwrap().json().await.unwrap()
 }
 
-/// (n, stream, version, retry_count) per acknowledged delivery.
-type Acks = Arc<Mutex<Vec<(u64, String, u64, u32)>>>;
+/// The deliveries one consumer handled, in its order.
+type Acks = Arc<Mutex<Vec<Handled>>>;
 
 /// A Rust consumer: acks everything, nacks the poison (retry) until `fixed`; stops after `limit` acks (killed).
 async fn rust_consumer(remote: RemoteStore, acks: Acks, fixed: Arc<AtomicBool>, limit: Option<usize>) {
@@ -51,8 +53,9 @@ async fn rust_consumer(remote: RemoteStore, acks: Acks, fixed: Arc<AtomicBool>, 
             consumer.nack(&[d.event.event_id], NackAction::Retry).await.unwrap();
             continue;
         }
+        // Handled (recorded), then acknowledged.
+        acks.lock().unwrap().push(Handled::now(data["n"].as_u64().unwrap(), d.event.stream_id.as_str(), d.event.version, d.retry_count));
         consumer.ack(&[d.event.event_id]).await.unwrap();
-        acks.lock().unwrap().push((data["n"].as_u64().unwrap(), d.event.stream_id.to_string(), d.event.version, d.retry_count));
         count += 1;
         if count % 50 == 0 {
             tokio::time::sleep(Duration::from_millis(2)).await; // a consumer with work to do: the run lasts long enough to restart mid-way
@@ -118,7 +121,8 @@ async fn three_consumers_one_killed_a_restart_and_a_parked_poison() {
     wait(20, "the Python consumer connected", async || group(&http, port).await["consumers"] == 1).await;
     let a = tokio::spawn(rust_consumer(remote.clone(), acks_a.clone(), fixed.clone(), None));
     let b = tokio::spawn(rust_consumer(remote.clone(), acks_b.clone(), fixed.clone(), Some(1_500)));
-    b.await.unwrap(); // killed mid-way
+    let killed = tokio::time::timeout(Duration::from_secs(60), b).await;
+    killed.expect("consumer B never got its 1,500 events").unwrap(); // killed mid-way
 
     wait(60, "8,000 acks", async || group(&http, port).await["checkpoint"].as_u64().unwrap_or(0) >= 8_000).await;
     assert!(group(&http, port).await["checkpoint"].as_u64().unwrap_or(0) < EVENTS, "the restart comes mid-run");
@@ -142,63 +146,24 @@ async fn three_consumers_one_killed_a_restart_and_a_parked_poison() {
     fixed.store(true, Ordering::SeqCst);
     let replayed = cli(dir.path(), port, &["subscriptions", "replay", "billing", "--all"]);
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
-    wait(30, "the replayed poison acknowledged", async || acks_a.lock().unwrap().iter().any(|(n, ..)| *n == POISON)).await;
+    wait(30, "the replayed poison acknowledged", async || acks_a.lock().unwrap().iter().any(|h| h.n == POISON)).await;
     wait(10, "an empty parking lot", async || group(&http, port).await["parked"] == 0).await;
     a.abort();
 
-    // The tally: every event acknowledged exactly once across the three consumers.
-    // A first delivery (retry_count 0) is acknowledged at most once.
-    let mut tally: BTreeMap<u64, u32> = BTreeMap::new();
-    let mut first: BTreeMap<u64, u32> = BTreeMap::new();
-    let mut per_consumer: Vec<Vec<(u64, String, u64, u32)>> = vec![acks_a.lock().unwrap().clone(), acks_b.lock().unwrap().clone()];
-    let py: Vec<(u64, String, u64, u32)> = std::fs::read_to_string(&python_out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["n"].as_u64().unwrap(),
-                v["stream"].as_str().unwrap().to_owned(),
-                v["version"].as_u64().unwrap(),
-                v["retry"].as_u64().unwrap() as u32,
-            )
-        })
-        .collect();
+    // The tally: every event handled, a first delivery at most once, per-stream order.
+    let py = served::python_handled(&python_out);
     assert!(!py.is_empty(), "the Python consumer took part");
-    per_consumer.push(py);
-    for acks in &per_consumer {
-        for (n, _, _, retry) in acks {
-            *tally.entry(*n).or_default() += 1;
-            if *retry == 0 {
-                *first.entry(*n).or_default() += 1;
-            }
-        }
-    }
-    assert_eq!(tally.len() as u64, EVENTS, "every event acknowledged");
-    let twice: Vec<_> = first.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(twice.is_empty(), "a first delivery acknowledged more than once: {twice:?}");
-    // Second acknowledgements only ever come from redeliveries (counted
+    let per_consumer = [acks_a.lock().unwrap().clone(), acks_b.lock().unwrap().clone(), py];
+    // Second handlings only ever come from redeliveries (counted
     // separately): acks the killed consumer sent as its socket died, and
     // leases that timed out while the server restarted.
-    let again = tally.values().filter(|c| **c > 1).count();
-    let redelivered: usize = per_consumer.iter().map(|a| a.iter().filter(|r| r.3 > 0).count()).sum();
+    let summary = tally::check(&per_consumer, EVENTS, Some(POISON), true);
     eprintln!(
-        "acks: rust A {}, rust B {} (killed), python {}; {redelivered} of them were redeliveries, {again} events acknowledged twice",
+        "handled: rust A {}, rust B {} (killed), python {}; {summary:?}",
         per_consumer[0].len(),
         per_consumer[1].len(),
         per_consumer[2].len()
     );
-    // pinned_by_stream: each consumer saw each of its streams in version order.
-    for acks in &per_consumer {
-        let mut last: HashMap<&str, u64> = HashMap::new();
-        for (n, stream, version, _) in acks {
-            if *n == POISON {
-                continue; // replayed late, by design
-            }
-            let previous = last.insert(stream.as_str(), *version).unwrap_or(0);
-            assert!(*version > previous, "stream {stream} out of order: {version} after {previous}");
-        }
-    }
     let listed = cli(dir.path(), port, &["subscriptions", "list", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["groups"][0]["name"], "billing");

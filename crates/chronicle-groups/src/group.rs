@@ -2,11 +2,9 @@
 //! that feeds it from the log, the housekeeping that saves its progress
 //! and picks up replays, and the consumers' side (claim, ack, nack, park).
 
+use crate::pump::{Intake, wanted};
 use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
-use chronicle_core::{
-    EventStore, Filter, ParkedEntry, ParkingLot, RawJson, ReadAll, RecordedEvent, Snapshot, StreamId, SubscribeFrom, Uuid,
-};
-use futures_util::FutureExt;
+use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, Uuid};
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
@@ -17,9 +15,7 @@ use std::{
 use tokio::{sync::Notify, task::JoinHandle};
 
 /// Buffered, unhandled events per group; the pump waits beyond this.
-const BUFFER: usize = 10_000;
-/// Events read per page while catching up.
-const CATCH_UP_PAGE: usize = 1000;
+pub(crate) const BUFFER: usize = 10_000;
 /// How often progress is saved (when it changed) and replays are picked up.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
@@ -51,6 +47,19 @@ impl std::fmt::Debug for Group {
 /// The system streams of a group.
 pub(crate) fn streams(name: &str) -> Result<(StreamId, StreamId)> {
     Ok((StreamId::new(format!("$group-{name}"))?, StreamId::new(format!("$group-parked-{name}"))?))
+}
+
+/// The parking-lot record of `event`, given up after `attempts` deliveries.
+pub(crate) fn parked_entry(event: &RecordedEvent, attempts: u32, reason: String) -> ParkedEntry {
+    ParkedEntry {
+        event_id: event.event_id,
+        position: event.global_position,
+        stream_id: event.stream_id.to_string(),
+        event_type: event.event_type.to_string(),
+        attempts,
+        last_error: reason,
+        dead_lettered_at: None,
+    }
 }
 
 impl Group {
@@ -115,86 +124,11 @@ impl Group {
     /// unhandled events.
     async fn pump(self: Arc<Self>) {
         loop {
-            if let Err(e) = self.pump_once().await {
+            if let Err(e) = crate::pump::feed(self.store.as_ref(), self.as_ref()).await {
                 tracing::error!(group = self.name, "consumer group pump: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    }
-
-    async fn pump_once(&self) -> Result<()> {
-        self.catch_up().await?;
-        // Live: follow the log from where the pages ended.
-        let from = self.ledger().read_through() + 1;
-        let mut events = self.store.subscribe(SubscribeFrom::Position(from), Filter::default()).await?;
-        while let Some(first) = events.next().await {
-            // Everything already read, under one lock and one wake-up.
-            let mut batch = vec![first?];
-            while batch.len() < 512 {
-                match events.next().now_or_never() {
-                    Some(Some(event)) => batch.push(event?),
-                    _ => break,
-                }
-            }
-            self.wait_for_room().await;
-            self.take(batch, None);
-        }
-        Err(chronicle_core::Error::Unavailable { reason: "the store shut down".into() }.into())
-    }
-
-    /// Reads history by pages straight into the ledger (no channel hop per
-    /// event) until a page reaches the head.
-    async fn catch_up(&self) -> Result<()> {
-        loop {
-            self.wait_for_room().await;
-            let from = self.ledger().read_through() + 1;
-            let page = self.store.read_all(&ReadAll::forward().from(from).limit(CATCH_UP_PAGE)).await?;
-            let caught_up = page.next.is_none();
-            self.take(page.events, caught_up.then_some(page.head));
-            if caught_up {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn wait_for_room(&self) {
-        loop {
-            let room = self.changed.notified();
-            if self.ledger().outstanding() < BUFFER {
-                return;
-            }
-            room.await;
-        }
-    }
-
-    /// Inserts what matches of `events` (and marks everything through
-    /// `scanned` passed), then wakes the consumers once.
-    fn take(&self, events: Vec<RecordedEvent>, scanned: Option<u64>) {
-        let mut wanted = false;
-        {
-            let mut ledger = self.ledger();
-            for event in events {
-                if !event.stream_id.as_str().starts_with('$') && self.matches(&event) {
-                    wanted = true;
-                    ledger.insert(event);
-                } else {
-                    ledger.scanned(event.global_position);
-                }
-            }
-            if let Some(head) = scanned {
-                ledger.scanned(head);
-            }
-        }
-        if wanted {
-            self.changed.notify_waiters();
-        }
-    }
-
-    fn matches(&self, event: &RecordedEvent) -> bool {
-        if !self.filter.uses_metadata() {
-            return self.filter.matches(event, &chronicle_core::Metadata::default());
-        }
-        event.well_known_metadata().is_ok_and(|meta| self.filter.matches(event, &meta))
     }
 
     /// Saves progress and picks up replayed parked events.
@@ -236,15 +170,7 @@ impl Group {
     /// the record and the ledger update parks it again, harmlessly).
     pub(crate) async fn park(&self, to_park: Vec<ToPark>) -> Result<()> {
         for p in to_park {
-            let entry = ParkedEntry {
-                event_id: p.event.event_id,
-                position: p.event.global_position,
-                stream_id: p.event.stream_id.to_string(),
-                event_type: p.event.event_type.to_string(),
-                attempts: p.attempts,
-                last_error: p.reason,
-                dead_lettered_at: None,
-            };
+            let entry = parked_entry(&p.event, p.attempts, p.reason);
             if let Err(e) = self.lot.add(&entry).await {
                 self.ledger().unpark(p.event.event_id);
                 return Err(e.into());
@@ -333,5 +259,45 @@ impl Group {
     /// Saves progress now (on shutdown).
     pub(crate) async fn flush(&self) -> Result<()> {
         self.save(false).await
+    }
+}
+
+impl Intake for Group {
+    async fn read_through(&self) -> Result<u64> {
+        Ok(self.ledger().read_through())
+    }
+
+    async fn room(&self) -> Result<()> {
+        loop {
+            let room = self.changed.notified();
+            if self.ledger().outstanding() < BUFFER {
+                return Ok(());
+            }
+            room.await;
+        }
+    }
+
+    /// Inserts what matches (and marks everything through `scanned`
+    /// passed) under one lock, then wakes the consumers once.
+    async fn take(&self, events: Vec<RecordedEvent>, scanned: Option<u64>) -> Result<()> {
+        let mut woke = false;
+        {
+            let mut ledger = self.ledger();
+            for event in events {
+                if wanted(&self.filter, &event) {
+                    woke = true;
+                    ledger.insert(event);
+                } else {
+                    ledger.scanned(event.global_position);
+                }
+            }
+            if let Some(head) = scanned {
+                ledger.scanned(head);
+            }
+        }
+        if woke {
+            self.changed.notify_waiters();
+        }
+        Ok(())
     }
 }

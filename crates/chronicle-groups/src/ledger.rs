@@ -92,7 +92,11 @@ pub struct Ledger {
     entries: BTreeMap<u64, Entry>,
     by_id: HashMap<Uuid, u64>,
     consumers: BTreeMap<ConsumerId, ConsumerState>,
-    pins: HashMap<StreamId, ConsumerId>,
+    /// Streams pinned to a consumer, with how many of their events it
+    /// holds; a pin goes when that reaches 0 (the stream's next event is
+    /// placed again among the consumers connected then: newcomers get
+    /// their share, and nothing of the stream is in flight to reorder).
+    pins: HashMap<StreamId, (ConsumerId, usize)>,
     next_consumer: ConsumerId,
     /// Positions of pending entries (delayed ones too), in order.
     pending: std::collections::BTreeSet<u64>,
@@ -156,6 +160,14 @@ impl Ledger {
                 if let Some(c) = self.consumers.get_mut(&consumer) {
                     c.in_flight = c.in_flight.saturating_sub(1);
                 }
+                if let Some((c, held)) = self.pins.get_mut(&e.event.stream_id)
+                    && *c == consumer
+                {
+                    *held = held.saturating_sub(1);
+                    if *held == 0 {
+                        self.pins.remove(&e.event.stream_id);
+                    }
+                }
             }
             Status::Acked => self.unhandled += 1,
             Status::Parking => {}
@@ -172,6 +184,11 @@ impl Ledger {
                 self.leased.insert((until, pos));
                 if let Some(c) = self.consumers.get_mut(&consumer) {
                     c.in_flight += 1;
+                }
+                if let Some((c, held)) = self.pins.get_mut(&e.event.stream_id)
+                    && *c == consumer
+                {
+                    *held += 1;
                 }
             }
             Status::Acked => self.unhandled = self.unhandled.saturating_sub(1),
@@ -285,7 +302,7 @@ impl Ledger {
     /// parked, once `max_retries` is spent).
     pub fn disconnect(&mut self, consumer: ConsumerId) -> Vec<ToPark> {
         self.consumers.remove(&consumer);
-        self.pins.retain(|_, c| *c != consumer);
+        self.pins.retain(|_, (c, _)| *c != consumer);
         let mut to_park = Vec::new();
         let held: Vec<u64> = self
             .leased
@@ -300,14 +317,14 @@ impl Ledger {
     }
 
     fn pin_for(&mut self, stream: &StreamId) -> Option<ConsumerId> {
-        if let Some(c) = self.pins.get(stream) {
+        if let Some((c, _)) = self.pins.get(stream) {
             return Some(*c);
         }
         let ids: Vec<ConsumerId> = self.consumers.keys().copied().collect();
         let mut hasher = std::hash::DefaultHasher::new();
         stream.as_str().hash(&mut hasher);
         let pick = *ids.get((hasher.finish() % ids.len().max(1) as u64) as usize)?;
-        self.pins.insert(stream.clone(), pick);
+        self.pins.insert(stream.clone(), (pick, 0));
         Some(pick)
     }
 

@@ -108,3 +108,23 @@ fn progress_survives_a_restart_without_redelivering_acked_events() {
     let (d, _) = again.claim(c, Instant::now());
     assert_eq!(d.iter().map(|d| (d.event.global_position, d.retry_count)).collect::<Vec<_>>(), [(1, 0), (3, 1), (5, 0)]);
 }
+
+#[test]
+fn a_pin_lasts_while_its_consumer_holds_events_of_the_stream_so_newcomers_get_a_share() {
+    let mut l = ledger(Strategy::PinnedByStream, 100, 3);
+    (1..=40).for_each(|p| l.insert(event(p, &format!("s-{}", p % 8))));
+    let first = l.connect();
+    let now = Instant::now();
+    let (held, _) = l.claim(first, now);
+    assert_eq!(held.len(), 40, "alone, it takes every stream");
+    let second = l.connect();
+    (41..=80).for_each(|p| l.insert(event(p, &format!("s-{}", p % 8))));
+    assert!(l.claim(second, now).0.is_empty(), "every stream is pinned to the first while it holds their events");
+    l.ack(&ids(&held));
+    let (newcomer, _) = l.claim(second, now);
+    let (old, _) = l.claim(first, now);
+    assert!(!newcomer.is_empty() && !old.is_empty(), "the streams are shared again: {} / {}", newcomer.len(), old.len());
+    let streams = |d: &[Delivery]| d.iter().map(|d| d.event.stream_id.clone()).collect::<HashSet<_>>();
+    assert!(streams(&newcomer).is_disjoint(&streams(&old)), "each stream on one consumer");
+    assert_eq!(newcomer.len() + old.len(), 40);
+}

@@ -9,12 +9,18 @@
 mod api;
 mod error;
 mod group;
+mod groups;
 mod ledger;
 mod local;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(feature = "postgres")]
+mod pg_feeder;
+mod pump;
 mod spec;
 
 pub use api::{ConsumerMessage, GroupsBody, ParkedBody, ReplayedBody, delivery_json, render_prometheus};
 pub use error::{GroupError, Result};
+pub use groups::{Consumer, GroupStatus, Groups};
 pub use ledger::{ConsumerId, Delivery, Ledger, NackAction, Progress, ToPark, backoff_for};
-pub use local::{Consumer, GroupStatus, Groups};
 pub use spec::{FilterSpec, GroupSpec, StartFrom, Strategy, check_name};

@@ -1,12 +1,13 @@
-//! [`Groups`]: every consumer group of a store, kept in the store itself —
+//! [`LocalGroups`]: every consumer group of a store, kept in the store itself —
 //! the registry in `$groups` (created/deleted records), each group's
 //! progress as the snapshot of `$group-{name}`, its parked events in the
 //! parking lot `$group-parked-{name}`. One node serves them (the file
 //! engine locks its store to one process).
 
 use crate::{
-    ConsumerId, Delivery, GroupError, GroupSpec, NackAction, Result, StartFrom, check_name,
-    group::{Group, streams},
+    ConsumerId, Delivery, GroupError, GroupSpec, GroupStatus, NackAction, Result, StartFrom, check_name,
+    group::Group,
+    groups::{Counts, replay},
 };
 use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ParkedEntry, ReadStream, Selection, StreamId, Uuid};
 use serde::{Deserialize, Serialize};
@@ -24,44 +25,16 @@ struct Record {
     spec: Option<GroupSpec>,
 }
 
-/// A group's status (`GET /subscriptions/{group}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GroupStatus {
-    /// The group's name.
-    pub name: String,
-    /// Its settings.
-    pub spec: GroupSpec,
-    /// Every position up to here is handled (acknowledged, skipped or parked).
-    pub checkpoint: u64,
-    /// The store's head.
-    pub head: u64,
-    /// Events between the checkpoint and the head (the filter's misses included).
-    pub lag: u64,
-    /// Events leased to consumers now.
-    pub in_flight: u64,
-    /// Events read and not yet handled.
-    pub buffered: u64,
-    /// Parked events.
-    pub parked: u64,
-    /// Consumers connected to this node.
-    pub consumers: u64,
-    /// Redeliveries since the node started (timeouts, disconnects, nacks).
-    pub redeliveries: u64,
-    /// Deliveries since the node started.
-    pub delivered: u64,
-}
-
-/// Every consumer group of one store.
+/// Every consumer group of one store, served by this node.
 #[derive(Debug)]
-pub struct Groups {
+pub(crate) struct LocalGroups {
     store: Arc<dyn EventStore>,
     groups: Mutex<BTreeMap<String, Arc<Group>>>,
 }
 
-impl Groups {
+impl LocalGroups {
     /// Loads the registry and starts every group.
-    pub async fn open(store: Arc<dyn EventStore>) -> Result<Arc<Self>> {
+    pub(crate) async fn open(store: Arc<dyn EventStore>) -> Result<Self> {
         let registry = StreamId::new(REGISTRY)?;
         let mut specs: BTreeMap<String, GroupSpec> = BTreeMap::new();
         let mut from = 1;
@@ -84,7 +57,7 @@ impl Groups {
         for (name, spec) in specs {
             groups.insert(name.clone(), Group::start(store.clone(), &name, spec, None).await?);
         }
-        Ok(Arc::new(Self { store, groups: Mutex::new(groups) }))
+        Ok(Self { store, groups: Mutex::new(groups) })
     }
 
     async fn record(&self, event_type: &str, record: &Record) -> Result<()> {
@@ -95,7 +68,7 @@ impl Groups {
 
     /// Creates `name` (`true`) or changes its tuning (`false`: strategy,
     /// retries, timeout, in-flight; the filter and start may not change).
-    pub async fn put(&self, name: &str, spec: GroupSpec) -> Result<bool> {
+    pub(crate) async fn put(&self, name: &str, spec: GroupSpec) -> Result<bool> {
         check_name(name)?;
         spec.check()?;
         let mut groups = self.groups.lock().await;
@@ -125,7 +98,7 @@ impl Groups {
 
     /// Deletes `name`: its consumers are disconnected, its parked events
     /// discarded (their records stay in the log).
-    pub async fn delete(&self, name: &str) -> Result<()> {
+    pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         let group = self.groups.lock().await.remove(name).ok_or_else(|| GroupError::NotFound(name.to_owned()))?;
         group.stop();
         self.record(DELETED, &Record { name: name.to_owned(), spec: None }).await?;
@@ -140,30 +113,26 @@ impl Groups {
     async fn status_of(&self, group: &Group, head: u64) -> Result<GroupStatus> {
         let parked = group.lot.view().await?.size();
         let l = group.ledger();
-        Ok(GroupStatus {
-            name: group.name.clone(),
-            spec: l.spec().clone(),
+        let counts = Counts {
             checkpoint: l.checkpoint(),
-            head,
-            lag: head.saturating_sub(l.checkpoint()),
             in_flight: l.in_flight() as u64,
             buffered: l.outstanding() as u64,
-            parked,
             consumers: l.consumers() as u64,
             redeliveries: l.redeliveries,
             delivered: l.delivered,
-        })
+        };
+        Ok(GroupStatus::new(&group.name, l.spec().clone(), head, parked, counts))
     }
 
     /// One group's status.
-    pub async fn status(&self, name: &str) -> Result<GroupStatus> {
+    pub(crate) async fn status(&self, name: &str) -> Result<GroupStatus> {
         let group = self.group(name).await?;
         let head = self.store.head().await?;
         self.status_of(&group, head).await
     }
 
     /// Every group's status, by name.
-    pub async fn list(&self) -> Result<Vec<GroupStatus>> {
+    pub(crate) async fn list(&self) -> Result<Vec<GroupStatus>> {
         let groups: Vec<Arc<Group>> = self.groups.lock().await.values().cloned().collect();
         let head = self.store.head().await?;
         let mut out = Vec::with_capacity(groups.len());
@@ -174,85 +143,69 @@ impl Groups {
     }
 
     /// Connects a consumer to `name`.
-    pub async fn connect(&self, name: &str) -> Result<Consumer> {
+    pub(crate) async fn connect(&self, name: &str) -> Result<LocalConsumer> {
         let group = self.group(name).await?;
         let id = group.ledger().connect();
         group.changed.notify_waiters();
-        Ok(Consumer { group, id })
+        Ok(LocalConsumer { group, id })
     }
 
     /// The parked events of `name`, oldest first.
-    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEntry>> {
+    pub(crate) async fn parked(&self, name: &str) -> Result<Vec<ParkedEntry>> {
         Ok(self.group(name).await?.lot.view().await?.entries().to_vec())
     }
 
     /// Sends parked events back to the group's consumers.
-    pub async fn replay_parked(&self, name: &str, selection: &Selection) -> Result<Vec<Uuid>> {
-        let group = self.group(name).await?;
-        if let Selection::Ids(ids) = selection {
-            let missing = group.lot.view().await?.missing(ids);
-            if !missing.is_empty() {
-                let event_ids = missing.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
-                return Err(GroupError::NotParked { group: name.to_owned(), event_ids });
-            }
-        }
-        Ok(group.lot.replay(selection).await?)
+    pub(crate) async fn replay_parked(&self, name: &str, selection: &Selection) -> Result<Vec<Uuid>> {
+        replay(&self.group(name).await?.lot, name, selection).await
     }
 
     /// Waits (at most `limit`) until no consumer is connected to any group
-    /// of this node: on shutdown, so the acks they send while closing count.
-    pub async fn wait_disconnected(&self, limit: std::time::Duration) {
+    /// of this node (so the acks they send while closing count), then
+    /// saves every group's progress.
+    pub(crate) async fn shutdown(&self, limit: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < deadline {
             let connected: usize = self.groups.lock().await.values().map(|g| g.ledger().consumers()).sum();
             if connected == 0 {
-                return;
+                break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-    }
-
-    /// Saves every group's progress (on shutdown).
-    pub async fn flush(&self) {
         for group in self.groups.lock().await.values() {
             if let Err(e) = group.flush().await {
                 tracing::warn!(group = group.name, "saving progress: {e}");
             }
         }
     }
-
-    /// The system streams of a group (its snapshot and parking lot).
-    pub fn streams_of(name: &str) -> Result<(StreamId, StreamId)> {
-        streams(name)
-    }
 }
 
-/// A connected consumer. Dropping it disconnects: what it held goes to
-/// the group's other consumers.
+/// A consumer connected to this node. Dropping it disconnects: what it
+/// held goes to the group's other consumers.
 #[derive(Debug)]
-pub struct Consumer {
+pub(crate) struct LocalConsumer {
     group: Arc<Group>,
     id: ConsumerId,
 }
 
-impl Consumer {
+impl LocalConsumer {
     /// Waits for the next deliveries (at most the group's free in-flight room).
-    pub async fn next(&self) -> Result<Vec<Delivery>> {
+    pub(crate) async fn next(&self) -> Result<Vec<Delivery>> {
         self.group.next(self.id).await
     }
 
     /// Acknowledges events.
-    pub async fn ack(&self, ids: &[Uuid]) -> Result<()> {
+    pub(crate) async fn ack(&self, ids: &[Uuid]) -> Result<()> {
         self.group.ack(ids).await
     }
 
     /// Refuses events: retry (after a backoff), park, or skip.
-    pub async fn nack(&self, ids: &[Uuid], action: NackAction) -> Result<()> {
+    pub(crate) async fn nack(&self, ids: &[Uuid], action: NackAction) -> Result<()> {
         self.group.nack(ids, action, "nacked by a consumer").await
     }
 }
 
-impl Drop for Consumer {
+impl Drop for LocalConsumer {
     fn drop(&mut self) {
         let to_park = self.group.ledger().disconnect(self.id);
         self.group.changed.notify_waiters();

@@ -82,7 +82,7 @@ async fn competing_consumers_share_a_log_and_park_a_poison() {
     c.ack(&[batch[0].event.event_id]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(groups.status("billing").await.unwrap().parked, 0);
-    groups.flush().await;
+    groups.shutdown(std::time::Duration::from_secs(1)).await;
     drop((c, groups));
 
     // Reopen: the group is there, at its checkpoint; new events flow to it.

@@ -26,6 +26,7 @@
 mod append;
 mod breaker;
 mod commit;
+mod group_rows;
 mod lease;
 mod listen;
 mod read;
@@ -33,6 +34,7 @@ mod schema;
 mod store;
 mod write;
 
+pub use group_rows::{ClaimRules, ClaimedRow, GroupRowStatus, GroupRows, Heartbeat};
 pub use lease::PgLeases;
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};

@@ -13,10 +13,10 @@ use chronicle_core::{ListStreams, StreamPage, StreamSummary};
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 
-const COLS: &str =
+pub(crate) const COLS: &str =
     "e.global_position, e.stream_id, e.version, e.event_id, e.event_type, e.schema_version, e.data, e.metadata, e.recorded_at";
 
-fn event(r: &tokio_postgres::Row) -> Result<RecordedEvent> {
+pub(crate) fn event(r: &tokio_postgres::Row) -> Result<RecordedEvent> {
     Ok(RecordedEvent {
         global_position: col::<i64>(r, 0)? as u64,
         stream_id: StreamId::new(col::<&str>(r, 1)?)?,

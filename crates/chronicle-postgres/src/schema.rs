@@ -13,7 +13,7 @@ pub fn validate_schema_name(schema: &str) -> Result<()> {
 }
 
 /// The migrations, in order: (version, description, SQL with `{s}` for the schema).
-const MIGRATIONS: [(i32, &str, &str); 2] = [
+const MIGRATIONS: [(i32, &str, &str); 3] = [
     (
         1,
         "events, streams, head, snapshots, checkpoints",
@@ -79,6 +79,52 @@ CREATE INDEX events_recorded_at ON {s}.events USING BRIN (recorded_at);
 -- Most events carry no tags; queries on tags add `tags <> '{}'`.
 DROP INDEX {s}.events_tags;
 CREATE INDEX events_tags ON {s}.events USING GIN (tags) WHERE tags <> '{}';
+"#,
+    ),
+    (
+        3,
+        "consumer groups: groups, their unhandled events, consumers and stream pins",
+        r#"
+CREATE TABLE {s}.groups (
+    name text PRIMARY KEY,
+    spec text NOT NULL,
+    read_through bigint NOT NULL,
+    delivered bigint NOT NULL DEFAULT 0,
+    redeliveries bigint NOT NULL DEFAULT 0
+);
+-- One row per event a group has read and not yet handled; acknowledged
+-- rows are deleted. consumer NULL: pending; otherwise leased to it.
+CREATE TABLE {s}.group_events (
+    group_name text NOT NULL REFERENCES {s}.groups (name) ON DELETE CASCADE,
+    position bigint NOT NULL,
+    event_id uuid NOT NULL,
+    stream_id text NOT NULL,
+    consumer text,
+    lease_until timestamptz,
+    not_before timestamptz,
+    retries integer NOT NULL DEFAULT 0,
+    replayed boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (group_name, position)
+);
+CREATE INDEX group_events_stream ON {s}.group_events (group_name, stream_id, position);
+CREATE INDEX group_events_id ON {s}.group_events (group_name, event_id);
+CREATE INDEX group_events_consumer ON {s}.group_events (group_name, consumer) WHERE consumer IS NOT NULL;
+CREATE TABLE {s}.group_consumers (
+    group_name text NOT NULL REFERENCES {s}.groups (name) ON DELETE CASCADE,
+    consumer text NOT NULL,
+    node text NOT NULL,
+    seen_at timestamptz NOT NULL DEFAULT now(),
+    delivered bigint NOT NULL DEFAULT 0,
+    redeliveries bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_name, consumer)
+);
+CREATE TABLE {s}.group_pins (
+    group_name text NOT NULL,
+    stream_id text NOT NULL,
+    consumer text NOT NULL,
+    PRIMARY KEY (group_name, stream_id),
+    FOREIGN KEY (group_name, consumer) REFERENCES {s}.group_consumers (group_name, consumer) ON DELETE CASCADE
+);
 "#,
     ),
 ];

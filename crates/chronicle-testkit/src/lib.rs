@@ -23,6 +23,7 @@ pub mod cases;
 pub mod crash;
 mod helpers;
 pub mod hooks;
+pub mod tally;
 // The reference model indexes its own tables by generated indices, in
 // range by construction; a panic there fails the model-based test.
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]

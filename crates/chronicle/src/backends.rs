@@ -18,6 +18,10 @@ pub struct Opened {
     /// by every node on PostgreSQL, process-local elsewhere (the file
     /// engine locks its directory to one process anyway).
     pub leases: Arc<dyn Leases>,
+    /// The PostgreSQL store itself when that is the backend (consumer
+    /// groups keep their rows in its schema).
+    #[cfg(feature = "postgres")]
+    pub postgres: Option<chronicle_postgres::PgStore>,
 }
 
 /// Opens the configured backend with the pipeline the configuration asks
@@ -68,14 +72,14 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
             let options = file_engine_options(config, pipeline);
             let store = chronicle_file::FileStore::open(&config.data_dir, options.clone())?;
             let maintenance = Arc::new(chronicle_file::FileMaintenance::of(store.clone(), options));
-            Ok(Opened { store: Arc::new(store), maintenance, leases: Arc::new(LocalLeases::default()) })
+            Ok(Opened { maintenance, ..without_maintenance(kind, Arc::new(store)) })
         }
         #[cfg(feature = "postgres")]
         BackendKind::Postgres => {
             let options = pg_options(config, pipeline)?;
             let store = chronicle_postgres::PgStore::connect(options).await?;
             let leases = Arc::new(store.leases());
-            Ok(Opened { leases, ..without_maintenance(kind, Arc::new(store)) })
+            Ok(Opened { leases, postgres: Some(store.clone()), ..without_maintenance(kind, Arc::new(store)) })
         }
         #[cfg(feature = "remote")]
         BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(remote_client(config).await?.with_pipeline(pipeline)))),
@@ -109,7 +113,13 @@ pub fn maintenance(config: &Config) -> Arc<dyn Maintenance> {
 
 #[allow(dead_code)] // unused when only the file backend is built in
 fn without_maintenance(kind: BackendKind, store: Arc<dyn EventStore>) -> Opened {
-    Opened { store, maintenance: Arc::new(NoMaintenance(name(kind))), leases: Arc::new(LocalLeases::default()) }
+    Opened {
+        store,
+        maintenance: Arc::new(NoMaintenance(name(kind))),
+        leases: Arc::new(LocalLeases::default()),
+        #[cfg(feature = "postgres")]
+        postgres: None,
+    }
 }
 
 fn name(kind: BackendKind) -> &'static str {

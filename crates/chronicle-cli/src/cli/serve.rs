@@ -93,15 +93,13 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         let names: Vec<&str> = publishing.sinks.iter().map(|s| s.name()).collect();
         tracing::info!("publishing to {} sink(s): {} (status: GET /publish)", names.len(), names.join(", "));
     }
-    // Consumer groups live in the store; one node serves them (PostgreSQL: not yet).
-    let groups = match config.backend {
-        BackendKind::File | BackendKind::Memory => Some(
-            chronicle_groups::Groups::open(opened.store.clone())
-                .await
-                .map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?,
-        ),
+    // Consumer groups: in the store when one node serves it, in shared rows on PostgreSQL.
+    let groups = match (&opened.postgres, config.backend) {
+        (Some(pg), _) => Some(chronicle_groups::Groups::postgres(pg.clone(), opened.leases.clone(), &node_name(local)).await),
+        (None, BackendKind::File | BackendKind::Memory) => Some(chronicle_groups::Groups::open(opened.store.clone()).await),
         _ => None,
     };
+    let groups = groups.transpose().map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?;
     let mut server = Server::new(opened.store)
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
@@ -123,8 +121,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     }
     publisher.stop().await; // saves every relay's checkpoint
     if let Some(groups) = &groups {
-        groups.wait_disconnected(std::time::Duration::from_secs(3)).await;
-        groups.flush().await; // and every group's progress
+        groups.shutdown(std::time::Duration::from_secs(3)).await; // and every group's progress saved
     }
     tracing::info!("chronicle stopped");
     Ok(())

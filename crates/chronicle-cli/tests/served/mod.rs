@@ -37,6 +37,54 @@ pub fn serve(dir: &Path, port: u16) -> Server {
     )
 }
 
+/// The test database (`CHRONICLE_TEST_DATABASE_URL`, else the local one).
+pub fn pg_url() -> String {
+    std::env::var("CHRONICLE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// `chronicle serve` of the `chronicle.toml` in `dir` on the test database.
+pub fn serve_pg(dir: &Path, port: u16) -> Server {
+    Server(
+        Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir)
+            .env("CHRONICLE_DATABASE_URL", pg_url())
+            .env_remove("CHRONICLE_BACKEND")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A schema of the test database, dropped (with everything in it) on drop.
+pub struct Schema(pub String);
+
+impl Schema {
+    /// A fresh name starting with `prefix`, or `None` (skipped) when
+    /// PostgreSQL is unreachable.
+    pub async fn fresh(prefix: &str) -> Option<Self> {
+        let reachable = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await.map(|_| ());
+        chronicle_testkit::service_or_skip("PostgreSQL", reachable)?;
+        Some(Self(format!("{prefix}_{}", chronicle::Uuid::now_v7().simple())))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (pg_url(), self.0.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// The CLI against the server on `port` (`CHRONICLE_BACKEND=remote`).
 pub fn cli(dir: &Path, port: u16, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -48,11 +96,25 @@ pub fn cli(dir: &Path, port: u16, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Polls `check` until true, or panics naming `what` after `secs`.
-pub async fn wait(secs: u64, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+/// Polls `check` until true (returns how long that took), or panics
+/// naming `what` after `secs`.
+pub async fn wait(secs: u64, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let start = Instant::now();
     while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    start.elapsed()
+}
+
+/// What `tests/support/group_consumer.py` handled, from its output file.
+pub fn python_handled(path: &Path) -> Vec<chronicle_testkit::tally::Handled> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let handled = |line: &str| {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (n, version, retry) = (v["n"].as_u64().unwrap(), v["version"].as_u64().unwrap(), v["retry"].as_u64().unwrap());
+        let stream = v["stream"].as_str().unwrap().to_owned();
+        chronicle_testkit::tally::Handled { n, stream, version, retry: retry as u32, at: v["at"].as_u64().unwrap().into() }
+    };
+    text.lines().map(handled).collect()
 }

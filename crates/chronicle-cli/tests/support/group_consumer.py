@@ -1,8 +1,8 @@
 """A consumer-group client in plain Python (standard library only): joins
 GET /subscriptions/{group}/connect over a hand-rolled WebSocket, acks every
-event (nacks the "poison" one for a retry), prints one JSON line per ack,
-reconnects when the server goes away, and exits after IDLE seconds
-without a delivery.
+event (nacks the "poison" one for a retry), prints one JSON line per handled
+event (before its ack), reconnects when the server goes away, and exits
+after IDLE seconds without a delivery.
 
 usage: group_consumer.py HOST PORT GROUP IDLE_SECONDS
 """
@@ -89,9 +89,10 @@ while time.time() - last < IDLE:
                 if event["data"].get("poison"):
                     ws.send(1, json.dumps({"nack": [event["event_id"]], "action": "retry"}).encode())
                     continue
-                ws.send(1, json.dumps({"ack": [event["event_id"]]}).encode())
+                # Handled (recorded), then acknowledged.
                 print(json.dumps({"n": event["data"]["n"], "stream": event["stream_id"], "version": event["version"],
-                                  "retry": msg["retry_count"]}), flush=True)
+                                  "retry": msg["retry_count"], "at": time.time_ns()}), flush=True)
+                ws.send(1, json.dumps({"ack": [event["event_id"]]}).encode())
             elif op == 8:
                 ws.send(8, data[:2])
                 break

@@ -42,7 +42,7 @@ fn groups(state: &AppState) -> ApiResult<Arc<Groups>> {
     state.groups.clone().ok_or_else(|| {
         ApiError::of(
             ErrorCode::Unsupported,
-            "consumer groups are not served by this node's backend (file and memory backends only, for now)",
+            "consumer groups are not served by this node (the file, memory and postgres backends serve them; a node on the remote backend does not)",
         )
     })
 }

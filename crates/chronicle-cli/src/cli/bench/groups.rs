@@ -18,7 +18,8 @@ fn fail(e: impl std::fmt::Display) -> CliError {
 
 pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> CliResult<BenchResult> {
     let n = events.unwrap_or(if quick { 2_000 } else { 50_000 });
-    let store = target.store("consumer-group").await?.store;
+    let opened = target.store("consumer-group").await?;
+    let store = opened.store.clone();
     let bar = progress_bar(n, "consumer-group: loading");
     for chunk in 0..n.div_ceil(100) {
         let batch = (chunk * 100..((chunk + 1) * 100).min(n)).map(|i| bench_event(i, 300)).collect();
@@ -26,7 +27,11 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
         bar.inc(100);
     }
     bar.finish_and_clear();
-    let groups = Groups::open(store.clone()).await.map_err(fail)?;
+    let groups = match opened.postgres {
+        Some(pg) => Groups::postgres(pg, opened.leases, "bench").await,
+        None => Groups::open(store.clone()).await,
+    }
+    .map_err(fail)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(CliError::Output)?;
     let url = format!("http://{}", listener.local_addr().map_err(CliError::Output)?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -102,7 +102,8 @@ impl Target {
             let url = self.database_url()?;
             let store = chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?;
             let leases = Arc::new(store.leases());
-            return Ok(Opened { store: Arc::new(store), maintenance: Arc::new(chronicle::NoMaintenance("postgres")), leases });
+            let maintenance = Arc::new(chronicle::NoMaintenance("postgres"));
+            return Ok(Opened { store: Arc::new(store.clone()), maintenance, leases, postgres: Some(store) });
         }
         self.reopen(name).await
     }
