@@ -50,7 +50,7 @@ pub use metrics::CommandMetrics;
 pub use migrate::{MigrationReport, migrate};
 pub use projection::{
     MemoryProjection, OnFailure, PROJECTIONS_STREAM, Projection, ProjectionRunner, ProjectionState, ProjectionStatus, RunnerOptions,
-    RunningProjection, StoreCheckpointed, latest_states, parked, render_prometheus,
+    RunningProjection, StoreCheckpointed, latest_states, parked, render_prometheus, requests,
 };
 #[cfg(feature = "postgres")]
 pub use projection::{PgProjection, PgReadModel};

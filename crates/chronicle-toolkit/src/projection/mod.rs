@@ -20,6 +20,7 @@ mod memory;
 pub mod parked;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod requests;
 mod runner;
 mod state;
 

@@ -3,6 +3,7 @@
 
 use super::{
     Projection, parked,
+    requests::{Inbox, Request},
     state::{ProjectionState, ProjectionStatus, record},
 };
 use crate::{Error, Result};
@@ -138,6 +139,15 @@ enum Mode {
 
 /// Events per page while catching up.
 const PAGE: usize = 1_000;
+/// How often a running projection looks for operator requests.
+const REQUESTS_EVERY: Duration = Duration::from_secs(1);
+
+/// How a run of [`Run::follow`] ended.
+enum Next {
+    Stopped,
+    /// An operator asked for a rebuild (the request's version).
+    Rebuild(u64),
+}
 
 impl RunningProjection {
     /// The projection's name.
@@ -205,6 +215,39 @@ impl Run {
     }
 
     async fn run(self, mut stopped: watch::Receiver<bool>, mode: Mode) -> Result<()> {
+        // Operator requests are for the live instance, not a blue/green build.
+        let mut inbox = match mode {
+            Mode::Follow => Some(Inbox::new(self.projection.name())?),
+            Mode::Rebuild => None,
+        };
+        let mut rebuilding = None;
+        loop {
+            match self.follow(&mut stopped, mode, inbox.as_mut(), rebuilding.take()).await? {
+                Next::Stopped => return Ok(()),
+                Next::Rebuild(request) => {
+                    tracing::info!(projection = self.projection.name(), request, "rebuilding in place, as an operator asked");
+                    self.projection.reset().await?;
+                    self.update(|s| {
+                        s.status = ProjectionStatus::Rebuilding;
+                        s.applied = 0;
+                        s.last_error = None;
+                    });
+                    rebuilding = Some(request);
+                }
+            }
+        }
+    }
+
+    /// Catches up from the checkpoint, then follows live until stopped or
+    /// an operator asks for a rebuild. `rebuilding`: the rebuild request
+    /// being carried out (answered once caught up).
+    async fn follow(
+        &self,
+        stopped: &mut watch::Receiver<bool>,
+        mode: Mode,
+        mut inbox: Option<&mut Inbox>,
+        rebuilding: Option<u64>,
+    ) -> Result<Next> {
         let start = self.projection.checkpoint().await?;
         self.update(|s| s.position = start);
         let _ = self.position.send(start);
@@ -214,18 +257,28 @@ impl Run {
         let mut from = start + 1;
         let mut newest = None;
         let mut last_record = std::time::Instant::now();
+        let mut last_requests = std::time::Instant::now();
         loop {
             if *stopped.borrow() {
-                return self.finish(ProjectionStatus::Stopped, newest).await;
+                self.finish(ProjectionStatus::Stopped, newest).await?;
+                return Ok(Next::Stopped);
             }
             let page = self.store.read_all(&ReadAll::forward().from(from).limit(PAGE).filter(self.projection.filter())).await?;
             for event in &page.events {
                 newest = Some(event.recorded_at);
-                self.handle(event, &mut stopped).await?;
+                self.handle(event, stopped).await?;
             }
             if last_record.elapsed() >= self.options.record_every {
                 self.record(Some(page.head), false, newest).await?;
                 last_record = std::time::Instant::now();
+            }
+            if let Some(inbox) = inbox.as_deref_mut()
+                && last_requests.elapsed() >= REQUESTS_EVERY
+            {
+                last_requests = std::time::Instant::now();
+                if let Some(request) = self.serve_requests(inbox, rebuilding).await? {
+                    return Ok(Next::Rebuild(request));
+                }
             }
             match page.next {
                 Some(next) => from = next,
@@ -236,13 +289,20 @@ impl Run {
             }
         }
         if mode == Mode::Rebuild {
-            return self.finish(ProjectionStatus::Rebuilding, newest).await;
+            self.finish(ProjectionStatus::Rebuilding, newest).await?;
+            return Ok(Next::Stopped);
+        }
+        if let (Some(inbox), Some(request)) = (inbox.as_deref_mut(), rebuilding) {
+            let now = self.update(|_| {});
+            let outcome = format!("rebuilt: {} event(s) applied through position {}", now.applied, now.position);
+            inbox.done(&*self.store, request, outcome).await?;
         }
         self.update(|s| s.status = ProjectionStatus::Live);
         self.record(None, true, newest).await?;
         let mut sub = self.store.subscribe(SubscribeFrom::Position(from), self.projection.filter()).await?;
         let mut tick = tokio::time::interval(self.options.record_every);
         tick.tick().await;
+        let mut requests = tokio::time::interval(REQUESTS_EVERY);
         loop {
             let event = tokio::select! {
                 biased;
@@ -254,13 +314,45 @@ impl Run {
                     self.record(None, true, newest).await?;
                     continue;
                 }
+                _ = requests.tick(), if inbox.is_some() => {
+                    if let Some(inbox) = inbox.as_deref_mut()
+                        && let Some(request) = self.serve_requests(inbox, None).await?
+                    {
+                        return Ok(Next::Rebuild(request));
+                    }
+                    continue;
+                }
             };
             let Some(event) = event else { break };
             let event = event?;
             newest = Some(event.recorded_at);
-            self.handle(&event, &mut stopped).await?;
+            self.handle(&event, stopped).await?;
         }
-        self.finish(ProjectionStatus::Stopped, newest).await
+        self.finish(ProjectionStatus::Stopped, newest).await?;
+        Ok(Next::Stopped)
+    }
+
+    /// Carries out the replays operators asked for; returns a rebuild
+    /// request to carry out (the others pending at once are answered as
+    /// folded into it; `current`, under way, is left alone).
+    async fn serve_requests(&self, inbox: &mut Inbox, current: Option<u64>) -> Result<Option<u64>> {
+        let mut rebuild = None;
+        for (version, request) in inbox.poll(&*self.store).await? {
+            match request {
+                _ if Some(version) == current => {}
+                Request::ReplayParked => {
+                    let report = parked::replay(&*self.store, &*self.projection).await?;
+                    let outcome = format!("replayed {} parked event(s); {} failed again", report.replayed.len(), report.failed.len());
+                    self.update(|s| s.parked = s.parked.saturating_sub(report.replayed.len() as u64));
+                    inbox.done(&*self.store, version, outcome).await?;
+                }
+                Request::Rebuild => match rebuild.or(current) {
+                    Some(into) => inbox.done(&*self.store, version, format!("folded into rebuild request {into}")).await?,
+                    None => rebuild = Some(version),
+                },
+            }
+        }
+        Ok(rebuild)
     }
 
     async fn finish(&self, status: ProjectionStatus, newest: Option<Timestamp>) -> Result<()> {
