@@ -296,6 +296,7 @@ impl PgConsumer {
             }
             self.shared.rows.remove(group, &replayed).await?;
         }
+        self.wake.notify_waiters(); // room for this consumer (and the feeder's buffer)
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! next start. The projection's code never leaves its process: the
 //! request travels through the store every process shares.
 
+use super::{Projection, parked};
 use crate::{Error, Result};
 use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadStream, StreamId};
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,35 @@ impl Inbox {
                 return Ok(self.pending.clone());
             }
         }
+    }
+
+    /// Carries out the pending replays for `projection`; returns the
+    /// rebuild to carry out, if one is asked (others pending at once are
+    /// answered as folded into it; `current`, under way, is left alone),
+    /// and how many parked events were applied.
+    pub(crate) async fn serve(
+        &mut self,
+        store: &dyn EventStore,
+        projection: &dyn Projection,
+        current: Option<u64>,
+    ) -> Result<(Option<u64>, u64)> {
+        let (mut rebuild, mut replayed) = (None, 0);
+        for (version, request) in self.poll(store).await? {
+            match request {
+                _ if Some(version) == current => {}
+                Request::ReplayParked => {
+                    let report = parked::replay(store, projection).await?;
+                    replayed += report.replayed.len() as u64;
+                    let outcome = format!("replayed {} parked event(s); {} failed again", report.replayed.len(), report.failed.len());
+                    self.done(store, version, outcome).await?;
+                }
+                Request::Rebuild => match rebuild.or(current) {
+                    Some(into) => self.done(store, version, format!("folded into rebuild request {into}")).await?,
+                    None => rebuild = Some(version),
+                },
+            }
+        }
+        Ok((rebuild, replayed))
     }
 
     /// Answers request `version`.

@@ -3,7 +3,7 @@
 
 use super::{
     Projection, parked,
-    requests::{Inbox, Request},
+    requests::Inbox,
     state::{ProjectionState, ProjectionStatus, record},
 };
 use crate::{Error, Result};
@@ -332,25 +332,12 @@ impl Run {
         Ok(Next::Stopped)
     }
 
-    /// Carries out the replays operators asked for; returns a rebuild
-    /// request to carry out (the others pending at once are answered as
-    /// folded into it; `current`, under way, is left alone).
+    /// Carries out the replays operators asked for; returns a rebuild to
+    /// carry out (see [`Inbox::serve`]).
     async fn serve_requests(&self, inbox: &mut Inbox, current: Option<u64>) -> Result<Option<u64>> {
-        let mut rebuild = None;
-        for (version, request) in inbox.poll(&*self.store).await? {
-            match request {
-                _ if Some(version) == current => {}
-                Request::ReplayParked => {
-                    let report = parked::replay(&*self.store, &*self.projection).await?;
-                    let outcome = format!("replayed {} parked event(s); {} failed again", report.replayed.len(), report.failed.len());
-                    self.update(|s| s.parked = s.parked.saturating_sub(report.replayed.len() as u64));
-                    inbox.done(&*self.store, version, outcome).await?;
-                }
-                Request::Rebuild => match rebuild.or(current) {
-                    Some(into) => inbox.done(&*self.store, version, format!("folded into rebuild request {into}")).await?,
-                    None => rebuild = Some(version),
-                },
-            }
+        let (rebuild, replayed) = inbox.serve(&*self.store, &*self.projection, current).await?;
+        if replayed > 0 {
+            self.update(|s| s.parked = s.parked.saturating_sub(replayed));
         }
         Ok(rebuild)
     }

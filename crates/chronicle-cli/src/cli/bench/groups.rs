@@ -60,21 +60,32 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
     let spec = GroupSpec { from: StartFrom::Start, max_in_flight: 1000, ..GroupSpec::default() };
     groups.put("bench", spec).await.map_err(fail)?;
     let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // The run ends when the n-th acknowledgement is sent: the consumers
+    // still waiting for deliveries then stop at once (a timeout there would
+    // add its wait to the measured time).
+    let (finished, done) = tokio::sync::watch::channel(None::<std::time::Duration>);
+    let finished = Arc::new(finished);
     let start = Instant::now();
     let mut consumers = Vec::new();
     for _ in 0..CONSUMERS {
-        let (remote, acked) = (remote.clone(), acked.clone());
+        let (remote, acked, finished, mut done) = (remote.clone(), acked.clone(), finished.clone(), done.clone());
         consumers.push(tokio::spawn(async move {
             let mut consumer = remote.consume("bench").await?;
             let mut latencies = Vec::new();
-            while acked.load(std::sync::atomic::Ordering::Relaxed) < n {
-                let next = tokio::time::timeout(std::time::Duration::from_millis(500), consumer.next_batch(1000)).await;
-                let Ok(batch) = next else { continue };
-                let ids: Vec<_> = batch?.iter().map(|d| d.event.event_id).collect();
+            loop {
+                let batch = tokio::select! {
+                    batch = consumer.next_batch(1000) => batch?,
+                    _ = done.wait_for(Option::is_some) => break,
+                };
+                let ids: Vec<_> = batch.iter().map(|d| d.event.event_id).collect();
                 let t = Instant::now();
                 consumer.ack(&ids).await?;
                 latencies.push(t.elapsed().as_micros() as u64);
-                acked.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                let total = acked.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed) + ids.len() as u64;
+                if total >= n {
+                    finished.send_if_modified(|at| at.is_none() && at.replace(start.elapsed()).is_none());
+                    break;
+                }
             }
             Ok::<_, chronicle::Error>(latencies)
         }));
@@ -83,8 +94,15 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
     for c in consumers {
         latencies.extend(c.await.map_err(fail)??);
     }
-    let grouped = n as f64 / start.elapsed().as_secs_f64();
-    let status = groups.status("bench").await.map_err(fail)?;
+    let took = (*done.borrow()).unwrap_or_else(|| start.elapsed());
+    let grouped = n as f64 / took.as_secs_f64();
+    // The server takes the last acknowledgements in a moment.
+    let mut status = groups.status("bench").await.map_err(fail)?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while status.checkpoint < n && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        status = groups.status("bench").await.map_err(fail)?;
+    }
     let _ = stop.send(());
     let _ = server.await;
     if status.checkpoint < n {
