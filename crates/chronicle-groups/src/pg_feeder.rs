@@ -95,11 +95,22 @@ impl Intake for PgIntake {
         Ok(self.fill().await?.0)
     }
 
+    /// Waits while the group holds `BUFFER` unhandled rows: an ack on this
+    /// node wakes it at once, acks on others within 200 ms.
     async fn room(&self) -> Result<()> {
-        while self.fill().await?.1 >= BUFFER as u64 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let wake = self.shared.wake(&self.name);
+        loop {
+            let acked = wake.notified();
+            tokio::pin!(acked);
+            acked.as_mut().enable();
+            if self.fill().await?.1 < BUFFER as u64 {
+                return Ok(());
+            }
+            tokio::select! {
+                () = acked => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
         }
-        Ok(())
     }
 
     async fn take(&self, events: Vec<RecordedEvent>, scanned: Option<u64>) -> Result<()> {

@@ -78,6 +78,10 @@ pub struct GroupRows {
     store: PgStore,
 }
 
+/// Joins a group's rows (`g`) to the events (`e`) of the ids in `$2`
+/// (found through `events.event_id`; the rows have no index on it).
+const BY_ID: &str = "e.event_id = ANY($2) AND g.group_name = $1 AND g.position = e.global_position";
+
 fn ids_of(ids: &[Uuid]) -> Vec<Uuid> {
     ids.to_vec()
 }
@@ -212,7 +216,8 @@ impl GroupRows {
     /// Which of `ids` have a row (not yet handled).
     pub async fn held(&self, name: &str, ids: &[Uuid]) -> Result<Vec<Uuid>> {
         let client = self.store.client().await?;
-        let sql = format!("SELECT event_id FROM {}.group_events WHERE group_name = $1 AND event_id = ANY($2)", self.s());
+        let s = self.s();
+        let sql = format!("SELECT g.event_id FROM {s}.group_events g JOIN {s}.events e ON {BY_ID}");
         let rows = client.query(&sql, &[&name, &ids_of(ids)]).await.map_err(db_error)?;
         rows.iter().map(|r| col(r, 0)).collect()
     }
@@ -332,8 +337,8 @@ impl GroupRows {
         let s = self.s();
         let client = self.store.client().await?;
         let sql = format!(
-            "WITH gone AS (DELETE FROM {s}.group_events WHERE group_name = $1 AND event_id = ANY($2) AND NOT replayed RETURNING 1)
-             SELECT event_id FROM {s}.group_events WHERE group_name = $1 AND event_id = ANY($2) AND replayed"
+            "WITH gone AS (DELETE FROM {s}.group_events g USING {s}.events e WHERE {BY_ID} AND NOT g.replayed RETURNING 1)
+             SELECT g.event_id FROM {s}.group_events g JOIN {s}.events e ON {BY_ID} AND g.replayed"
         );
         let rows = client.query(&sql, &[&name, &ids_of(ids)]).await.map_err(db_error)?;
         rows.iter().map(|r| col(r, 0)).collect()
@@ -342,14 +347,15 @@ impl GroupRows {
     /// Deletes the rows of `ids` (handled, parked or replayed and recorded).
     pub async fn remove(&self, name: &str, ids: &[Uuid]) -> Result<()> {
         let client = self.store.client().await?;
-        let sql = format!("DELETE FROM {}.group_events WHERE group_name = $1 AND event_id = ANY($2)", self.s());
+        let s = self.s();
+        let sql = format!("DELETE FROM {s}.group_events g USING {s}.events e WHERE {BY_ID}");
         client.execute(&sql, &[&name, &ids_of(ids)]).await.map_err(db_error)?;
         Ok(())
     }
 
     /// The rows of `ids` with their events (to park them).
     pub async fn rows_of(&self, name: &str, ids: &[Uuid]) -> Result<Vec<ClaimedRow>> {
-        self.select_rows(name, "g.event_id = ANY($2)", &ids_of(ids)).await
+        self.select_rows(name, "e.event_id = ANY($2)", &ids_of(ids)).await
     }
 
     /// Rows whose failed deliveries exceed `max_retries`: to park.
@@ -375,14 +381,15 @@ impl GroupRows {
     /// Sends rows back to pending with one more failed delivery, each due
     /// after its delay (`None`: at once).
     pub async fn release(&self, name: &str, rows: &[(Uuid, Option<Duration>)]) -> Result<()> {
+        let s = self.s();
         let client = self.store.client().await?;
         let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
         let delays: Vec<f64> = rows.iter().map(|(_, d)| d.map_or(0.0, ms)).collect();
         let sql = format!(
-            "UPDATE {}.group_events g SET consumer = NULL, lease_until = NULL, retries = g.retries + 1,
+            "UPDATE {s}.group_events g SET consumer = NULL, lease_until = NULL, retries = g.retries + 1,
                 not_before = CASE WHEN r.delay > 0 THEN now() + r.delay * interval '1 millisecond' END
-             FROM unnest($2::uuid[], $3::float8[]) AS r(id, delay) WHERE g.group_name = $1 AND g.event_id = r.id",
-            self.s()
+             FROM unnest($2::uuid[], $3::float8[]) AS r(id, delay) JOIN {s}.events e ON e.event_id = r.id
+             WHERE g.group_name = $1 AND g.position = e.global_position"
         );
         client.execute(&sql, &[&name, &ids, &delays]).await.map_err(db_error)?;
         Ok(())
