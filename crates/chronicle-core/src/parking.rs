@@ -207,6 +207,16 @@ impl ParkingLot {
         self.mark(REPLAY, selection).await
     }
 
+    /// The ids of `selection` that are not parked here, comma-separated
+    /// (`None`: all are, or the selection is everything) — check before
+    /// [`ParkingLot::replay`] or [`ParkingLot::discard`] so that a bad id
+    /// changes nothing.
+    pub async fn not_parked(&self, selection: &Selection) -> Result<Option<String>> {
+        let Selection::Ids(ids) = selection else { return Ok(None) };
+        let missing = self.view().await?.missing(ids);
+        Ok((!missing.is_empty()).then(|| missing.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")))
+    }
+
     /// Drops entries from the queue (their records stay in the log).
     pub async fn discard(&self, selection: &Selection) -> Result<Vec<Uuid>> {
         self.mark(DISCARD, selection).await

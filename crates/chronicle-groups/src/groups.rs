@@ -69,12 +69,8 @@ impl GroupStatus {
 /// Sends parked events of `group` back to its consumers; every id of a
 /// selection must be parked (nothing is replayed otherwise).
 pub(crate) async fn replay(lot: &ParkingLot, group: &str, selection: &Selection) -> Result<Vec<Uuid>> {
-    if let Selection::Ids(ids) = selection {
-        let missing = lot.view().await?.missing(ids);
-        if !missing.is_empty() {
-            let event_ids = missing.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
-            return Err(GroupError::NotParked { group: group.to_owned(), event_ids });
-        }
+    if let Some(event_ids) = lot.not_parked(selection).await? {
+        return Err(GroupError::NotParked { group: group.to_owned(), event_ids });
     }
     Ok(lot.replay(selection).await?)
 }

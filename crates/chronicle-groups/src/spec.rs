@@ -2,75 +2,10 @@
 //! once: every error names its field.
 
 use crate::{GroupError, Result};
-use chronicle_core::{Filter, StreamId, Timestamp};
+use chronicle_core::Filter;
+pub use chronicle_wire::FilterSpec;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// Which events a group receives: the filters of `GET /events`, by the
-/// same names (`event_type` and `tag` comma-separated).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct FilterSpec {
-    /// Event types, comma-separated (any of).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
-    /// Stream category (part before the first `-`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// Stream id prefix.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream_prefix: Option<String>,
-    /// Exactly this stream.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream_id: Option<String>,
-    /// Metadata `correlation_id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
-    /// Metadata `actor.id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor_id: Option<String>,
-    /// Metadata `actor.type`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor_type: Option<String>,
-    /// Tags, comma-separated (all of).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// Recorded at or after (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    /// Recorded before (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
-}
-
-fn list(v: Option<&str>) -> Vec<String> {
-    v.map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
-}
-
-fn time(field: &str, v: Option<&str>) -> Result<Option<Timestamp>> {
-    v.map(|s| Timestamp::parse(s).map_err(|e| GroupError::invalid(field, e.to_string()))).transpose()
-}
-
-impl FilterSpec {
-    /// The store filter.
-    pub fn to_filter(&self) -> Result<Filter> {
-        let stream_id =
-            self.stream_id.as_deref().map(StreamId::new).transpose().map_err(|e| GroupError::invalid("filter.stream_id", e.to_string()))?;
-        Ok(Filter {
-            event_types: list(self.event_type.as_deref()),
-            category: self.category.clone(),
-            stream_prefix: self.stream_prefix.clone(),
-            stream_id,
-            correlation_id: self.correlation_id.clone(),
-            actor_id: self.actor_id.clone(),
-            actor_type: self.actor_type.clone(),
-            tags: list(self.tag.as_deref()),
-            since: time("filter.since", self.since.as_deref())?,
-            until: time("filter.until", self.until.as_deref())?,
-        })
-    }
-}
 
 /// Where a new group starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,7 +106,10 @@ impl GroupSpec {
         if !(1..=10_000).contains(&self.max_in_flight) {
             return Err(GroupError::invalid("max_in_flight", "must be between 1 and 10000"));
         }
-        self.filter.to_filter()
+        self.filter.to_filter("filter.").map_err(|e| match e {
+            chronicle_core::Error::Invalid { field, reason } => GroupError::Invalid { field, reason },
+            other => other.into(),
+        })
     }
 
     /// The ack timeout.

@@ -46,14 +46,10 @@ impl Dlq {
     }
 
     async fn check(&self, selection: &Selection) -> Result<()> {
-        if let Selection::Ids(ids) = selection {
-            let missing = self.view().await?.missing(ids);
-            if !missing.is_empty() {
-                let event_ids = missing.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
-                return Err(PublishError::NotInDlq { sink: self.sink.clone(), event_ids });
-            }
+        match self.lot.not_parked(selection).await? {
+            Some(event_ids) => Err(PublishError::NotInDlq { sink: self.sink.clone(), event_ids }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Sends entries back to the relay for another delivery; returns the

@@ -19,8 +19,10 @@
 
 mod body;
 mod error;
+mod filter;
 mod read;
 
 pub use body::{AppendBody, CheckpointBody, ConditionBody, NewEventBody, Object, QueryBody, SnapshotBody, StreamAppendBody, object};
 pub use error::{ErrorCode, error_body, error_from_body};
+pub use filter::FilterSpec;
 pub use read::{event, events, page};

@@ -17,9 +17,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use chronicle_core::{
-    AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Timestamp, Uuid,
-};
+use chronicle_core::{AppendRequest, AppendResult, Direction, EventStore, Filter, Principal, ReadAll, StreamAppend, StreamId, Uuid};
 use chronicle_wire::AppendBody;
 use serde::Deserialize;
 use std::{sync::Arc, time::Instant};
@@ -83,28 +81,21 @@ pub(crate) struct EventsQuery {
     pub(crate) format: Option<String>,
 }
 
-fn list(v: Option<&str>) -> Vec<String> {
-    v.map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
-}
-
-fn time(field: &str, v: Option<&str>) -> ApiResult<Option<Timestamp>> {
-    v.map(|s| Timestamp::parse(s).map_err(|e| ApiError::bad_request(field, e.to_string()))).transpose()
-}
-
 impl EventsQuery {
     pub(crate) fn filter(&self) -> ApiResult<Filter> {
-        Ok(Filter {
-            event_types: list(self.event_type.as_deref()),
+        let spec = chronicle_wire::FilterSpec {
+            event_type: self.event_type.clone(),
             category: self.category.clone(),
             stream_prefix: self.stream_prefix.clone(),
-            stream_id: self.stream_id.as_deref().map(StreamId::new).transpose()?,
+            stream_id: self.stream_id.clone(),
             correlation_id: self.correlation_id.clone(),
             actor_id: self.actor_id.clone(),
             actor_type: self.actor_type.clone(),
-            tags: list(self.tag.as_deref()),
-            since: time("since", self.since.as_deref())?,
-            until: time("until", self.until.as_deref())?,
-        })
+            tag: self.tag.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+        };
+        Ok(spec.to_filter("")?)
     }
 }
 
