@@ -26,6 +26,7 @@
 mod append;
 mod breaker;
 mod commit;
+mod group_claim;
 mod group_rows;
 mod lease;
 mod listen;
@@ -34,7 +35,8 @@ mod schema;
 mod store;
 mod write;
 
-pub use group_rows::{ClaimRules, ClaimedRow, GroupRowStatus, GroupRows, Heartbeat};
+pub use group_claim::{ClaimRules, ClaimedRow, Heartbeat};
+pub use group_rows::{GroupRowStatus, GroupRows};
 pub use lease::PgLeases;
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};
