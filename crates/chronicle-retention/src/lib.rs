@@ -1,0 +1,28 @@
+//! # chronicle-retention
+//!
+//! Retention policies configured once in `chronicle.toml`:
+//!
+//! ```toml
+//! [retention]
+//! default = "infinite"            # or "90d", or a count
+//! interval = "1h"                 # how often chronicle serve enforces
+//! [[retention.rules]]
+//! category = "telemetry"          # or streams = "tmp-*"
+//! max_age = "30d"                 # and/or max_count = 1000
+//! [[retention.keep]]
+//! tags = ["legal-hold"]           # matching events are never removed by an age or count rule
+//! ```
+//!
+//! [`RetentionSettings`] reads and checks them (every error names its
+//! field); [`RetentionSettings::limits_for`] says which limits bind a
+//! stream and [`plan_cut`] where its removable prefix ends. Retention
+//! removes a *prefix* of a stream: a kept event stops the cut at itself.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod error;
+mod plan;
+mod settings;
+
+pub use error::{Result, RetentionError};
+pub use plan::{Candidate, plan_cut};
+pub use settings::{Limits, Pattern, RetentionSettings, Rule, Selector, parse_duration};
