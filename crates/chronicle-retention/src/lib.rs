@@ -19,10 +19,12 @@
 //! removes a *prefix* of a stream: a kept event stops the cut at itself.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod enforce;
 mod error;
 mod plan;
 mod settings;
 
+pub use enforce::{PassReport, RuleReport, enforce};
 pub use error::{Result, RetentionError};
-pub use plan::{Candidate, plan_cut};
+pub use plan::{Candidate, Expiry, plan_cut};
 pub use settings::{Limits, Pattern, RetentionSettings, Rule, Selector, parse_duration};

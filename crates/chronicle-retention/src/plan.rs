@@ -30,17 +30,39 @@ pub struct Candidate {
 /// assert_eq!(plan_cut(keep_three, 5, now, events.iter().copied()), Some(2), "version 1 goes; the kept 2 stops the cut");
 /// ```
 pub fn plan_cut(limits: Limits, last_version: u64, now: Timestamp, events: impl IntoIterator<Item = Candidate>) -> Option<u64> {
-    let oldest_allowed = limits.max_age.map(|age| now.as_micros().saturating_sub(i64::try_from(age.as_micros()).unwrap_or(i64::MAX)));
+    let expiry = Expiry::new(limits, last_version, now);
     let mut events = events.into_iter().peekable();
     let first = events.peek()?.version;
     for event in events {
-        let by_count = limits.max_count.is_some_and(|n| last_version.saturating_sub(event.version) >= n);
-        let by_age = oldest_allowed.is_some_and(|t| event.recorded_at.as_micros() < t);
-        if event.kept || !(by_count || by_age) {
+        if !expiry.removes(&event) {
             return (event.version > first).then_some(event.version);
         }
     }
     Some(last_version + 1)
+}
+
+/// Whether the limits of one stream remove an event (see [`plan_cut`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Expiry {
+    max_count: Option<u64>,
+    last_version: u64,
+    /// Events recorded before this (µs) are past the age limit.
+    oldest_allowed: Option<i64>,
+}
+
+impl Expiry {
+    /// The limits of a stream whose last version is `last_version`, at `now`.
+    pub fn new(limits: Limits, last_version: u64, now: Timestamp) -> Self {
+        let oldest_allowed = limits.max_age.map(|age| now.as_micros().saturating_sub(i64::try_from(age.as_micros()).unwrap_or(i64::MAX)));
+        Self { max_count: limits.max_count, last_version, oldest_allowed }
+    }
+
+    /// Whether `event` goes: past a limit and not kept.
+    pub fn removes(&self, event: &Candidate) -> bool {
+        let by_count = self.max_count.is_some_and(|n| self.last_version.saturating_sub(event.version) >= n);
+        let by_age = self.oldest_allowed.is_some_and(|t| event.recorded_at.as_micros() < t);
+        !event.kept && (by_count || by_age)
+    }
 }
 
 #[cfg(test)]
