@@ -22,9 +22,11 @@
 mod enforce;
 mod error;
 mod plan;
+mod schedule;
 mod settings;
 
 pub use enforce::{PassReport, RuleReport, enforce};
 pub use error::{Result, RetentionError};
 pub use plan::{Candidate, Expiry, plan_cut};
+pub use schedule::{LEASE, schedule};
 pub use settings::{Limits, Pattern, RetentionSettings, Rule, Selector, parse_duration};

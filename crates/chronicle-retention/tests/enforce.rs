@@ -79,3 +79,28 @@ async fn a_pass_hides_each_bound_streams_removable_prefix() {
     append(&store, "audit-1", 1, &[]).await;
     assert_eq!(versions(&store, "audit-1").await, [5]);
 }
+
+#[tokio::test]
+async fn scheduled_passes_fire_on_their_interval_and_stop_on_shutdown() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    append(&store, "tmp-1", 5, &[]).await;
+    let settings =
+        RetentionSettings::from_table(&toml::from_str("interval = \"1s\"\n[[rules]]\nstreams = \"tmp-*\"\nmax_count = 2").unwrap())
+            .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let leases = std::sync::Arc::new(chronicle_core::LocalLeases::default());
+    let task = tokio::spawn(chronicle_retention::schedule(store.clone(), leases, settings, "node".into(), stopped));
+    assert_eq!(versions(&store, "tmp-1").await.len(), 5, "nothing before the first interval");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while versions(&store, "tmp-1").await != [4, 5] {
+        assert!(std::time::Instant::now() < deadline, "no pass within 5 s of a 1 s interval");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    append(&store, "tmp-1", 2, &[]).await; // versions 6, 7
+    while versions(&store, "tmp-1").await != [6, 7] {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(3), "no second pass");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(2), task).await.expect("stops on shutdown").unwrap();
+}

@@ -177,6 +177,10 @@ pub struct Config {
     /// typed by `chronicle_publish::PublishSettings`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub publish: toml::Table,
+    /// `[retention]`: policies (default, rules, keep tags), kept raw and
+    /// typed by `chronicle_retention::RetentionSettings`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub retention: toml::Table,
 }
 
 impl Default for Config {
@@ -195,6 +199,7 @@ impl Default for Config {
             auth: toml::Table::new(),
             tls: toml::Table::new(),
             publish: toml::Table::new(),
+            retention: toml::Table::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod output;
 mod projections;
 mod publish;
 mod read;
+mod retention;
 mod scavenge;
 mod schema;
 mod serve;
@@ -68,6 +69,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// A sink's dead-letter queue: `dlq list SINK`, `dlq replay SINK (--all | EVENT_ID…)`, `dlq discard SINK (--all | EVENT_ID…)`.
     Dlq(publish::DlqArgs),
+    /// Retention policies of `[retention]`: `retention run [--dry-run] [--json]` enforces them once.
+    Retention(retention::RetentionArgs),
     /// Consumer groups on a running server: `subscriptions list|create|delete|parked|replay` (CHRONICLE_BACKEND=remote).
     Subscriptions(subscriptions::SubscriptionsArgs),
     /// Create API tokens for `chronicle serve` (`token create --role reader|writer|admin`).
@@ -91,6 +94,8 @@ pub(crate) enum CliError {
     Settings(#[from] chronicle_server::SettingsError),
     #[error(transparent)]
     Publish(#[from] chronicle_publish::PublishError),
+    #[error(transparent)]
+    Retention(#[from] chronicle_retention::RetentionError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -137,6 +142,7 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Publish(args) => publish::status(&config, args).await,
         Command::Dlq(args) => publish::dlq(&config, args).await,
         Command::Subscriptions(args) => subscriptions::run(&config, args).await,
+        Command::Retention(args) => retention::run(&config, args).await,
         Command::Token(args) => access::token(args),
         Command::Audit(args) => access::audit(&config, args).await,
         Command::Bench(args) => bench::run(&config, data_dir.as_deref(), args).await,

@@ -71,6 +71,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         )));
     }
     let publishing = chronicle_publish::PublishSettings::from_table(&config.publish)?;
+    let retention = chronicle_retention::RetentionSettings::from_table(&config.retention)?;
     let opened = open_with(config, config.pipeline()).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -100,6 +101,21 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         _ => None,
     };
     let groups = groups.transpose().map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?;
+    let (stop_retention, retention_stopped) = tokio::sync::watch::channel(false);
+    if retention.is_active() {
+        tracing::info!(
+            "retention: {} rule(s), enforced every {:?} (chronicle retention run --dry-run shows what a pass removes)",
+            retention.rules.len(),
+            retention.interval
+        );
+    }
+    let retention_task = tokio::spawn(chronicle_retention::schedule(
+        opened.store.clone(),
+        opened.leases.clone(),
+        retention,
+        node_name(local),
+        retention_stopped,
+    ));
     let mut server = Server::new(opened.store)
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
@@ -119,6 +135,9 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         }
         None => server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?,
     }
+    let _ = stop_retention.send(true);
+    retention_task.abort(); // a pass cut short is safe: each stream's cut is one metadata write
+    let _ = retention_task.await;
     publisher.stop().await; // saves every relay's checkpoint
     if let Some(groups) = &groups {
         groups.shutdown(std::time::Duration::from_secs(3)).await; // and every group's progress saved
