@@ -15,7 +15,7 @@ use chronicle_testkit::tally::{self, Handled};
 use served::{cli, free_port, serve, wait};
 use std::{
     collections::BTreeMap,
-    process::{Command, Stdio},
+    process::Command,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -110,13 +110,8 @@ async fn three_consumers_one_killed_a_restart_and_a_parked_poison() {
     let remote = RemoteStore::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
     let (acks_a, acks_b): (Acks, Acks) = (Arc::default(), Arc::default());
     let fixed = Arc::new(AtomicBool::new(false));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/group_consumer.py");
     let python_out = dir.path().join("python-acks.ndjson");
-    let mut python = Command::new("python3")
-        .args([script, "127.0.0.1", &port.to_string(), "billing", "6"])
-        .stdout(Stdio::from(std::fs::File::create(&python_out).unwrap()))
-        .spawn()
-        .unwrap();
+    let mut python = served::python_consumer(port, "billing", 6, &python_out);
     // The Python consumer first, so it holds streams before the others come.
     wait(20, "the Python consumer connected", async || group(&http, port).await["consumers"] == 1).await;
     let a = tokio::spawn(rust_consumer(remote.clone(), acks_a.clone(), fixed.clone(), None));

@@ -12,7 +12,7 @@ use chronicle::RemoteStore;
 use chronicle_testkit::tally::{self, Handled};
 use served::{Schema, cli, free_port, serve_pg, wait};
 use std::{
-    process::{Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -101,13 +101,8 @@ async fn consumers_on_two_nodes_share_a_group_and_survive_a_node() {
     let logs: [Log; 2] = Default::default();
     let on_a = tokio::spawn(rust_consumer(port_a, logs[0].clone()));
     let on_b = tokio::spawn(rust_consumer(port_b, logs[1].clone()));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/group_consumer.py");
     let python_out = dir_b.path().join("python.ndjson");
-    let mut python = Command::new("python3")
-        .args([script, "127.0.0.1", &port_b.to_string(), "billing", "20"])
-        .stdout(Stdio::from(std::fs::File::create(&python_out).unwrap()))
-        .spawn()
-        .unwrap();
+    let mut python = served::python_consumer(port_b, "billing", 20, &python_out);
 
     wait(60, "a third handled", async || logs[0].lock().unwrap().len() + logs[1].lock().unwrap().len() >= 1_000).await;
     let handled_on_a = logs[0].lock().unwrap().len();

@@ -263,15 +263,14 @@ impl Group {
 }
 
 impl Intake for Group {
-    async fn read_through(&self) -> Result<u64> {
-        Ok(self.ledger().read_through())
-    }
-
-    async fn room(&self) -> Result<()> {
+    async fn room(&self) -> Result<u64> {
         loop {
             let room = self.changed.notified();
-            if self.ledger().outstanding() < BUFFER {
-                return Ok(());
+            {
+                let ledger = self.ledger();
+                if ledger.outstanding() < BUFFER {
+                    return Ok(ledger.read_through());
+                }
             }
             room.await;
         }

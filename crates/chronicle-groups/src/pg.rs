@@ -47,6 +47,16 @@ impl Shared {
         Ok(ParkingLot::new(self.store.clone(), streams(group)?.1))
     }
 
+    /// The settings of `group`, or `None` when it does not exist.
+    pub(crate) async fn spec(&self, group: &str) -> Result<Option<GroupSpec>> {
+        self.rows.spec(group).await?.map(|text| Self::spec_of(&text)).transpose()
+    }
+
+    /// The settings of `group`, or [`GroupError::NotFound`].
+    async fn existing(&self, group: &str) -> Result<GroupSpec> {
+        self.spec(group).await?.ok_or_else(|| GroupError::NotFound(group.to_owned()))
+    }
+
     pub(crate) fn spec_of(text: &str) -> Result<GroupSpec> {
         serde_json::from_str(text)
             .map_err(|e| chronicle_core::Error::Corrupted { location: "groups.spec".into(), reason: e.to_string() }.into())
@@ -100,8 +110,7 @@ impl PgGroups {
         spec.check()?;
         let text = serde_json::to_string(&spec).map_err(|e| GroupError::invalid("spec", e.to_string()))?;
         let rows = &self.shared.rows;
-        if let Some(current) = rows.status(name).await? {
-            let current = Shared::spec_of(&current.spec)?;
+        if let Some(current) = self.shared.spec(name).await? {
             for (field, same) in [("filter", current.filter == spec.filter), ("from", current.from == spec.from)] {
                 if !same {
                     return Err(GroupError::Conflict { group: name.to_owned(), field: field.to_owned() });
@@ -178,12 +187,12 @@ impl PgGroups {
     }
 
     pub(crate) async fn parked(&self, name: &str) -> Result<Vec<ParkedEntry>> {
-        self.status(name).await?;
+        self.shared.existing(name).await?;
         Ok(self.shared.lot(name)?.view().await?.entries().to_vec())
     }
 
     pub(crate) async fn replay_parked(&self, name: &str, selection: &Selection) -> Result<Vec<Uuid>> {
-        self.status(name).await?;
+        self.shared.existing(name).await?;
         replay(&self.shared.lot(name)?, name, selection).await
     }
 
@@ -212,7 +221,7 @@ impl Claim {
         let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let beat = match shared.rows.heartbeat(&self.group, &self.id, counts.0, counts.1).await? {
             Some(beat) => beat,
-            None if shared.rows.status(&self.group).await?.is_none() => return Err(GroupError::Deleted(self.group.clone())),
+            None if shared.rows.spec(&self.group).await?.is_none() => return Err(GroupError::Deleted(self.group.clone())),
             None => {
                 // Silent for too long and reaped (what it held went back): join again.
                 shared.rows.join(&self.group, &self.id, &shared.node).await?;
@@ -310,8 +319,7 @@ impl PgConsumer {
         if action == NackAction::Park {
             return self.shared.park(group, rows, reason).await;
         }
-        let beat = self.shared.rows.status(group).await?.ok_or_else(|| GroupError::Deleted(group.clone()))?;
-        let spec = Shared::spec_of(&beat.spec)?;
+        let spec = self.shared.spec(group).await?.ok_or_else(|| GroupError::Deleted(group.clone()))?;
         let backoff = backoff_for(&spec);
         let (spent, again): (Vec<ClaimedRow>, Vec<ClaimedRow>) =
             rows.into_iter().partition(|r| u64::from(r.retries) + 1 > spec.max_retries);

@@ -91,20 +91,17 @@ impl PgIntake {
 }
 
 impl Intake for PgIntake {
-    async fn read_through(&self) -> Result<u64> {
-        Ok(self.fill().await?.0)
-    }
-
     /// Waits while the group holds `BUFFER` unhandled rows: an ack on this
     /// node wakes it at once, acks on others within 200 ms.
-    async fn room(&self) -> Result<()> {
+    async fn room(&self) -> Result<u64> {
         let wake = self.shared.wake(&self.name);
         loop {
             let acked = wake.notified();
             tokio::pin!(acked);
             acked.as_mut().enable();
-            if self.fill().await?.1 < BUFFER as u64 {
-                return Ok(());
+            let (read_through, buffered) = self.fill().await?;
+            if buffered < BUFFER as u64 {
+                return Ok(read_through);
             }
             tokio::select! {
                 () = acked => {}
@@ -140,8 +137,7 @@ async fn keep_house(shared: &Shared, name: &str) {
 
 async fn house_round(shared: &Shared, name: &str, view: &mut ParkingView) -> Result<()> {
     let rows = &shared.rows;
-    let Some(status) = rows.status(name).await? else { return Ok(()) };
-    let spec = Shared::spec_of(&status.spec)?;
+    let Some(spec) = shared.spec(name).await? else { return Ok(()) };
     let mut woke = rows.expire(name).await? > 0;
     woke |= !rows.reap(name, STALE).await?.is_empty();
     let spent = rows.over_limit(name, spec.max_retries).await?;

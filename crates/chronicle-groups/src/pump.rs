@@ -16,10 +16,9 @@ const LIVE_BATCH: usize = 512;
 
 /// Where a feeder puts what it reads.
 pub(crate) trait Intake: Sync {
-    /// The last log position taken.
-    fn read_through(&self) -> impl Future<Output = Result<u64>> + Send;
-    /// Returns once the group has room for more.
-    fn room(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Returns once the group has room for more, with the last log
+    /// position taken.
+    fn room(&self) -> impl Future<Output = Result<u64>> + Send;
     /// Takes `events` (wanted or not: see [`wanted`]) and, when a page
     /// reached the head, that head as scanned.
     fn take(&self, events: Vec<RecordedEvent>, scanned: Option<u64>) -> impl Future<Output = Result<()>> + Send;
@@ -39,8 +38,7 @@ pub(crate) fn wanted(filter: &Filter, event: &RecordedEvent) -> bool {
 /// Feeds `intake` until the store fails or shuts down.
 pub(crate) async fn feed(store: &dyn EventStore, intake: &impl Intake) -> Result<()> {
     loop {
-        intake.room().await?;
-        let from = intake.read_through().await? + 1;
+        let from = intake.room().await? + 1;
         let page = store.read_all(&ReadAll::forward().from(from).limit(CATCH_UP_PAGE)).await?;
         let caught_up = page.next.is_none();
         intake.take(page.events, caught_up.then_some(page.head)).await?;
@@ -48,7 +46,7 @@ pub(crate) async fn feed(store: &dyn EventStore, intake: &impl Intake) -> Result
             break;
         }
     }
-    let from = intake.read_through().await? + 1;
+    let from = intake.room().await? + 1;
     let mut events = store.subscribe(SubscribeFrom::Position(from), Filter::default()).await?;
     while let Some(first) = events.next().await {
         let mut batch = vec![first?];

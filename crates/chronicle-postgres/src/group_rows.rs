@@ -96,6 +96,13 @@ impl GroupRows {
         rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?))).collect()
     }
 
+    /// A group's settings JSON, or `None` when it does not exist.
+    pub async fn spec(&self, name: &str) -> Result<Option<String>> {
+        let client = self.store.client().await?;
+        let sql = format!("SELECT spec FROM {}.groups WHERE name = $1", self.s());
+        client.query_opt(&sql, &[&name]).await.map_err(db_error)?.map(|r| col(&r, 0)).transpose()
+    }
+
     /// A group's stored status, or `None`.
     pub async fn status(&self, name: &str) -> Result<Option<GroupRowStatus>> {
         let s = self.s();

@@ -107,6 +107,18 @@ pub async fn wait(secs: u64, what: &str, mut check: impl AsyncFnMut() -> bool) -
     start.elapsed()
 }
 
+/// `tests/support/group_consumer.py` consuming `group` on `port`, one JSON
+/// line per handled event into `out`; it exits after `idle` seconds
+/// without a delivery.
+pub fn python_consumer(port: u16, group: &str, idle: u32, out: &Path) -> Child {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/group_consumer.py");
+    Command::new("python3")
+        .args([script, "127.0.0.1", &port.to_string(), group, &idle.to_string()])
+        .stdout(Stdio::from(std::fs::File::create(out).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
 /// What `tests/support/group_consumer.py` handled, from its output file.
 pub fn python_handled(path: &Path) -> Vec<chronicle_testkit::tally::Handled> {
     let text = std::fs::read_to_string(path).unwrap();

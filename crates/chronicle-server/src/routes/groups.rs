@@ -132,7 +132,7 @@ pub(crate) async fn connect(
     let Path(name) = path?;
     let groups = groups(&state)?;
     groups.status(&name).await?; // 404 before the upgrade
-    let upgrade = upgrade.map_err(|e| ApiError::bad_request("upgrade", format!("a WebSocket handshake is required: {e}")))?;
+    let upgrade = super::ws::handshake(upgrade)?;
     let consumer = groups.connect(&name).await?;
     Ok(upgrade.on_upgrade(move |socket| serve_consumer(socket, consumer, state)))
 }

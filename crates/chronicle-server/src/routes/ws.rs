@@ -24,6 +24,13 @@ use axum::{
 };
 use chronicle_core::{Error, RecordedEvent};
 
+/// The upgrade of a WebSocket route, or a 400 naming `upgrade`.
+pub(crate) fn handshake(
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<WebSocketUpgrade> {
+    upgrade.map_err(|e| ApiError::bad_request("upgrade", format!("a WebSocket handshake is required: {e}")))
+}
+
 /// Subscribes over a WebSocket (filters as `GET /events`; `stream_id` for one stream): from position `from`
 /// (inclusive), else from the first event recorded at or after `since`, else only new events. The same start and
 /// filters as `GET /subscribe`.
@@ -38,7 +45,7 @@ pub(crate) async fn ws(
     let Query(q) = query?;
     let filter = q.filter()?;
     let from = start(None, q.from, filter.since)?;
-    let upgrade = upgrade.map_err(|e| ApiError::bad_request("upgrade", format!("a WebSocket handshake is required: {e}")))?;
+    let upgrade = handshake(upgrade)?;
     let sub = state.store.subscribe(from, filter).await?;
     Ok(upgrade.on_upgrade(move |socket| async move { pump(sub, WsSink(socket), &state, &state.metrics.ws_subscribers).await }))
 }

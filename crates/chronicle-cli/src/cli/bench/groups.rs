@@ -83,7 +83,14 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
                 latencies.push(t.elapsed().as_micros() as u64);
                 let total = acked.fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed) + ids.len() as u64;
                 if total >= n {
-                    finished.send_if_modified(|at| at.is_none() && at.replace(start.elapsed()).is_none());
+                    // The first consumer past n stops the clock.
+                    finished.send_if_modified(|at| {
+                        let first = at.is_none();
+                        if first {
+                            *at = Some(start.elapsed());
+                        }
+                        first
+                    });
                     break;
                 }
             }
