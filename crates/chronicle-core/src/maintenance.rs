@@ -47,7 +47,8 @@ pub struct VerifyReport {
 }
 
 /// What a scavenge did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScavengeReport {
     /// Sealed segments looked at (the segment being appended to is never rewritten).
     pub sealed_segments: usize,
@@ -65,6 +66,10 @@ pub struct ScavengeReport {
     pub bytes_before: u64,
     /// Bytes of the sealed segments after.
     pub bytes_after: u64,
+    /// Bytes freed: what the rewritten files shrank by (file backend), or
+    /// the size of the deleted rows, which PostgreSQL reuses for new rows
+    /// once vacuumed (the table files themselves do not shrink).
+    pub bytes_freed: u64,
 }
 
 /// Operator work on a store's storage. Methods block (they read or
@@ -99,6 +104,14 @@ pub trait Maintenance: Send + Sync + fmt::Debug {
     /// `progress(done, total)`.
     fn scavenge(&self, _progress: &mut dyn FnMut(usize, usize)) -> Result<ScavengeReport> {
         Err(self.unsupported("scavenge", " (only the file backend rewrites its storage)"))
+    }
+
+    /// Reclaims the space of what became hidden for good since the last
+    /// reclaim or scavenge (what a retention pass just cut), touching only
+    /// the storage that holds it; `progress(done, total)`. Backends whose
+    /// scavenge is already that selective answer with a scavenge.
+    fn reclaim(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<ScavengeReport> {
+        self.scavenge(progress)
     }
 
     /// Bytes the store keeps on disk, when it knows.

@@ -73,6 +73,13 @@ impl Maintenance for FileMaintenance {
         }
     }
 
+    fn reclaim(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<ScavengeReport> {
+        match &self.store {
+            Some(store) => store.reclaim(progress),
+            None => FileStore::open(&self.dir, self.options.clone())?.reclaim(progress),
+        }
+    }
+
     fn storage_bytes(&self) -> Option<u64> {
         self.store.as_ref().and_then(|s| s.stats().ok()).map(|s| s.bytes)
     }

@@ -41,6 +41,31 @@ fn sealed(shared: &Shared) -> Vec<u32> {
     list
 }
 
+/// Which sealed segments a scavenge looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every one (also drops superseded snapshots wherever they are).
+    All,
+    /// Only those holding an event hidden for good and still stored (what
+    /// a retention pass just cut): the rest is not even read.
+    Hidden,
+}
+
+/// The sealed segments in `list` holding an event `removable` names that
+/// is still stored.
+fn holding_removable(shared: &Shared, list: Vec<u32>, removable: &Removable) -> Vec<u32> {
+    let index = read(&shared.index);
+    let mut wanted = std::collections::BTreeSet::new();
+    for (stream, &through) in removable {
+        for &position in index.unscavenged_positions(stream, through) {
+            if let Some(entry) = index.entry(position).filter(|e| e.payload != Loc::REMOVED) {
+                wanted.insert(entry.payload.segment);
+            }
+        }
+    }
+    list.into_iter().filter(|no| wanted.contains(no)).collect()
+}
+
 /// What may be removed now: per stream, the versions invisible forever.
 fn plan_removals(shared: &Shared) -> Removable {
     let index = read(&shared.index);
@@ -59,12 +84,17 @@ fn current_snapshots(shared: &Shared, no: u32) -> std::collections::HashSet<u64>
     read(&shared.snapshots).values().filter(|s| s.loc.segment == no).map(|s| s.loc.offset).collect()
 }
 
-/// Scavenges every sealed segment; `progress(done, total)` after each.
-pub(crate) fn scavenge(shared: &Shared, mut progress: impl FnMut(usize, usize)) -> Result<ScavengeReport> {
+/// Scavenges the sealed segments of `scope`; `progress(done, total)` after each.
+pub(crate) fn scavenge(shared: &Shared, scope: Scope, mut progress: impl FnMut(usize, usize)) -> Result<ScavengeReport> {
     shared.check_writable()?;
-    let list = sealed(shared);
+    let all = sealed(shared);
+    let sealed_segments = all.len();
     let removable = plan_removals(shared);
-    let mut report = ScavengeReport { sealed_segments: list.len(), ..ScavengeReport::default() };
+    let list = match scope {
+        Scope::All => all,
+        Scope::Hidden => holding_removable(shared, all, &removable),
+    };
+    let mut report = ScavengeReport { sealed_segments, ..ScavengeReport::default() };
     for (i, &no) in list.iter().enumerate() {
         match rewrite_segment(shared, no, &removable)? {
             Outcome::Installed(done, before) => {
@@ -83,6 +113,7 @@ pub(crate) fn scavenge(shared: &Shared, mut progress: impl FnMut(usize, usize)) 
         }
         progress(i + 1, list.len());
     }
+    report.bytes_freed = report.bytes_before.saturating_sub(report.bytes_after);
     Ok(report)
 }
 

@@ -241,10 +241,22 @@ impl FileStore {
     /// `docs/ARCHITECTURE.md`). `progress(done, total)` counts segments.
     /// The segment being appended to is never rewritten.
     pub fn scavenge(&self, progress: impl FnMut(usize, usize)) -> Result<crate::ScavengeReport> {
+        self.scavenge_scope(crate::scavenge::Scope::All, progress)
+    }
+
+    /// A [`scavenge`](Self::scavenge) of only the sealed segments that hold
+    /// an event hidden for good and still stored (what a retention pass
+    /// just cut): the others are not read. Superseded snapshots are dropped
+    /// only from the segments it rewrites.
+    pub fn reclaim(&self, progress: impl FnMut(usize, usize)) -> Result<crate::ScavengeReport> {
+        self.scavenge_scope(crate::scavenge::Scope::Hidden, progress)
+    }
+
+    fn scavenge_scope(&self, scope: crate::scavenge::Scope, progress: impl FnMut(usize, usize)) -> Result<crate::ScavengeReport> {
         if self.inner.tx.lock().unwrap_or_else(PoisonError::into_inner).is_none() {
             return Err(Error::Unavailable { reason: "the store is open read-only; scavenge needs the writer".into() });
         }
-        crate::scavenge::scavenge(&self.inner.shared, progress)
+        crate::scavenge::scavenge(&self.inner.shared, scope, progress)
     }
 
     async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {

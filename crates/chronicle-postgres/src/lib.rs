@@ -30,7 +30,9 @@ mod group_claim;
 mod group_rows;
 mod lease;
 mod listen;
+mod maintenance;
 mod read;
+mod reclaim;
 mod schema;
 mod store;
 mod write;
@@ -38,6 +40,7 @@ mod write;
 pub use group_claim::{ClaimRules, ClaimedRow, Heartbeat};
 pub use group_rows::{GroupRowStatus, GroupRows};
 pub use lease::PgLeases;
+pub use maintenance::PgMaintenance;
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};
 

@@ -141,6 +141,12 @@ impl PgStore {
         &self.inner.schema
     }
 
+    /// Options reaching the same database and schema (default pool size
+    /// and pipeline).
+    pub(crate) fn options(&self) -> PgOptions {
+        PgOptions { url: self.inner.url.clone(), schema: self.inner.schema.clone(), pool_size: 2, pipeline: AppendPipeline::default() }
+    }
+
     /// A pooled connection: retried with backoff, refused fast while the
     /// circuit is open.
     pub(crate) async fn client(&self) -> Result<Object> {

@@ -177,6 +177,13 @@ impl RemoteStore {
         serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
     }
 
+    /// `POST` without a body to a server route outside the store API, with
+    /// `query` parameters (`POST /admin/retention?dry_run=true`).
+    pub async fn post_query<T: serde::de::DeserializeOwned>(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<T> {
+        let (_, answer) = self.send(self.request(Method::POST, segments).query(query), None).await?;
+        serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+    }
+
     /// `PUT` of `body` as JSON to a server route outside the store API.
     pub async fn put_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
         let (_, answer) = self.send(self.request(Method::PUT, segments).json(body), None).await?;

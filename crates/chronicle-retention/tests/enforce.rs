@@ -4,7 +4,7 @@
 
 use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadStream, StreamId, Timestamp};
 use chronicle_memory::MemoryStore;
-use chronicle_retention::{RetentionSettings, enforce};
+use chronicle_retention::{Retention, RetentionSettings, enforce, last_pass};
 
 fn sid(s: &str) -> StreamId {
     StreamId::new(s).unwrap()
@@ -89,7 +89,9 @@ async fn scheduled_passes_fire_on_their_interval_and_stop_on_shutdown() {
             .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let leases = std::sync::Arc::new(chronicle_core::LocalLeases::default());
-    let task = tokio::spawn(chronicle_retention::schedule(store.clone(), leases, settings, "node".into(), stopped));
+    let maintenance = std::sync::Arc::new(chronicle_core::NoMaintenance("memory"));
+    let retention = std::sync::Arc::new(Retention::new(store.clone(), maintenance, settings));
+    let task = tokio::spawn(retention.clone().schedule(leases, "node".into(), stopped));
     assert_eq!(versions(&store, "tmp-1").await.len(), 5, "nothing before the first interval");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while versions(&store, "tmp-1").await != [4, 5] {
@@ -103,4 +105,36 @@ async fn scheduled_passes_fire_on_their_interval_and_stop_on_shutdown() {
     }
     stop.send(true).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(2), task).await.expect("stops on shutdown").unwrap();
+
+    // Each pass that removed something is recorded, and counted per rule.
+    let last = last_pass(&*store).await.unwrap().expect("a recorded pass");
+    assert_eq!((last.trigger.as_str(), last.events(), last.dry_run), ("schedule", 2, false));
+    assert!(last.reclaimed.is_none(), "the memory store keeps no storage to reclaim");
+    let metrics = retention.render_prometheus();
+    assert!(metrics.contains("chronicle_retention_removed_total{rule=\"streams=tmp-*\"} 5"), "{metrics}");
+    assert!(metrics.contains("chronicle_retention_passes_total "), "{metrics}");
+    assert!(metrics.contains("chronicle_retention_next_run_timestamp_seconds "), "{metrics}");
+    assert!(metrics.contains("chronicle_retention_last_run_duration_seconds "), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_dry_run_is_neither_recorded_nor_counted() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    append(&store, "tmp-1", 5, &[]).await;
+    let settings = RetentionSettings::from_table(&toml::from_str("[[rules]]\nstreams = \"tmp-*\"\nmax_count = 2").unwrap()).unwrap();
+    let retention = Retention::new(store.clone(), std::sync::Arc::new(chronicle_core::NoMaintenance("memory")), settings);
+    let dry = retention.run("cli", true).await.unwrap();
+    assert_eq!((dry.events(), dry.trigger.as_str()), (3, "cli"));
+    assert_eq!(versions(&store, "tmp-1").await.len(), 5);
+    assert!(last_pass(&*store).await.unwrap().is_none());
+    assert!(!retention.render_prometheus().contains("rule="));
+    let done = retention.run("cli", false).await.unwrap();
+    assert_eq!(done.events(), 3);
+    assert_eq!(last_pass(&*store).await.unwrap().map(|p| p.events()), Some(3));
+    assert_eq!(retention.run("cli", false).await.unwrap().events(), 0);
+    assert_eq!(
+        store.read_stream(&sid("$retention"), ReadStream::forward()).await.unwrap().len(),
+        1,
+        "a pass removing nothing is not recorded"
+    );
 }

@@ -34,7 +34,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, groups, listing, ops, publish, streams, subscribe, ws};
+use routes::{events, groups, listing, ops, publish, retention, streams, subscribe, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -62,6 +62,8 @@ pub(crate) struct AppState {
     pub(crate) publisher: Option<Arc<chronicle_publish::Publisher>>,
     /// The consumer groups (`None`: not served by this backend).
     pub(crate) groups: Option<Arc<chronicle_groups::Groups>>,
+    /// Retention (`None`: not offered; 404 at `/admin/retention`).
+    pub(crate) retention: Option<Arc<chronicle_retention::Retention>>,
 }
 
 #[derive(OpenApi)]
@@ -96,6 +98,7 @@ impl Server {
                 audit: audit::AuditLog::default(),
                 publisher: None,
                 groups: None,
+                retention: None,
             },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -146,6 +149,13 @@ impl Server {
         self
     }
 
+    /// Offers retention passes on demand (`POST /admin/retention`) and
+    /// their metrics; the caller runs the schedule.
+    pub fn with_retention(mut self, retention: Arc<chronicle_retention::Retention>) -> Self {
+        self.state.retention = Some(retention);
+        self
+    }
+
     /// Changes the request body limit.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -171,6 +181,7 @@ impl Server {
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::audit))
             .routes(routes!(ops::scavenge))
+            .routes(routes!(retention::run))
             .routes(routes!(publish::status))
             .routes(routes!(publish::dlq))
             .routes(routes!(publish::replay))

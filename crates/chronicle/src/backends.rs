@@ -79,7 +79,8 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
             let options = pg_options(config, pipeline)?;
             let store = chronicle_postgres::PgStore::connect(options).await?;
             let leases = Arc::new(store.leases());
-            Ok(Opened { leases, postgres: Some(store.clone()), ..without_maintenance(kind, Arc::new(store)) })
+            let maintenance = Arc::new(chronicle_postgres::PgMaintenance::of(store.clone()));
+            Ok(Opened { leases, maintenance, postgres: Some(store.clone()), ..without_maintenance(kind, Arc::new(store)) })
         }
         #[cfg(feature = "remote")]
         BackendKind::Remote => Ok(without_maintenance(kind, Arc::new(remote_client(config).await?.with_pipeline(pipeline)))),
@@ -102,13 +103,18 @@ pub async fn open_read_only(config: &Config) -> Result<Arc<dyn EventStore>, Conf
 
 /// The maintenance handle of the configured backend without opening a
 /// store first: each operation opens what it needs (the file backend's
-/// stats read-only, its scavenge as the writer, its verify nothing).
-pub fn maintenance(config: &Config) -> Arc<dyn Maintenance> {
-    match config.backend {
+/// stats read-only, its scavenge as the writer, its verify nothing;
+/// PostgreSQL's connects per operation).
+/// Fails only when the configuration cannot reach the store (PostgreSQL
+/// without a database URL).
+pub fn maintenance(config: &Config) -> Result<Arc<dyn Maintenance>, ConfigError> {
+    Ok(match config.backend {
         #[cfg(feature = "file")]
         BackendKind::File => Arc::new(chronicle_file::FileMaintenance::at(&config.data_dir, file_options(config))),
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => Arc::new(chronicle_postgres::PgMaintenance::at(postgres_options(config)?)),
         other => Arc::new(NoMaintenance(name(other))),
-    }
+    })
 }
 
 #[allow(dead_code)] // unused when only the file backend is built in

@@ -1,4 +1,5 @@
-//! `chronicle scavenge`: reclaim what deletes and retention hid.
+//! `chronicle scavenge`: reclaim what deletes and retention hid (file:
+//! rewrite sealed segments; PostgreSQL: delete the rows, then vacuum).
 
 use super::{CliError, CliResult, output, stats::progress_bar};
 use chronicle::Config;
@@ -11,7 +12,7 @@ pub(crate) struct ScavengeArgs {
 }
 
 pub(crate) fn run(config: &Config, args: ScavengeArgs) -> CliResult {
-    let maintenance = chronicle::maintenance(config);
+    let maintenance = chronicle::maintenance(config)?;
     let bar = progress_bar(0, "scavenging");
     let report = maintenance.scavenge(&mut |done, total| {
         bar.set_length(total as u64);
@@ -26,6 +27,11 @@ pub(crate) fn run(config: &Config, args: ScavengeArgs) -> CliResult {
     })?;
     let text = if args.json {
         serde_json::to_string(&report).map_err(|e| CliError::Usage(e.to_string()))? + "\n"
+    } else if config.backend == chronicle::BackendKind::Postgres {
+        format!(
+            "ok: {} events removed, {} bytes of rows freed for new rows (the events table: {} → {} bytes)\n",
+            report.events_removed, report.bytes_freed, report.bytes_before, report.bytes_after
+        )
     } else {
         let mut text = format!(
             "ok: {} of {} sealed segments rewritten, {} events and {} snapshots removed, {} → {} bytes\n",

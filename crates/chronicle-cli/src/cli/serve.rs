@@ -103,22 +103,14 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     let groups = groups.transpose().map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?;
     let (stop_retention, retention_stopped) = tokio::sync::watch::channel(false);
     if retention.is_active() {
-        tracing::info!(
-            "retention: {} rule(s), enforced every {:?} (chronicle retention run --dry-run shows what a pass removes)",
-            retention.rules.len(),
-            retention.interval
-        );
+        tracing::info!("retention: {} (chronicle retention run --dry-run shows what a pass removes)", retention.summary());
     }
-    let retention_task = tokio::spawn(chronicle_retention::schedule(
-        opened.store.clone(),
-        opened.leases.clone(),
-        retention,
-        node_name(local),
-        retention_stopped,
-    ));
+    let retention = Arc::new(chronicle_retention::Retention::new(opened.store.clone(), opened.maintenance.clone(), retention));
+    let retention_task = tokio::spawn(retention.clone().schedule(opened.leases.clone(), node_name(local), retention_stopped));
     let mut server = Server::new(opened.store)
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
+        .with_retention(retention)
         .with_auth(&auth.tokens)
         .with_rate_limit(&auth.rate_limit)
         .with_audit(audit, auth.audit_access);
@@ -136,7 +128,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         None => server.serve(listener, shutdown_signal()).await.map_err(CliError::Output)?,
     }
     let _ = stop_retention.send(true);
-    retention_task.abort(); // a pass cut short is safe: each stream's cut is one metadata write
+    retention_task.abort(); // a pass cut short is safe: each stream's cut is one metadata write, each reclaim batch one statement
     let _ = retention_task.await;
     publisher.stop().await; // saves every relay's checkpoint
     if let Some(groups) = &groups {

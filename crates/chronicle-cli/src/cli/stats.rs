@@ -22,20 +22,53 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
-    let maintenance = chronicle::maintenance(config);
+    let maintenance = chronicle::maintenance(config)?;
     let mut stats = tokio::task::spawn_blocking(move || maintenance.stats())
         .await
         .map_err(|e| CliError::Usage(format!("the stats task stopped: {e}")))??;
     stats.insert("backend".into(), config.backend.to_string().into());
+    let store = open_read_only(config).await?;
     if !stats.contains_key("head_position") {
-        stats.insert("head_position".into(), open_read_only(config).await?.head().await?.into());
+        stats.insert("head_position".into(), store.head().await?.into());
     }
+    let retention = retention_stats(config, &*store).await?;
     let text = if args.json {
+        stats.insert("retention".into(), retention);
         serde_json::Value::Object(stats).to_string() + "\n"
     } else {
-        stats.iter().map(|(k, v)| format!("{k:<14} {}\n", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+        let mut text: String =
+            stats.iter().map(|(k, v)| format!("{k:<14} {}\n", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
+        text += &format!("{:<14} {}\n", "retention", retention["summary"].as_str().unwrap_or_default());
+        if let Some(last) = retention.get("last_pass") {
+            text += &format!(
+                "{:<14} {} ({}): {} event(s) removed, {} bytes freed\n",
+                "last pass",
+                last["started_at"].as_str().unwrap_or_default(),
+                last["trigger"].as_str().unwrap_or_default(),
+                last["events"],
+                last["bytes_freed"]
+            );
+        }
+        text
     };
     Ok(output::print(text.as_bytes())?)
+}
+
+/// The policy in force (from this configuration) and the last pass recorded
+/// in the store: `{summary, policy, last_pass?}`.
+async fn retention_stats(config: &Config, store: &dyn chronicle::EventStore) -> Result<serde_json::Value, CliError> {
+    let settings = chronicle_retention::RetentionSettings::from_table(&config.retention)?;
+    let mut out = serde_json::json!({ "summary": settings.summary(), "policy": settings.policy() });
+    if let Some(last) = chronicle_retention::last_pass(store).await? {
+        out["last_pass"] = serde_json::json!({
+            "started_at": last.started_at,
+            "trigger": last.trigger,
+            "events": last.events(),
+            "bytes_freed": last.reclaimed.as_ref().map_or(0, |r| r.bytes_freed),
+            "duration_ms": last.duration_ms,
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,7 +79,7 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) fn verify(config: &Config, args: VerifyArgs) -> CliResult {
-    let maintenance = chronicle::maintenance(config);
+    let maintenance = chronicle::maintenance(config)?;
     let bar = progress_bar(0, if args.rebuild_index { "rebuilding indexes" } else { "verifying" });
     let options = chronicle::VerifyOptions { rebuild_index: args.rebuild_index };
     let report = maintenance.verify(options, &mut |done, total| {

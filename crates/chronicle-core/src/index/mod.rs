@@ -393,6 +393,16 @@ impl<P> LogIndex<P> {
         through.min(last)
     }
 
+    /// The global positions of `stream`'s versions `1..=through` not yet
+    /// removed from storage by a scavenge (`through` from
+    /// [`LogIndex::invisible_through`]): what a reclaim has left to remove.
+    pub fn unscavenged_positions(&self, stream: &StreamId, through: u64) -> &[u64] {
+        let Some(r) = self.streams.get(stream) else { return &[] };
+        let end = usize::try_from(through).unwrap_or(usize::MAX).min(r.positions.len());
+        let start = usize::try_from(r.scavenged_through).unwrap_or(usize::MAX).min(end);
+        r.positions.get(start..end).unwrap_or_default()
+    }
+
     /// Records that versions `1..=version` of `stream` were removed from
     /// storage: they stay invisible, whatever retention settings come.
     pub fn mark_scavenged(&mut self, stream: &StreamId, version: u64) {

@@ -6,6 +6,7 @@ pub(crate) mod listing;
 pub(crate) mod ops;
 pub(crate) mod publish;
 pub(crate) mod pump;
+pub(crate) mod retention;
 pub(crate) mod streams;
 pub(crate) mod subscribe;
 pub(crate) mod ws;

@@ -49,6 +49,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             Err(e) => tracing::warn!(error = %e, "consumer group status unavailable for /metrics"),
         }
     }
+    if let Some(retention) = &state.retention {
+        text.push_str(&retention.render_prometheus());
+    }
     if let Some(publisher) = &state.publisher {
         match publisher.status().await {
             Ok(sinks) => text.push_str(&chronicle_publish::render_prometheus(&sinks)),
