@@ -53,6 +53,8 @@ fn quick_json_has_the_contracted_shape() {
         "publish-nats",
         "publish-webhook",
         "consumer-group",
+        "retention",
+        "retention-append",
     ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }

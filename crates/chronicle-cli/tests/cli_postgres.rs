@@ -15,7 +15,10 @@ async fn cli_commands_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("chronicle.toml"),
-        format!("backend = \"postgres\"\n[postgres]\nschema = \"{}\"\npool_size = 2\n", schema.0),
+        format!(
+            "backend = \"postgres\"\n[postgres]\nschema = \"{}\"\npool_size = 2\n[retention]\n[[retention.rules]]\ncategory = \"user\"\nmax_count = 1\n",
+            schema.0
+        ),
     )
     .unwrap();
     let run = |args: &[&str]| -> Output {
@@ -45,6 +48,23 @@ async fn cli_commands_on_postgres() {
     assert_eq!(String::from_utf8_lossy(&run(&["export"]).stdout).lines().count(), 3);
     let stats: serde_json::Value = serde_json::from_slice(&run(&["stats", "--json"]).stdout).unwrap();
     assert_eq!((stats["backend"].as_str(), stats["head_position"].as_u64()), (Some("postgres"), Some(3)));
+    assert_eq!((stats["events"].as_u64(), stats["streams"].as_u64()), (Some(3), Some(2)), "{stats}");
+    assert_eq!(stats["retention"]["summary"], "default infinite; category=user: 1; every 1h", "{stats}");
+
+    // Retention on PostgreSQL from the CLI: the row is deleted, the pass recorded.
+    let pass = run(&["retention", "run", "--json"]);
+    ok(&pass);
+    let pass: serde_json::Value = serde_json::from_slice(&pass.stdout).unwrap();
+    assert_eq!((pass["rules"][0]["events"].as_u64(), pass["reclaimed"]["events_removed"].as_u64()), (Some(1), Some(1)), "{pass}");
+    let stats: serde_json::Value = serde_json::from_slice(&run(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!(
+        (stats["events"].as_u64(), stats["retention"]["last_pass"]["events"].as_u64()),
+        (Some(3), Some(1)),
+        "2 left + the pass record: {stats}"
+    );
+    let scavenge = run(&["scavenge"]);
+    ok(&scavenge);
+    assert!(String::from_utf8_lossy(&scavenge.stdout).starts_with("ok: 0 events removed"), "{}", String::from_utf8_lossy(&scavenge.stdout));
     let verify = run(&["verify"]);
     assert!(!verify.status.success() && String::from_utf8_lossy(&verify.stderr).contains("file backend"));
 }

@@ -172,13 +172,9 @@ fn rewrite_segment(shared: &Shared, no: u32, removable: &Removable) -> Result<Ou
         for &(position, offset, len) in &done.moved {
             index.set_payload(position, Loc { segment: no, len, offset });
         }
-        for &position in &done.removed {
-            index.set_payload(position, Loc::REMOVED);
-        }
         for (stream, &through) in &done.removed_through {
             index.mark_scavenged(stream, through);
         }
-        index.forget_ids(done.removed_ids.iter().copied());
         let mut snapshots = write(&shared.snapshots);
         for snap in snapshots.values_mut().filter(|s| s.loc.segment == no) {
             if let Some(&(_, offset, len)) = done.snapshots.iter().find(|(old, ..)| *old == snap.loc.offset) {
@@ -186,6 +182,21 @@ fn rewrite_segment(shared: &Shared, no: u32, removable: &Removable) -> Result<Ou
             }
         }
         shared.forget_frames(no);
+    }
+    // The removed events are marked and their ids forgotten after the
+    // install, a chunk per lock: hundreds of thousands at once would hold
+    // appends up for milliseconds. Until marked they are invisible all the
+    // same (`mark_scavenged` above, under the lock), so no read follows
+    // their stale locations; a new event reusing one of their ids is taken
+    // for a retry of the removed one until its id is forgotten.
+    for positions in done.removed.chunks(8192) {
+        let mut index = write(&shared.index);
+        for &position in positions {
+            index.set_payload(position, Loc::REMOVED);
+        }
+    }
+    for ids in done.removed_ids.chunks(8192) {
+        write(&shared.index).forget_ids(ids.iter().copied());
     }
     if let Err(e) = storage.write_index(no, &done.index) {
         tracing::warn!(segment = %name, error = %e, "could not write the index file; the next open scans the segment");

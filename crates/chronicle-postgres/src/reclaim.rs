@@ -41,7 +41,7 @@ impl PgStore {
         let count_sql = format!("SELECT count(*) FROM {s}.streams WHERE {CANDIDATES}");
         let total = col::<i64>(&client.query_one(&count_sql, &[]).await.map_err(db_error)?, 0)? as usize;
         let list_sql = format!("SELECT stream_id FROM {s}.streams WHERE stream_id > $1 AND ({CANDIDATES}) ORDER BY stream_id LIMIT {PAGE}");
-        let delete = client.prepare(&delete_sql(s)).await.map_err(db_error)?;
+        let delete = delete_sql(s);
         drop(client);
         let mut report = ScavengeReport { bytes_before, ..ScavengeReport::default() };
         let (mut after, mut done) = (String::new(), 0);
@@ -51,7 +51,8 @@ impl PgStore {
                 let stream: String = col(row, 0)?;
                 loop {
                     let client = self.client().await?;
-                    let row = client.query_one(&delete, &[&stream, &BATCH, &Timestamp::now().as_micros()]).await.map_err(db_error)?;
+                    let statement = client.prepare_cached(&delete).await.map_err(db_error)?;
+                    let row = client.query_one(&statement, &[&stream, &BATCH, &Timestamp::now().as_micros()]).await.map_err(db_error)?;
                     let (removed, bytes) = (col::<i64>(&row, 0)? as u64, col::<i64>(&row, 1)? as u64);
                     report.events_removed += removed;
                     report.bytes_freed += bytes;

@@ -9,8 +9,9 @@ use chronicle_core::{EventStore, ListStreams, ReadStream, ScavengeReport, Stream
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Events read per page while looking for a stream's cut.
-const PAGE: usize = 1000;
+/// Events read per page while looking for a stream's cut (small pages: on
+/// the file store reads run inline, and other tasks run between them).
+const PAGE: usize = 256;
 
 /// What one rule did in a pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub struct PassReport {
     pub started_at: Timestamp,
     /// How long it took, reclaiming included, in milliseconds.
     pub duration_ms: u64,
+    /// Of which reclaiming the space took this many.
+    pub reclaim_ms: u64,
     /// What started it: `schedule`, `cli` or `http`.
     pub trigger: String,
     /// Streams examined (bound by a rule or the default).

@@ -52,7 +52,9 @@ impl Retention {
         let mut report = enforce(self.store.as_ref(), &self.settings, Timestamp::now(), dry_run).await?;
         report.trigger = trigger.to_owned();
         if !dry_run && self.settings.is_active() {
+            let reclaiming = Instant::now();
             report.reclaimed = self.reclaim().await?;
+            report.reclaim_ms = reclaiming.elapsed().as_millis() as u64;
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         if !dry_run && (report.events() > 0 || report.reclaimed.as_ref().is_some_and(|r| r.events_removed > 0)) {

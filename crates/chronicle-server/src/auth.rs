@@ -228,6 +228,7 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/streams/order-1"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/$audit"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/admin/scavenge"), Some(Role::Admin));
+        assert_eq!(r(Method::POST, "/admin/retention"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/publish"), Some(Role::Reader));
         assert_eq!(r(Method::GET, "/publish/s/dlq"), Some(Role::Reader));
         assert_eq!(r(Method::POST, "/publish/s/dlq/replay"), Some(Role::Admin));

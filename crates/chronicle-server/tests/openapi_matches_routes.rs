@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 33] = [
+const ROUTES: [(&str, &str); 34] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -28,6 +28,7 @@ const ROUTES: [(&str, &str); 33] = [
     ("get", "/metrics"),
     ("get", "/audit"),
     ("post", "/admin/scavenge"),
+    ("post", "/admin/retention"),
     ("get", "/openapi.json"),
     ("get", "/publish"),
     ("get", "/publish/{sink}/dlq"),

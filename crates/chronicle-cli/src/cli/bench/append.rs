@@ -18,6 +18,19 @@ pub(crate) fn bench_event(i: u64, size: usize) -> NewEvent {
     NewEvent::raw("BenchEvent", payload(i, size))
 }
 
+/// Loads `n` events of ~300 bytes in appends of 100, spread round-robin
+/// over `streams` streams `{prefix}-{i}` (a progress bar named `what`).
+pub(crate) async fn load(store: &dyn chronicle::EventStore, n: u64, prefix: &str, streams: u64, what: &str) -> CliResult {
+    let bar = progress_bar(n, &format!("{what}: loading"));
+    for chunk in 0..n.div_ceil(100) {
+        let batch = (chunk * 100..((chunk + 1) * 100).min(n)).map(|i| bench_event(i, 300)).collect();
+        store.append(&StreamId::new(format!("{prefix}-{}", chunk % streams.max(1)))?, ExpectedVersion::Any, batch).await?;
+        bar.inc(100);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
 pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
     let Opened { store, maintenance, .. } = target.store(name).await?;
     let calls = (events / batch as u64).max(1);

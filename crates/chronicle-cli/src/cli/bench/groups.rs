@@ -3,9 +3,9 @@
 //! subscription reading the same stored events from the same server in
 //! the same run.
 
-use super::{Target, append::bench_event, report::BenchResult};
-use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle::{ExpectedVersion, RemoteStore, StreamId};
+use super::{Target, report::BenchResult};
+use crate::cli::{CliError, CliResult};
+use chronicle::RemoteStore;
 use chronicle_groups::{GroupSpec, Groups, StartFrom};
 use chronicle_server::Server;
 use std::{sync::Arc, time::Instant};
@@ -20,13 +20,7 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
     let n = events.unwrap_or(if quick { 2_000 } else { 50_000 });
     let opened = target.store("consumer-group").await?;
     let store = opened.store.clone();
-    let bar = progress_bar(n, "consumer-group: loading");
-    for chunk in 0..n.div_ceil(100) {
-        let batch = (chunk * 100..((chunk + 1) * 100).min(n)).map(|i| bench_event(i, 300)).collect();
-        store.append(&StreamId::new(format!("bench-{}", chunk % 64))?, ExpectedVersion::Any, batch).await?;
-        bar.inc(100);
-    }
-    bar.finish_and_clear();
+    super::append::load(&*store, n, "bench", 64, "consumer-group").await?;
     let groups = match opened.postgres {
         Some(pg) => Groups::postgres(pg, opened.leases, "bench").await,
         None => Groups::open(store.clone()).await,

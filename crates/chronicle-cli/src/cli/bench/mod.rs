@@ -13,6 +13,7 @@ mod publish;
 mod raw;
 mod reads;
 mod report;
+mod retention;
 mod subscribe;
 mod ws;
 
@@ -22,7 +23,7 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 13] = [
+const WORKLOADS: [&str; 14] = [
     "append",
     "read-stream",
     "replay",
@@ -36,11 +37,12 @@ const WORKLOADS: [&str; 13] = [
     "ws-fanout",
     "publish",
     "consumer-group",
+    "retention",
 ];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, retention, publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -102,7 +104,7 @@ impl Target {
             let url = self.database_url()?;
             let store = chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?;
             let leases = Arc::new(store.leases());
-            let maintenance = Arc::new(chronicle::NoMaintenance("postgres"));
+            let maintenance = Arc::new(chronicle::PgMaintenance::of(store.clone()));
             return Ok(Opened { store: Arc::new(store.clone()), maintenance, leases, postgres: Some(store) });
         }
         self.reopen(name).await
@@ -186,6 +188,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             "ws-fanout" => results.push(ws::run(&target, q).await?),
             "publish" => results.extend(publish::run(&target, q, args.events).await?),
             "consumer-group" => results.push(groups::run(&target, q, args.events).await?),
+            "retention" => results.extend(retention::run(&target, q, args.events).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
