@@ -63,7 +63,7 @@ fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
         "mode" => json!({"type": "string", "enum": ["soft", "tombstone"]}),
         "since" | "until" => json!({"type": "string", "format": "date-time"}),
         "expected_version" => json!({"type": "string", "pattern": EXPECTED}),
-        "denied" => json!({"type": "boolean"}),
+        "denied" | "dry_run" => json!({"type": "boolean"}),
         "event_id" => json!({"type": "string", "format": "uuid"}),
         "correlation_id" => json!({"type": "string"}),
         _ => return None,
