@@ -21,6 +21,26 @@ pub const PASS_EVENT: &str = "RetentionEnforced";
 const RECORDS_KEPT: u64 = 10_000;
 
 /// Retention over one store: passes, their schedule, their metrics.
+///
+/// ```
+/// use chronicle_core::{EventStore, ExpectedVersion, NewEvent, NoMaintenance, ReadStream, StreamId};
+/// use chronicle_retention::{Retention, RetentionSettings};
+/// use std::sync::Arc;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(chronicle_memory::MemoryStore::new());
+/// let stream = StreamId::new("telemetry-1")?;
+/// let events = (0..5).map(|i| NewEvent::json("Reading", &serde_json::json!({ "i": i }))).collect::<Result<Vec<_>, _>>()?;
+/// store.append(&stream, ExpectedVersion::Any, events).await?;
+/// let policy: toml::Table = toml::from_str("[[rules]]\ncategory = \"telemetry\"\nmax_count = 2")?;
+/// let retention = Retention::new(store.clone(), Arc::new(NoMaintenance("memory")), RetentionSettings::from_table(&policy)?);
+/// assert_eq!(retention.run("cli", true).await?.events(), 3); // a dry run: nothing changes
+/// assert_eq!(retention.run("cli", false).await?.events(), 3);
+/// let left: Vec<u64> = store.read_stream(&stream, ReadStream::forward()).await?.iter().map(|e| e.version).collect();
+/// assert_eq!(left, [4, 5]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Retention {
     store: Arc<dyn EventStore>,
