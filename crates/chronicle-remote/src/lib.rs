@@ -167,26 +167,28 @@ impl RemoteStore {
     /// percent-encoded), its JSON answer decoded as `T`; an error answer
     /// becomes the core error its body stands for.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
-        let (_, body) = self.send(self.request(Method::GET, segments), None).await?;
-        serde_json::from_slice(&body).map_err(|e| unavailable("the server's answer", e))
+        self.json_answer(self.request(Method::GET, segments)).await
     }
 
     /// `POST` of `body` as JSON to a server route outside the store API.
     pub async fn post_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
-        let (_, answer) = self.send(self.request(Method::POST, segments).json(body), None).await?;
-        serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+        self.json_answer(self.request(Method::POST, segments).json(body)).await
     }
 
     /// `POST` without a body to a server route outside the store API, with
     /// `query` parameters (`POST /admin/retention?dry_run=true`).
     pub async fn post_query<T: serde::de::DeserializeOwned>(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<T> {
-        let (_, answer) = self.send(self.request(Method::POST, segments).query(query), None).await?;
-        serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
+        self.json_answer(self.request(Method::POST, segments).query(query)).await
     }
 
     /// `PUT` of `body` as JSON to a server route outside the store API.
     pub async fn put_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<T> {
-        let (_, answer) = self.send(self.request(Method::PUT, segments).json(body), None).await?;
+        self.json_answer(self.request(Method::PUT, segments).json(body)).await
+    }
+
+    /// Sends `request` and decodes its JSON answer as `T`.
+    async fn json_answer<T: serde::de::DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        let (_, answer) = self.send(request, None).await?;
         serde_json::from_slice(&answer).map_err(|e| unavailable("the server's answer", e))
     }
 

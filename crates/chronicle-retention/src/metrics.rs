@@ -54,16 +54,11 @@ impl RetentionMetrics {
     pub(crate) fn render(&self) -> String {
         let state = self.state();
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            name.to_owned()
-        };
-        let name = family("chronicle_retention_removed_total", "counter", "Events removed by retention on this node, per rule.");
-        let mut text = String::new();
+        let name = "chronicle_retention_removed_total";
+        let _ = writeln!(out, "# HELP {name} Events removed by retention on this node, per rule.\n# TYPE {name} counter");
         for (rule, n) in &state.removed {
-            let _ = writeln!(text, "{name}{{rule=\"{}\"}} {n}", label(rule));
+            let _ = writeln!(out, "{name}{{rule=\"{}\"}} {n}", label(rule));
         }
-        out.push_str(&text);
         let mut line = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };

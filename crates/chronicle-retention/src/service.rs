@@ -71,18 +71,20 @@ impl Retention {
         let started = Instant::now();
         let mut report = enforce(self.store.as_ref(), &self.settings, Timestamp::now(), dry_run).await?;
         report.trigger = trigger.to_owned();
-        if !dry_run && self.settings.is_active() {
+        if dry_run {
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
+        if self.settings.is_active() {
             let reclaiming = Instant::now();
             report.reclaimed = self.reclaim().await?;
             report.reclaim_ms = reclaiming.elapsed().as_millis() as u64;
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
-        if !dry_run && (report.events() > 0 || report.reclaimed.as_ref().is_some_and(|r| r.events_removed > 0)) {
+        if report.events() > 0 || report.reclaimed.as_ref().is_some_and(|r| r.events_removed > 0) {
             self.record(&report).await?;
         }
-        if !dry_run {
-            self.metrics.observe(&report, started.elapsed());
-        }
+        self.metrics.observe(&report, started.elapsed());
         Ok(report)
     }
 

@@ -31,44 +31,35 @@ pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
     if !stats.contains_key("head_position") {
         stats.insert("head_position".into(), store.head().await?.into());
     }
-    let retention = retention_stats(config, &*store).await?;
+    // The policy in force (from this configuration) and the last pass recorded in the store.
+    let settings = chronicle_retention::RetentionSettings::from_table(&config.retention)?;
+    let last = chronicle_retention::last_pass(&*store).await?;
+    let freed = |pass: &chronicle_retention::PassReport| pass.reclaimed.as_ref().map_or(0, |r| r.bytes_freed);
     let text = if args.json {
+        let mut retention = serde_json::json!({ "summary": settings.summary(), "policy": settings.policy() });
+        if let Some(last) = &last {
+            retention["last_pass"] = serde_json::json!({
+                "started_at": last.started_at,
+                "trigger": last.trigger,
+                "events": last.events(),
+                "bytes_freed": freed(last),
+                "duration_ms": last.duration_ms,
+            });
+        }
         stats.insert("retention".into(), retention);
         serde_json::Value::Object(stats).to_string() + "\n"
     } else {
         let mut text: String =
             stats.iter().map(|(k, v)| format!("{k:<14} {}\n", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
-        text += &format!("{:<14} {}\n", "retention", retention["summary"].as_str().unwrap_or_default());
-        if let Some(last) = retention.get("last_pass") {
-            text += &format!(
-                "{:<14} {} ({}): {} event(s) removed, {} bytes freed\n",
-                "last pass",
-                last["started_at"].as_str().unwrap_or_default(),
-                last["trigger"].as_str().unwrap_or_default(),
-                last["events"],
-                last["bytes_freed"]
-            );
+        text += &format!("{:<14} {}\n", "retention", settings.summary());
+        if let Some(last) = &last {
+            let (events, bytes) = (last.events(), freed(last));
+            text +=
+                &format!("{:<14} {} ({}): {events} event(s) removed, {bytes} bytes freed\n", "last pass", last.started_at, last.trigger);
         }
         text
     };
     Ok(output::print(text.as_bytes())?)
-}
-
-/// The policy in force (from this configuration) and the last pass recorded
-/// in the store: `{summary, policy, last_pass?}`.
-async fn retention_stats(config: &Config, store: &dyn chronicle::EventStore) -> Result<serde_json::Value, CliError> {
-    let settings = chronicle_retention::RetentionSettings::from_table(&config.retention)?;
-    let mut out = serde_json::json!({ "summary": settings.summary(), "policy": settings.policy() });
-    if let Some(last) = chronicle_retention::last_pass(store).await? {
-        out["last_pass"] = serde_json::json!({
-            "started_at": last.started_at,
-            "trigger": last.trigger,
-            "events": last.events(),
-            "bytes_freed": last.reclaimed.as_ref().map_or(0, |r| r.bytes_freed),
-            "duration_ms": last.duration_ms,
-        });
-    }
-    Ok(out)
 }
 
 #[derive(Debug, clap::Args)]
