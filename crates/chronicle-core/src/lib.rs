@@ -60,6 +60,7 @@ mod stream;
 mod stream_id;
 mod subscription;
 mod timestamp;
+pub mod transfer;
 mod validation;
 
 pub use append::{AppendCondition, AppendRequest, AppendResult, EventQuery, PreparedAppend, PreparedStream, QueryItem, StreamAppend};
@@ -89,5 +90,6 @@ pub use stream::{DeleteMode, Snapshot, StreamInfo, StreamMetadata, StreamStatus}
 pub use stream_id::{MAX_STREAM_ID_BYTES, StreamId, category_of};
 pub use subscription::{SUBSCRIPTION_BUFFER, SUBSCRIPTION_PAGE, Subscription};
 pub use timestamp::Timestamp;
+pub use transfer::{ExportRange, LogItem, LogReader, LogWriter, canonical};
 pub use uuid::Uuid;
 pub use validation::{Limits, MAX_EVENT_TYPE_BYTES, ValidatedEvent};

@@ -4,6 +4,7 @@ use crate::{
     AppendCondition, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, ExpectedVersion, Filter, Health,
     ListStreams, NewEvent, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamAppend, StreamId, StreamInfo,
     StreamMetadata, StreamPage, SubscribeFrom, Subscription,
+    transfer::{ExportRange, LogItem, LogReader},
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -121,6 +122,24 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
 
     /// Operation counters.
     async fn metrics(&self) -> StoreMetrics;
+
+    /// Every stored fact of `range`, in log order, then the state
+    /// (snapshots, checkpoints): what backup and migration copy. See
+    /// [`crate::transfer`] for the order and what each item means.
+    async fn export_log(&self, range: ExportRange) -> Result<LogReader> {
+        let _ = range;
+        Err(Error::Unsupported { operation: "export".into(), backend: "this".into(), hint: String::new() })
+    }
+
+    /// Stores exported items as they are (positions, versions, ids, times),
+    /// atomically: the first event must take the next position, versions
+    /// continue their streams, no id may be stored already; otherwise
+    /// nothing is stored and the error says why. What restore and
+    /// migration write with.
+    async fn import_log(&self, items: Vec<LogItem>) -> Result<()> {
+        let _ = items;
+        Err(Error::Unsupported { operation: "import".into(), backend: "this".into(), hint: String::new() })
+    }
 }
 
 fn single(mut results: Vec<AppendResult>) -> Result<AppendResult> {

@@ -3,14 +3,16 @@
 //! to apply once the block is durable.
 
 use crate::{
+    compact::{AddRecord, Pending},
     format::{BLOCK_HEADER_LEN, BlockHeader, EventRecord, Record, encode_record},
     shared::{Loc, SnapLoc},
     writer::{After, AppendReply, Reply},
 };
 use chronicle_core::{
-    AppendPlan, AppendResult, Committed, DeleteMode, ExpectedVersion, IndexedEvent, LogIndex, PreparedAppend, RecordedEvent, Result,
-    Snapshot, StreamChange, StreamId, StreamMetadata, Timestamp, compact_meta, plan_append,
+    AppendPlan, AppendResult, Committed, DeleteMode, ExpectedVersion, IndexedEvent, LogIndex, LogItem, Metadata, PreparedAppend,
+    RecordedEvent, Result, Snapshot, StreamChange, StreamId, StreamMetadata, Timestamp, Uuid, compact_meta, plan_append,
 };
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// A block in the making.
@@ -26,6 +28,14 @@ pub(crate) struct Block {
     events: u32,
     replies: Vec<Reply>,
     after: Vec<After>,
+}
+
+impl AddRecord for Block {
+    fn add_record(&mut self, record: &Record<'_>, events: u32) -> Result<()> {
+        self.push_record(record);
+        self.events += events;
+        Ok(())
+    }
 }
 
 impl Block {
@@ -177,6 +187,96 @@ impl Block {
         self.push_record(&record);
         self.after.push(After::Snapshot(s.stream_id, SnapLoc { version: s.version, loc: self.loc(start) }));
         self.replies.push(Reply::Unit(tx, Ok(())));
+    }
+
+    /// Stores exported items as they are (see `LogIndex::check_import`),
+    /// all or none. Stream changes are applied to the index in log order
+    /// as they are encoded (later events of the import may re-create a
+    /// deleted stream), so a failed write leaves them applied: the store
+    /// then refuses writes until it is reopened, which replays the log.
+    pub(crate) fn import(&mut self, index: &mut LogIndex<Loc>, items: Vec<LogItem>, tx: oneshot::Sender<Result<()>>) {
+        let metas = index.check_import(&items).and_then(|()| {
+            let events = items.iter().filter_map(|i| if let LogItem::Event(e) = i { Some(e) } else { None });
+            events.map(|e| e.well_known_metadata().map(|m| compact_meta(&m))).collect::<Result<Vec<_>>>()
+        });
+        let result = metas.and_then(|metas| self.encode_import(index, items, metas));
+        self.replies.push(Reply::Unit(tx, result));
+    }
+
+    /// Encodes checked items (nothing here fails on the items themselves).
+    fn encode_import(&mut self, index: &mut LogIndex<Loc>, items: Vec<LogItem>, metas: Vec<Option<Arc<Metadata>>>) -> Result<()> {
+        let mut metas = metas.into_iter();
+        let mut removed = Pending::default();
+        for item in items {
+            if !matches!(item, LogItem::Removed { .. }) {
+                removed.flush(self)?;
+            }
+            match item {
+                LogItem::Event(e) => self.import_event(index, e, metas.next().flatten()),
+                LogItem::Removed { position, stream, version } => {
+                    removed.push(self, position, stream.as_str(), version)?;
+                    let (event_type, recorded_at) = ("".into(), index.last_recorded_at());
+                    let entry = IndexedEvent {
+                        position,
+                        stream,
+                        version,
+                        event_id: Uuid::nil(),
+                        event_type,
+                        recorded_at,
+                        meta: None,
+                        payload: Loc::REMOVED,
+                    };
+                    // check_import placed it.
+                    let _ = index.push_scavenged(entry);
+                }
+                LogItem::Metadata { stream, metadata, .. } => {
+                    self.push_record(&Record::StreamMeta { stream: stream.as_str(), metadata });
+                    index.apply_change(StreamChange::Metadata { stream, metadata });
+                }
+                LogItem::Delete { stream, tombstone, deleted_through, .. } => {
+                    self.push_record(&Record::Delete { stream: stream.as_str(), tombstone, deleted_through });
+                    index.apply_change(StreamChange::Delete { stream, tombstone, deleted_through });
+                }
+                LogItem::Snapshot(s) => {
+                    let (tx, _) = oneshot::channel();
+                    self.snapshot(s, tx);
+                    // The snapshot's own (unit) answer is not the import's.
+                    self.replies.pop();
+                }
+                LogItem::Checkpoint { consumer, position } => {
+                    self.push_record(&Record::Checkpoint { name: &consumer, position });
+                    self.after.push(After::Checkpoint(consumer, position));
+                }
+            }
+        }
+        removed.flush(self)
+    }
+
+    fn import_event(&mut self, index: &mut LogIndex<Loc>, e: RecordedEvent, meta: Option<Arc<Metadata>>) {
+        let start = self.buf.len();
+        let record = EventRecord {
+            global_position: e.global_position,
+            version: e.version,
+            event_id: e.event_id,
+            recorded_at: e.recorded_at.as_micros(),
+            schema_version: e.schema_version,
+            stream: e.stream_id.as_str(),
+            event_type: &e.event_type,
+            metadata: e.metadata.as_bytes(),
+            data: e.data.as_bytes(),
+        };
+        encode_record(&Record::Event(record), &mut self.buf);
+        (self.records, self.events) = (self.records + 1, self.events + 1);
+        index.push(IndexedEvent {
+            position: e.global_position,
+            stream: e.stream_id,
+            version: e.version,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            recorded_at: e.recorded_at,
+            meta,
+            payload: self.loc(start),
+        });
     }
 
     /// Saves a consumer's checkpoint.

@@ -109,9 +109,21 @@ impl Frames {
     }
 }
 
+/// Where a [`Pending`] run goes: a record and the events it counts.
+pub(crate) trait AddRecord {
+    /// Writes `record`, which counts `events` positions.
+    fn add_record(&mut self, record: &Record<'_>, events: u32) -> Result<()>;
+}
+
+impl AddRecord for Frames {
+    fn add_record(&mut self, record: &Record<'_>, events: u32) -> Result<()> {
+        self.add(record, events).map(drop)
+    }
+}
+
 /// Events waiting to be written as one `Removed` record.
 #[derive(Default)]
-struct Pending {
+pub(crate) struct Pending {
     first_position: u64,
     streams: Vec<String>,
     slots: HashMap<String, u16>,
@@ -119,9 +131,10 @@ struct Pending {
 }
 
 impl Pending {
-    fn push(&mut self, frames: &mut Frames, position: u64, stream: &str, version: u64) -> Result<()> {
+    /// Adds a removed event (position after the previous one's).
+    pub(crate) fn push(&mut self, add: &mut impl AddRecord, position: u64, stream: &str, version: u64) -> Result<()> {
         if self.items.len() >= MAX_REMOVED_ITEMS || (self.streams.len() >= usize::from(u16::MAX) && !self.slots.contains_key(stream)) {
-            self.flush(frames)?;
+            self.flush(add)?;
         }
         if self.items.is_empty() {
             self.first_position = position;
@@ -139,7 +152,8 @@ impl Pending {
         Ok(())
     }
 
-    fn flush(&mut self, frames: &mut Frames) -> Result<()> {
+    /// Writes the waiting events as one record, if there are any.
+    pub(crate) fn flush(&mut self, add: &mut impl AddRecord) -> Result<()> {
         if self.items.is_empty() {
             return Ok(());
         }
@@ -149,7 +163,7 @@ impl Pending {
             streams: self.streams.iter().map(String::as_str).collect(),
             items: std::mem::take(&mut self.items),
         };
-        frames.add(&Record::Removed(run), count)?;
+        add.add_record(&Record::Removed(run), count)?;
         self.streams.clear();
         self.slots.clear();
         Ok(())

@@ -39,6 +39,7 @@
 
 mod block;
 mod compact;
+mod export;
 pub mod fault;
 mod follower;
 pub mod format;

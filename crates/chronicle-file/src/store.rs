@@ -3,7 +3,6 @@
 use crate::{
     FileOptions,
     follower::follow,
-    format::{Record, decode_record},
     io::{OsStorage, Storage},
     reader::read_events,
     recovery::recover,
@@ -12,10 +11,10 @@ use crate::{
 };
 use chronicle_core::{
     AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health,
-    IndexedEvent, Metrics, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo,
-    StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
+    IndexedEvent, Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
+    SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
-use chronicle_core::{ListStreams, StreamPage};
+use chronicle_core::{ExportRange, ListStreams, LogItem, LogReader, StreamPage};
 use std::{
     fs::File,
     path::{Path, PathBuf},
@@ -354,20 +353,22 @@ impl EventStore for FileStore {
     }
 
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
-        let segments = self.inner.shared.segments();
         let Some(snap) = read(&self.inner.shared.snapshots).get(stream).copied() else { return Ok(None) };
-        let buf = segments.read_loc(snap.loc)?;
-        let location = || format!("{} at offset {}", self.inner.shared.storage.describe(snap.loc.segment), snap.loc.offset);
-        match decode_record(&buf) {
-            Ok((Record::Snapshot { version, schema_version, state, .. }, _)) => Ok(Some(Snapshot {
-                stream_id: stream.clone(),
-                version,
-                schema_version,
-                state: RawJson::from_trusted(buf.slice_ref(state)),
-            })),
-            Ok(_) => Err(Error::Corrupted { location: location(), reason: "snapshot index points at another record".into() }),
-            Err(e) => Err(Error::Corrupted { location: location(), reason: e.reason }),
-        }
+        crate::export::snapshot_at(&self.inner.shared, stream, snap).map(Some)
+    }
+
+    async fn export_log(&self, range: ExportRange) -> Result<LogReader> {
+        let (tx, reader) = LogReader::channel(1024);
+        let shared = self.inner.shared.clone();
+        std::thread::Builder::new()
+            .name("chronicle-export".into())
+            .spawn(move || crate::export::run(&shared, range, &tx))
+            .map_err(|e| Error::io("starting the export thread", e))?;
+        Ok(reader)
+    }
+
+    async fn import_log(&self, items: Vec<LogItem>) -> Result<()> {
+        self.send(|tx| Command::Import(items, tx)).await
     }
 
     async fn save_checkpoint(&self, consumer: &str, position: u64) -> Result<()> {

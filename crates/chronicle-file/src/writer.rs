@@ -12,7 +12,7 @@ use crate::{
     shared::{Shared, SnapLoc, read, write},
 };
 use chronicle_core::{
-    Committed, DeleteMode, Error, ExpectedVersion, PreparedAppend, Result, Snapshot, StreamChange, StreamId, StreamMetadata,
+    Committed, DeleteMode, Error, ExpectedVersion, LogItem, PreparedAppend, Result, Snapshot, StreamChange, StreamId, StreamMetadata,
 };
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
@@ -36,12 +36,15 @@ pub(crate) enum Command {
     Delete(StreamId, ExpectedVersion, DeleteMode, oneshot::Sender<Result<()>>),
     Snapshot(Snapshot, oneshot::Sender<Result<()>>),
     Checkpoint(String, u64, oneshot::Sender<Result<()>>),
+    /// Exported items stored as they are (restore, migration).
+    Import(Vec<LogItem>, oneshot::Sender<Result<()>>),
 }
 
 impl Command {
     fn events(&self) -> usize {
         match self {
             Self::Append { append, .. } => append.event_count(),
+            Self::Import(items, _) => items.len(),
             _ => 1,
         }
     }
@@ -49,7 +52,7 @@ impl Command {
     /// Stream lifecycle changes affect how later commands are decided, so
     /// they are committed alone (never mid-batch).
     fn is_change(&self) -> bool {
-        matches!(self, Self::Metadata(..) | Self::Delete(..))
+        matches!(self, Self::Metadata(..) | Self::Delete(..) | Self::Import(..))
     }
 }
 
@@ -117,6 +120,7 @@ impl Writer {
                 Command::Delete(stream, expected, mode, tx) => block.delete(&index, stream, expected, mode, tx),
                 Command::Snapshot(snapshot, tx) => block.snapshot(snapshot, tx),
                 Command::Checkpoint(name, position, tx) => block.checkpoint(name, position, tx),
+                Command::Import(items, tx) => block.import(&mut index, items, tx),
             }
         }
         let head = index.len();
@@ -195,9 +199,11 @@ fn fail_all(batch: Vec<Command>, e: &Error) {
     for cmd in batch {
         match cmd {
             Command::Append { reply, .. } => drop(reply.send(Err(err()))),
-            Command::Metadata(.., tx) | Command::Delete(.., tx) | Command::Snapshot(_, tx) | Command::Checkpoint(_, _, tx) => {
-                drop(tx.send(Err(err())))
-            }
+            Command::Metadata(.., tx)
+            | Command::Delete(.., tx)
+            | Command::Snapshot(_, tx)
+            | Command::Checkpoint(_, _, tx)
+            | Command::Import(_, tx) => drop(tx.send(Err(err()))),
         }
     }
 }

@@ -28,7 +28,7 @@ use chronicle_core::{
     Filter, Health, Limits, Metrics, PreparedAppend, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
     StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, plan_append, validate_consumer_name,
 };
-use chronicle_core::{ListStreams, StreamPage};
+use chronicle_core::{ExportRange, ListStreams, LogItem, LogReader, StreamPage};
 use state::State;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -158,14 +158,14 @@ impl EventStore for MemoryStore {
     async fn set_stream_metadata(&self, stream: &StreamId, metadata: StreamMetadata) -> Result<()> {
         let mut state = self.write();
         let change = state.index.plan_metadata(stream, metadata)?;
-        state.index.apply_change(change);
+        state.change(change);
         Ok(())
     }
 
     async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion, mode: DeleteMode) -> Result<()> {
         let mut state = self.write();
         let change = state.index.plan_delete(stream, expected, mode == DeleteMode::Tombstone)?;
-        state.index.apply_change(change);
+        state.change(change);
         Ok(())
     }
 
@@ -195,5 +195,18 @@ impl EventStore for MemoryStore {
 
     async fn metrics(&self) -> StoreMetrics {
         self.inner.metrics.snapshot(self.read().index.visible_head())
+    }
+
+    async fn export_log(&self, range: ExportRange) -> Result<LogReader> {
+        Ok(LogReader::from_items(self.read().export(range)))
+    }
+
+    async fn import_log(&self, items: Vec<LogItem>) -> Result<()> {
+        let mut state = self.write();
+        state.import(items)?;
+        let head = state.index.visible_head();
+        drop(state);
+        self.inner.head.send_replace(head);
+        Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! The in-memory state: a [`LogIndex`] whose payload is the whole event,
 //! plus the snapshots.
 
-use chronicle_core::{AppendResult, IndexedEvent, LogIndex, PreparedAppend, RecordedEvent, Snapshot, StreamId, Timestamp, compact_meta};
+use chronicle_core::{
+    AppendResult, ExportRange, IndexedEvent, LogIndex, LogItem, PreparedAppend, RawJson, RecordedEvent, Result, Snapshot, StreamChange,
+    StreamId, Timestamp, Uuid, compact_meta,
+};
 use std::collections::HashMap;
 
 /// Everything the memory store holds, behind one lock.
@@ -9,6 +12,8 @@ use std::collections::HashMap;
 pub(crate) struct State {
     pub(crate) index: LogIndex<RecordedEvent>,
     snapshots: HashMap<StreamId, Snapshot>,
+    /// Every stream change with the head it was made at (for exports).
+    changes: Vec<(u64, StreamChange)>,
 }
 
 impl State {
@@ -43,5 +48,99 @@ impl State {
 
     pub(crate) fn snapshot(&self, stream: &StreamId) -> Option<Snapshot> {
         self.snapshots.get(stream).cloned()
+    }
+
+    /// Applies a decided stream change and remembers it.
+    pub(crate) fn change(&mut self, change: StreamChange) {
+        self.changes.push((self.index.len(), change.clone()));
+        self.index.apply_change(change);
+    }
+
+    /// The items of an export (see `chronicle_core::transfer`).
+    pub(crate) fn export(&self, range: ExportRange) -> Vec<LogItem> {
+        let mut items = Vec::new();
+        let mut changes = self.changes.iter().filter(|(head, _)| range.holds_change(*head)).peekable();
+        let mut position = range.after;
+        loop {
+            while let Some((_, change)) = changes.next_if(|(head, _)| *head <= position) {
+                items.push(change_item(position, change.clone()));
+            }
+            position += 1;
+            let Some(entry) = self.index.entry(position).filter(|_| position <= range.through) else { break };
+            items.push(if self.index.is_removed(position) {
+                LogItem::Removed { position, stream: entry.stream.clone(), version: entry.version }
+            } else {
+                LogItem::Event(entry.payload.clone())
+            });
+        }
+        let stored = |s: &&Snapshot| self.index.position_of(&s.stream_id, s.version).is_some_and(|p| p <= range.through);
+        items.extend(self.snapshots.values().filter(stored).cloned().map(LogItem::Snapshot));
+        let checkpoints =
+            self.index.checkpoints().map(|(c, p)| LogItem::Checkpoint { consumer: c.clone(), position: (*p).min(range.through) });
+        items.extend(checkpoints);
+        items
+    }
+
+    /// Stores checked items (see `LogIndex::check_import`).
+    pub(crate) fn import(&mut self, items: Vec<LogItem>) -> Result<()> {
+        self.index.check_import(&items)?;
+        for item in items {
+            match item {
+                LogItem::Event(e) => {
+                    let meta = compact_meta(&e.well_known_metadata()?);
+                    self.index.push(IndexedEvent {
+                        position: e.global_position,
+                        stream: e.stream_id.clone(),
+                        version: e.version,
+                        event_id: e.event_id,
+                        event_type: e.event_type.clone(),
+                        recorded_at: e.recorded_at,
+                        meta,
+                        payload: e,
+                    });
+                }
+                LogItem::Removed { position, stream, version } => {
+                    let recorded_at = self.index.last_recorded_at();
+                    let payload = RecordedEvent {
+                        global_position: position,
+                        stream_id: stream.clone(),
+                        version,
+                        event_id: Uuid::nil(),
+                        event_type: "".into(),
+                        schema_version: 0,
+                        data: RawJson::empty_object(),
+                        metadata: RawJson::empty_object(),
+                        recorded_at,
+                    };
+                    let entry = IndexedEvent {
+                        position,
+                        stream,
+                        version,
+                        event_id: Uuid::nil(),
+                        event_type: "".into(),
+                        recorded_at,
+                        meta: None,
+                        payload,
+                    };
+                    // check_import placed it.
+                    let _ = self.index.push_scavenged(entry);
+                }
+                LogItem::Metadata { stream, metadata, .. } => self.change(StreamChange::Metadata { stream, metadata }),
+                LogItem::Delete { stream, tombstone, deleted_through, .. } => {
+                    self.change(StreamChange::Delete { stream, tombstone, deleted_through })
+                }
+                LogItem::Snapshot(s) => self.save_snapshot(s),
+                LogItem::Checkpoint { consumer, position } => self.index.set_checkpoint(consumer, position),
+            }
+        }
+        self.index.publish(self.index.len());
+        Ok(())
+    }
+}
+
+fn change_item(head: u64, change: StreamChange) -> LogItem {
+    match change {
+        StreamChange::Metadata { stream, metadata } => LogItem::Metadata { head, stream, metadata },
+        StreamChange::Delete { stream, tombstone, deleted_through } => LogItem::Delete { head, stream, tombstone, deleted_through },
     }
 }

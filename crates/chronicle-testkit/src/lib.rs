@@ -29,6 +29,8 @@ pub mod tally;
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub mod model;
 pub mod tls;
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+pub mod transfer;
 pub mod webhook;
 
 pub use helpers::{event, event_with_meta, sid};

@@ -11,6 +11,7 @@
 //! the published head.
 
 mod ids;
+mod import;
 mod listing;
 mod reads;
 
