@@ -77,9 +77,9 @@ pub enum LogItem {
     },
 }
 
-/// The JSON shape of a [`LogItem`] line.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// The JSON shape of a [`LogItem`] line, as written.
+#[derive(serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 enum Line {
     Event {
         position: u64,
@@ -119,6 +119,83 @@ enum Line {
         consumer: String,
         position: u64,
     },
+}
+
+/// A line as read: every field of every kind (an internally tagged enum
+/// would buffer the values, which raw JSON cannot go through).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineIn {
+    kind: String,
+    position: Option<u64>,
+    stream: Option<StreamId>,
+    version: Option<u64>,
+    id: Option<Uuid>,
+    event_type: Option<String>,
+    schema_version: Option<u32>,
+    recorded_at: Option<i64>,
+    data: Option<RawJson>,
+    /// An event's metadata, or a stream's settings.
+    metadata: Option<RawJson>,
+    head: Option<u64>,
+    tombstone: Option<bool>,
+    deleted_through: Option<u64>,
+    state: Option<RawJson>,
+    consumer: Option<String>,
+}
+
+fn field<T>(value: Option<T>, name: &str) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(format!("item.{name}"), "missing"))
+}
+
+impl LineIn {
+    fn into_item(self) -> Result<LogItem> {
+        let stream = || field(self.stream.clone(), "stream");
+        Ok(match self.kind.as_str() {
+            "event" => {
+                let metadata = field(self.metadata, "metadata")?;
+                if !metadata.is_object() {
+                    return Err(Error::invalid("item.metadata", "must be a JSON object"));
+                }
+                LogItem::Event(RecordedEvent {
+                    global_position: field(self.position, "position")?,
+                    stream_id: stream()?,
+                    version: field(self.version, "version")?,
+                    event_id: field(self.id, "id")?,
+                    event_type: Arc::from(field(self.event_type, "event_type")?),
+                    schema_version: field(self.schema_version, "schema_version")?,
+                    data: field(self.data, "data")?,
+                    metadata,
+                    recorded_at: Timestamp::from_micros(field(self.recorded_at, "recorded_at")?),
+                })
+            }
+            "removed" => LogItem::Removed {
+                position: field(self.position, "position")?,
+                stream: stream()?,
+                version: field(self.version, "version")?,
+            },
+            "metadata" => {
+                let metadata = field(self.metadata, "metadata")?.decode().map_err(|e| Error::invalid("item.metadata", e.to_string()))?;
+                LogItem::Metadata { head: field(self.head, "head")?, stream: stream()?, metadata }
+            }
+            "delete" => LogItem::Delete {
+                head: field(self.head, "head")?,
+                stream: stream()?,
+                tombstone: field(self.tombstone, "tombstone")?,
+                deleted_through: field(self.deleted_through, "deleted_through")?,
+            },
+            "snapshot" => LogItem::Snapshot(Snapshot {
+                stream_id: stream()?,
+                version: field(self.version, "version")?,
+                schema_version: field(self.schema_version, "schema_version")?,
+                state: field(self.state, "state")?,
+            }),
+            "checkpoint" => {
+                LogItem::Checkpoint { consumer: field(self.consumer, "consumer")?, position: field(self.position, "position")? }
+            }
+            other => return Err(Error::invalid("item.kind", format!("unknown kind {other:?}"))),
+        })
+    }
 }
 
 impl LogItem {
@@ -161,32 +238,8 @@ impl LogItem {
 
     /// Parses one line written by [`LogItem::write_json_line`].
     pub fn parse_json_line(line: &[u8]) -> Result<Self> {
-        let line: Line = serde_json::from_slice(line).map_err(|e| Error::invalid("item", e.to_string()))?;
-        Ok(match line {
-            Line::Event { position, stream, version, id, event_type, schema_version, recorded_at, data, metadata } => {
-                if !metadata.is_object() {
-                    return Err(Error::invalid("item.metadata", "must be a JSON object"));
-                }
-                Self::Event(RecordedEvent {
-                    global_position: position,
-                    stream_id: stream,
-                    version,
-                    event_id: id,
-                    event_type: Arc::from(event_type),
-                    schema_version,
-                    data,
-                    metadata,
-                    recorded_at: Timestamp::from_micros(recorded_at),
-                })
-            }
-            Line::Removed { position, stream, version } => Self::Removed { position, stream, version },
-            Line::Metadata { head, stream, metadata } => Self::Metadata { head, stream, metadata },
-            Line::Delete { head, stream, tombstone, deleted_through } => Self::Delete { head, stream, tombstone, deleted_through },
-            Line::Snapshot { stream, version, schema_version, state } => {
-                Self::Snapshot(Snapshot { stream_id: stream, version, schema_version, state })
-            }
-            Line::Checkpoint { consumer, position } => Self::Checkpoint { consumer, position },
-        })
+        let line: LineIn = serde_json::from_slice(line).map_err(|e| Error::invalid("item", e.to_string()))?;
+        line.into_item()
     }
 }
 
