@@ -16,7 +16,7 @@ pub(crate) fn status_of(code: i16) -> StreamStatus {
     }
 }
 
-fn status_code(s: StreamStatus) -> i16 {
+pub(crate) fn status_code(s: StreamStatus) -> i16 {
     match s {
         StreamStatus::Absent => 0,
         StreamStatus::Active => 1,
@@ -125,7 +125,11 @@ pub(crate) async fn change_stream(store: &PgStore, stream: &StreamId, change: Ch
     }
     match change {
         Change::Metadata(m) => {
-            let sql = format!("UPDATE {s}.streams SET max_age = $2, max_count = $3, truncate_before = $4 WHERE stream_id = $1");
+            let sql = format!(
+                "WITH u AS (UPDATE {s}.streams SET max_age = $2, max_count = $3, truncate_before = $4 WHERE stream_id = $1)
+                 INSERT INTO {s}.stream_changes (head, stream_id, max_age, max_count, truncate_before)
+                 SELECT position, $1, $2, $3, $4 FROM {s}.head"
+            );
             let v = |x: Option<u64>| x.map(|x| x as i64);
             tx.execute(&sql, &[&stream.as_str(), &v(m.max_age), &v(m.max_count), &v(m.truncate_before)]).await.map_err(db_error)?;
         }
@@ -139,8 +143,15 @@ pub(crate) async fn change_stream(store: &PgStore, stream: &StreamId, change: Ch
                 (DeleteMode::Soft, StreamStatus::Active) => (StreamStatus::SoftDeleted, row.info.last_version),
                 (DeleteMode::Soft, other) => (other, row.deleted_through),
             };
-            let sql = format!("UPDATE {s}.streams SET status = $2, deleted_through = $3 WHERE stream_id = $1");
-            tx.execute(&sql, &[&stream.as_str(), &status_code(status), &(through as i64)]).await.map_err(db_error)?;
+            // What the change log replays: the same rule as the in-process
+            // index (a soft delete of a deleted stream changes nothing).
+            let sql = format!(
+                "WITH u AS (UPDATE {s}.streams SET status = $2, deleted_through = $3 WHERE stream_id = $1)
+                 INSERT INTO {s}.stream_changes (head, stream_id, tombstone, deleted_through)
+                 SELECT position, $1, $4, $3 FROM {s}.head"
+            );
+            let tombstone = mode == DeleteMode::Tombstone;
+            tx.execute(&sql, &[&stream.as_str(), &status_code(status), &(through as i64), &tombstone]).await.map_err(db_error)?;
         }
     }
     tx.commit().await.map_err(db_error)

@@ -26,8 +26,10 @@
 mod append;
 mod breaker;
 mod commit;
+mod export;
 mod group_claim;
 mod group_rows;
+mod import;
 mod lease;
 mod listen;
 mod maintenance;

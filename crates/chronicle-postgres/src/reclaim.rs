@@ -15,7 +15,9 @@
 //! they come from the `head` row, which deletion does not touch.
 //!
 //! Unhandled consumer-group rows of a deleted event go with it (the event
-//! no longer exists to be delivered).
+//! no longer exists to be delivered). Each batch leaves one row in
+//! `removed` (stream, first version, positions): exports list those
+//! positions, so a copy keeps every later position and version in place.
 
 use crate::{PgStore, col, db_error};
 use chronicle_core::{Result, ScavengeReport, Timestamp};
@@ -94,7 +96,11 @@ fn delete_sql(s: &str) -> String {
                    OR (st.truncate_before IS NOT NULL AND e.version < st.truncate_before)
                    OR (st.max_count IS NOT NULL AND e.version <= st.last_version - st.max_count)
                    OR (st.max_age IS NOT NULL AND e.recorded_at < $3 - st.max_age * 1000000))
-            RETURNING e.global_position, pg_column_size(e.*) AS bytes),
+            RETURNING e.global_position, e.version, pg_column_size(e.*) AS bytes),
+         noted AS (
+            INSERT INTO {s}.removed (stream_id, first_version, positions, min_position, max_position)
+            SELECT $1, min(version), array_agg(global_position ORDER BY version), min(global_position), max(global_position)
+            FROM gone HAVING count(*) > 0),
          unqueued AS (
             DELETE FROM {s}.group_events g USING gone
             WHERE g.group_name IN (SELECT name FROM {s}.groups) AND g.position = gone.global_position)

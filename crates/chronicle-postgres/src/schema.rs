@@ -13,7 +13,7 @@ pub fn validate_schema_name(schema: &str) -> Result<()> {
 }
 
 /// The migrations, in order: (version, description, SQL with `{s}` for the schema).
-const MIGRATIONS: [(i32, &str, &str); 3] = [
+const MIGRATIONS: [(i32, &str, &str); 4] = [
     (
         1,
         "events, streams, head, snapshots, checkpoints",
@@ -126,6 +126,52 @@ CREATE TABLE {s}.group_pins (
     PRIMARY KEY (group_name, stream_id),
     FOREIGN KEY (group_name, consumer) REFERENCES {s}.group_consumers (group_name, consumer) ON DELETE CASCADE
 );
+"#,
+    ),
+    (
+        4,
+        "lossless export: positions a reclaim emptied, the history of stream changes",
+        r#"
+-- Positions a reclaim emptied (one row per deleted batch of one stream):
+-- positions[i] held version first_version + i - 1. Exports list them so a
+-- copy keeps every later position and version where it is.
+CREATE TABLE {s}.removed (
+    stream_id text NOT NULL,
+    first_version bigint NOT NULL,
+    positions bigint[] NOT NULL,
+    min_position bigint NOT NULL,
+    max_position bigint NOT NULL,
+    PRIMARY KEY (stream_id, first_version)
+);
+CREATE INDEX removed_max_position ON {s}.removed (max_position);
+-- Every stream change (delete, tombstone, retention settings) with the
+-- head it was made at: an export replays them in log order.
+CREATE TABLE {s}.stream_changes (
+    seq bigserial PRIMARY KEY,
+    head bigint NOT NULL,
+    stream_id text NOT NULL,
+    tombstone boolean,                          -- NULL: new retention settings
+    deleted_through bigint,
+    max_age bigint,
+    max_count bigint,
+    truncate_before bigint
+);
+CREATE INDEX stream_changes_head ON {s}.stream_changes (head, seq);
+-- Streams changed before this migration: their settings as changes. A soft
+-- delete goes right after the last version it hides (or before the first
+-- version left), the rest at the current head.
+INSERT INTO {s}.stream_changes (head, stream_id, tombstone, deleted_through)
+SELECT coalesce(
+           (SELECT e.global_position FROM {s}.events e WHERE e.stream_id = st.stream_id AND e.version = st.deleted_through),
+           (SELECT min(e.global_position) - 1 FROM {s}.events e WHERE e.stream_id = st.stream_id AND e.version > st.deleted_through),
+           (SELECT position FROM {s}.head)),
+       stream_id, false, deleted_through
+FROM {s}.streams st WHERE deleted_through > 0 ORDER BY stream_id;
+INSERT INTO {s}.stream_changes (head, stream_id, tombstone, deleted_through)
+SELECT (SELECT position FROM {s}.head), stream_id, true, deleted_through FROM {s}.streams WHERE status = 3 ORDER BY stream_id;
+INSERT INTO {s}.stream_changes (head, stream_id, max_age, max_count, truncate_before)
+SELECT (SELECT position FROM {s}.head), stream_id, max_age, max_count, truncate_before FROM {s}.streams
+WHERE max_age IS NOT NULL OR max_count IS NOT NULL OR truncate_before IS NOT NULL ORDER BY stream_id;
 "#,
     ),
 ];

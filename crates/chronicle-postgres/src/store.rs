@@ -321,4 +321,12 @@ impl EventStore for PgStore {
     async fn metrics(&self) -> StoreMetrics {
         self.inner.metrics.snapshot(*self.inner.head.borrow())
     }
+
+    async fn export_log(&self, range: chronicle_core::ExportRange) -> Result<chronicle_core::LogReader> {
+        Ok(self.export(range))
+    }
+
+    async fn import_log(&self, items: Vec<chronicle_core::LogItem>) -> Result<()> {
+        self.import(items).await
+    }
 }

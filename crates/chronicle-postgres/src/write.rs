@@ -115,3 +115,53 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
         Err(e) => Err(db_error(e)),
     }
 }
+
+/// Inserts events exactly as given (positions, versions, ids, times), for
+/// an import; the caller checked their places and holds the head lock.
+pub(crate) async fn insert_exact(tx: &Transaction<'_>, s: &str, events: &[chronicle_core::RecordedEvent]) -> Result<()> {
+    let mut c = Columns::default();
+    let mut recorded_at = Vec::with_capacity(events.len());
+    for e in events {
+        let wk = e.well_known_metadata()?;
+        c.position.push(e.global_position as i64);
+        c.stream.push(e.stream_id.to_string());
+        c.version.push(e.version as i64);
+        c.id.push(e.event_id);
+        c.event_type.push(e.event_type.to_string());
+        c.schema_version.push(e.schema_version as i32);
+        c.data.push(String::from_utf8_lossy(e.data.as_bytes()).into_owned());
+        c.metadata.push(String::from_utf8_lossy(e.metadata.as_bytes()).into_owned());
+        c.category.push(e.stream_id.category().to_owned());
+        c.correlation.push(wk.correlation_id.clone());
+        c.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
+        c.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
+        c.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
+        recorded_at.push(e.recorded_at.as_micros());
+    }
+    let sql = format!(
+        "INSERT INTO {s}.events (global_position, stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at,
+                                 category, correlation_id, actor_type, actor_id, tags)
+         SELECT p, st, v, id, ty, sv, d, m, ra, c, co, at, ai, CASE WHEN tg = '[]' THEN '{{}}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(tg::jsonb)) END
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], $9::bigint[],
+                     $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+              AS u(p, st, v, id, ty, sv, d, m, ra, c, co, at, ai, tg)"
+    );
+    let params: [&(dyn ToSql + Sync); 14] = [
+        &c.position,
+        &c.stream,
+        &c.version,
+        &c.id,
+        &c.event_type,
+        &c.schema_version,
+        &c.data,
+        &c.metadata,
+        &recorded_at,
+        &c.category,
+        &c.correlation,
+        &c.actor_type,
+        &c.actor_id,
+        &c.tags,
+    ];
+    tx.execute(&sql, &params).await.map_err(db_error)?;
+    Ok(())
+}
