@@ -4,9 +4,7 @@
 //! page — merged in log order; then the snapshots and checkpoints.
 
 use crate::{PgStore, col, db_error, read};
-use chronicle_core::{
-    Error, ExportRange, LogItem, LogReader, LogWriter, RawJson, Result, Snapshot, StreamId, StreamMetadata,
-};
+use chronicle_core::{Error, ExportRange, LogItem, LogReader, LogWriter, RawJson, Result, Snapshot, StreamId, StreamMetadata};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Positions per page.
@@ -63,9 +61,10 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         let removed = tx
-            .query(&format!("SELECT stream_id, first_version, positions FROM {s}.removed WHERE max_position > $1 AND min_position <= $2"), &[
-                &a, &b,
-            ])
+            .query(
+                &format!("SELECT stream_id, first_version, positions FROM {s}.removed WHERE max_position > $1 AND min_position <= $2"),
+                &[&a, &b],
+            )
             .await
             .map_err(db_error)?;
         let upto = if last { "head <= $2" } else { "head < $2" };
@@ -157,7 +156,9 @@ fn change(row: &tokio_postgres::Row) -> Result<(u64, LogItem)> {
     let opt = |i: usize| col::<Option<i64>>(row, i).map(|v| v.map(|v| v as u64));
     let item = match col::<Option<bool>>(row, 2)? {
         Some(tombstone) => LogItem::Delete { head, stream, tombstone, deleted_through: opt(3)?.unwrap_or(0) },
-        None => LogItem::Metadata { head, stream, metadata: StreamMetadata { max_age: opt(4)?, max_count: opt(5)?, truncate_before: opt(6)? } },
+        None => {
+            LogItem::Metadata { head, stream, metadata: StreamMetadata { max_age: opt(4)?, max_count: opt(5)?, truncate_before: opt(6)? } }
+        }
     };
     Ok((head, item))
 }

@@ -100,7 +100,13 @@ impl PgStore {
                 (LogItem::Delete { head, stream, tombstone, deleted_through }, Some(st)) => {
                     st.delete(tombstone, deleted_through);
                     st.touched = true;
-                    rows.changes.push((head as i64, stream.to_string(), Some(tombstone), Some(deleted_through as i64), StreamMetadata::default()));
+                    rows.changes.push((
+                        head as i64,
+                        stream.to_string(),
+                        Some(tombstone),
+                        Some(deleted_through as i64),
+                        StreamMetadata::default(),
+                    ));
                 }
                 (LogItem::Snapshot(snap), _) => snapshots.push(snap),
                 (LogItem::Checkpoint { consumer, position }, _) => checkpoints.push((consumer, position as i64)),
@@ -115,16 +121,21 @@ impl PgStore {
                  WHERE {s}.snapshots.version <= EXCLUDED.version"
             );
             let state = String::from_utf8_lossy(snap.state.as_bytes()).into_owned();
-            let params: [&(dyn ToSql + Sync); 4] = [&snap.stream_id.as_str(), &(snap.version as i64), &(snap.schema_version as i32), &state];
+            let params: [&(dyn ToSql + Sync); 4] =
+                [&snap.stream_id.as_str(), &(snap.version as i64), &(snap.schema_version as i32), &state];
             tx.execute(&sql, &params).await.map_err(db_error)?;
         }
         for (name, position) in checkpoints {
             chronicle_core::validate_consumer_name(&name)?;
-            let sql = format!("INSERT INTO {s}.checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position");
+            let sql = format!(
+                "INSERT INTO {s}.checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
+            );
             tx.execute(&sql, &[&name, &position]).await.map_err(db_error)?;
         }
         let new_head = next - 1;
-        let sql = format!("UPDATE {s}.head SET position = $1::bigint, recorded_at = greatest(recorded_at, $2) RETURNING pg_notify($3, $1::bigint::text)");
+        let sql = format!(
+            "UPDATE {s}.head SET position = $1::bigint, recorded_at = greatest(recorded_at, $2) RETURNING pg_notify($3, $1::bigint::text)"
+        );
         tx.query_one(&sql, &[&(new_head as i64), &last_time, &crate::listen::channel(&s)]).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         self.publish_head(new_head);
@@ -162,7 +173,9 @@ async fn write(tx: &Transaction<'_>, s: &str, rows: &Rows, streams: &HashMap<Str
     }
     for (stream, first, positions) in &rows.removed {
         let (min, max) = (positions.iter().min().copied().unwrap_or(0), positions.iter().max().copied().unwrap_or(0));
-        let sql = format!("INSERT INTO {s}.removed (stream_id, first_version, positions, min_position, max_position) VALUES ($1, $2, $3, $4, $5)");
+        let sql = format!(
+            "INSERT INTO {s}.removed (stream_id, first_version, positions, min_position, max_position) VALUES ($1, $2, $3, $4, $5)"
+        );
         tx.execute(&sql, &[stream, first, positions, &min, &max]).await.map_err(db_error)?;
     }
     for (head, stream, tombstone, through, m) in &rows.changes {

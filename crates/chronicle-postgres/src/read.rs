@@ -182,9 +182,15 @@ pub(crate) async fn list_streams(store: &PgStore, query: &ListStreams) -> Result
     let client = store.client().await?;
     let s = &store.inner.schema;
     let sql = format!(
-        "SELECT s.stream_id, s.last_version, s.status, e.global_position, e.recorded_at
-         FROM {s}.streams s JOIN {s}.events e ON e.stream_id = s.stream_id AND e.version = s.last_version
-         WHERE s.last_version > 0
+        "SELECT s.stream_id, s.last_version, s.status, coalesce(e.global_position, r.position),
+                coalesce(e.recorded_at, (SELECT p.recorded_at FROM {s}.events p WHERE p.global_position < r.position
+                                         ORDER BY p.global_position DESC LIMIT 1), 0)
+         FROM {s}.streams s
+         LEFT JOIN {s}.events e ON e.stream_id = s.stream_id AND e.version = s.last_version
+         LEFT JOIN LATERAL (SELECT x.positions[s.last_version - x.first_version + 1] AS position FROM {s}.removed x
+                            WHERE e.global_position IS NULL AND x.stream_id = s.stream_id AND x.first_version <= s.last_version
+                            ORDER BY x.first_version DESC LIMIT 1) r ON true
+         WHERE s.last_version > 0 AND (e.global_position IS NOT NULL OR r.position IS NOT NULL)
            AND ($1::text IS NULL OR s.stream_id COLLATE \"C\" > $1::text COLLATE \"C\")
            AND ($2::text IS NULL OR starts_with(s.stream_id, $2::text))
            AND ($3::text IS NULL OR split_part(s.stream_id, '-', 1) = $3::text)

@@ -231,6 +231,12 @@ impl Config {
         Ok(config)
     }
 
+    /// Loads `path` as it is: no environment overrides (for a command that
+    /// reads two configurations, such as `chronicle migrate`).
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        Self::read(path)
+    }
+
     fn read(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
         Self::parse(&text, path)

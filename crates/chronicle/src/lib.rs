@@ -47,7 +47,7 @@ pub use chronicle_core::{
     StreamMetadata, StreamStatus, SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait,
     category_of,
 };
-pub use chronicle_core::{ListStreams, StreamPage, StreamSummary};
+pub use chronicle_core::{ExportRange, ListStreams, LogItem, LogReader, StreamPage, StreamSummary, canonical};
 #[cfg(feature = "file")]
 pub use chronicle_file::{FileMaintenance, FileStats, FileStore, verify, verify_with};
 #[cfg(feature = "memory")]

@@ -5,6 +5,7 @@
 
 mod access;
 mod append;
+mod backup;
 mod bench;
 mod import;
 mod output;
@@ -53,6 +54,12 @@ enum Command {
     Import(import::ImportArgs),
     /// Write every event as NDJSON to stdout.
     Export,
+    /// Back up the store losslessly (positions, times, settings, deletes, snapshots, checkpoints): `backup --to DIR [--incremental]`.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into the configured (empty) store: `restore --from DIR [--to-position N | --to-time RFC3339]`.
+    Restore(backup::RestoreArgs),
+    /// Copy one store into another, everything kept, resumable: `migrate --from FROM.toml --to TO.toml [--verify]`.
+    Migrate(backup::MigrateArgs),
     /// Show the size and shape of the store.
     Stats(stats::StatsArgs),
     /// Check checksums, framing, gapless positions, version order and index files (read-only unless --rebuild-index).
@@ -96,6 +103,8 @@ pub(crate) enum CliError {
     Publish(#[from] chronicle_publish::PublishError),
     #[error(transparent)]
     Retention(#[from] chronicle_retention::RetentionError),
+    #[error(transparent)]
+    Backup(#[from] chronicle_backup::BackupError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -134,6 +143,9 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Tail(args) => read::tail(&config, args).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Export => read::export(&config).await,
+        Command::Backup(args) => backup::backup(&config, args).await,
+        Command::Restore(args) => backup::restore(&config, args).await,
+        Command::Migrate(args) => backup::migrate(args).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::Verify(args) => stats::verify(&config, args),
         Command::Scavenge(args) => scavenge::run(&config, args),

@@ -1,0 +1,160 @@
+//! `chronicle backup`, `restore` and `migrate`: lossless copies of a store
+//! (positions, times, stream settings, deletes, snapshots, checkpoints),
+//! through `chronicle-backup`.
+
+use super::{CliError, CliResult, output};
+use chronicle::{Config, Timestamp, open, open_read_only};
+use chronicle_backup::{BackupOptions, CopyOptions, Progress, RestoreOptions, Until};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BackupArgs {
+    /// The backup directory (created if missing; a full backup needs it empty).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// Add only what came after the backup already in DIR.
+    #[arg(long)]
+    incremental: bool,
+    /// Print the new part's manifest entry as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup directory.
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    /// Restore the log through this position only.
+    #[arg(long, value_name = "N", conflicts_with = "to_time")]
+    to_position: Option<u64>,
+    /// Restore the log through the last event committed at or before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    to_time: Option<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct MigrateArgs {
+    /// Configuration of the source store (read as it is: CHRONICLE_* variables do not apply).
+    #[arg(long, value_name = "FROM.toml")]
+    from: PathBuf,
+    /// Configuration of the target store (empty, or holding an interrupted migration to continue).
+    #[arg(long, value_name = "TO.toml")]
+    to: PathBuf,
+    /// Then compare both stores position by position; exit 1 naming the first difference.
+    #[arg(long)]
+    verify: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A progress bar on stderr with the rate and the time left.
+fn progress_bar(what: &str) -> (ProgressBar, Progress) {
+    let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    let handle = bar.clone();
+    (
+        bar,
+        Box::new(move |done, total| {
+            handle.set_length(total);
+            handle.set_position(done);
+        }),
+    )
+}
+
+fn json<T: serde::Serialize>(value: &T) -> CliResult<String> {
+    Ok(serde_json::to_string(value).map_err(|e| CliError::Usage(e.to_string()))? + "\n")
+}
+
+pub(crate) async fn backup(config: &Config, args: BackupArgs) -> CliResult {
+    let store = open_read_only(config).await?;
+    let (bar, progress) = progress_bar("backing up");
+    let options = BackupOptions { incremental: args.incremental, source: config.backend.to_string() };
+    let part = chronicle_backup::backup(store, &args.to, options, progress).await;
+    bar.finish_and_clear();
+    let part = part?;
+    let text = if args.json {
+        json(&part)?
+    } else {
+        format!(
+            "ok: {} holds positions {}..={} ({} positions, {} items, {} bytes) in {}\n",
+            part.file,
+            part.after + 1,
+            part.through,
+            part.events,
+            part.items,
+            part.bytes,
+            args.to.display()
+        )
+    };
+    Ok(output::print(text.as_bytes())?)
+}
+
+pub(crate) async fn restore(config: &Config, args: RestoreArgs) -> CliResult {
+    let until = match (args.to_position, &args.to_time) {
+        (Some(n), _) => Until::Position(n),
+        (None, Some(t)) => Until::Time(Timestamp::parse(t).map_err(|e| CliError::Usage(format!("--to-time: {e}")))?),
+        (None, None) => Until::End,
+    };
+    // Check the backup before opening (and so creating) the target store.
+    chronicle_backup::Manifest::require(&args.from)?;
+    let store = open(config).await?;
+    let (bar, progress) = progress_bar("restoring");
+    let report = chronicle_backup::restore(&args.from, store, RestoreOptions { until, ..RestoreOptions::default() }, progress).await;
+    bar.finish_and_clear();
+    let report = report?;
+    let text = if args.json {
+        json(&report)?
+    } else {
+        format!("ok: restored {} items from {} parts; the store's head is {}\n", report.items, report.parts, report.head)
+    };
+    Ok(output::print(text.as_bytes())?)
+}
+
+pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
+    let (from, to) = (Config::from_file(&args.from)?, Config::from_file(&args.to)?);
+    if from.backend == to.backend && from.backend == chronicle::BackendKind::File && from.data_dir == to.data_dir {
+        return Err(CliError::Usage("--from and --to name the same data directory".into()));
+    }
+    let (source, target) = (open_read_only(&from).await?, open(&to).await?);
+    let (bar, progress) = progress_bar("migrating");
+    let report = chronicle_backup::copy(source.clone(), target.clone(), CopyOptions::default(), progress).await;
+    bar.finish_and_clear();
+    let report = report?;
+    let verified = if args.verify {
+        let (bar, progress) = progress_bar("verifying");
+        let checked = chronicle_backup::verify(source, target, progress).await;
+        bar.finish_and_clear();
+        Some(checked?)
+    } else {
+        None
+    };
+    let text = if args.json {
+        json(&serde_json::json!({ "copy": report, "verify": verified }))?
+    } else {
+        let mut text = format!(
+            "ok: copied {} items ({} → {}) through position {}{}\n",
+            report.items,
+            from.backend,
+            to.backend,
+            report.through,
+            if report.resumed_from > 0 { format!(", resuming after position {}", report.resumed_from) } else { String::new() }
+        );
+        if let Some(v) = verified {
+            text += &format!(
+                "verified: {} positions, {} stream changes, {} snapshots and checkpoints identical\n",
+                v.positions, v.changes, v.state
+            );
+        }
+        text
+    };
+    Ok(output::print(text.as_bytes())?)
+}
