@@ -4,7 +4,7 @@
 
 use crate::{BackupError, Progress, Result};
 use chronicle_core::{EventStore, ExportRange, LogItem, LogReader};
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 /// How to copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,14 +44,30 @@ async fn item_at(store: &dyn EventStore, position: u64) -> Result<Option<LogItem
     Ok(None)
 }
 
+/// What a copy does to each item on the way: change it (upcast an
+/// event), keep it as it is, or drop it (`None`).
+pub type Transform<'t> = &'t (dyn Fn(LogItem) -> chronicle_core::Result<Option<LogItem>> + Sync);
+
+/// Keeps every item as it is.
+pub fn unchanged(item: LogItem) -> chronicle_core::Result<Option<LogItem>> {
+    Ok(Some(item))
+}
+
 /// Copies `source` into `target`: everything stored through the source's
 /// head when the copy starts. A target that already holds a prefix of the
 /// source (an interrupted copy) is continued; one that holds anything
 /// else is refused.
-pub async fn copy(
-    source: Arc<dyn EventStore>,
-    target: Arc<dyn EventStore>,
+pub async fn copy(source: &dyn EventStore, target: &dyn EventStore, options: CopyOptions, progress: Progress) -> Result<CopyReport> {
+    copy_through(source, target, options, &unchanged, progress).await
+}
+
+/// [`copy`], each item passed through `transform` (the toolkit's eager
+/// upcasting migration upcasts events and drops snapshots).
+pub async fn copy_through(
+    source: &dyn EventStore,
+    target: &dyn EventStore,
     options: CopyOptions,
+    transform: Transform<'_>,
     mut progress: Progress,
 ) -> Result<CopyReport> {
     let (through, after) = (source.head().await?, target.head().await?);
@@ -62,7 +78,8 @@ pub async fn copy(
         });
     }
     if after > 0 {
-        let (a, b) = (item_at(&*source, after).await?, item_at(&*target, after).await?);
+        let a = item_at(source, after).await?.map(transform).transpose()?.flatten();
+        let b = item_at(target, after).await?;
         if a != b {
             return Err(BackupError::Diverged { position: after, reason: "the target holds another event there".into() });
         }
@@ -74,7 +91,7 @@ pub async fn copy(
     loop {
         let item = reader.next().await.transpose()?;
         let end = item.is_none();
-        if let Some(item) = item {
+        if let Some(item) = item.map(transform).transpose()?.flatten() {
             batch.push(item);
         }
         if batch.len() >= options.batch.max(1) || (end && !batch.is_empty()) {
@@ -105,15 +122,17 @@ pub struct VerifyReport {
 /// The log part of an export, one item at a time, without repeats of one
 /// stream change (a resumed copy may have applied one twice); state items
 /// are set aside by key.
-struct Side {
+struct Side<'t> {
     reader: LogReader,
+    transform: Transform<'t>,
     last_change: Option<LogItem>,
     state: BTreeMap<(u8, String), LogItem>,
 }
 
-impl Side {
+impl Side<'_> {
     async fn next_log(&mut self) -> Result<Option<LogItem>> {
         while let Some(item) = self.reader.next().await.transpose()? {
+            let Some(item) = (self.transform)(item)? else { continue };
             match &item {
                 LogItem::Snapshot(s) => drop(self.state.insert((0, s.stream_id.to_string()), item)),
                 LogItem::Checkpoint { consumer, .. } => drop(self.state.insert((1, consumer.clone()), item)),
@@ -140,14 +159,25 @@ fn summary(item: Option<&LogItem>) -> String {
     if text.len() > 300 { format!("{}…", text.chars().take(300).collect::<String>()) } else { text }
 }
 
-/// Compares everything `source` holds through its head (or `through`)
-/// with what `target` holds there: every position, every stream change,
-/// every snapshot and checkpoint. The error names the first difference.
-pub async fn verify(source: Arc<dyn EventStore>, target: Arc<dyn EventStore>, mut progress: Progress) -> Result<VerifyReport> {
+/// Compares everything `source` holds through its head with what
+/// `target` holds there: every position, every stream change, every
+/// snapshot and checkpoint. The error names the first difference.
+pub async fn verify(source: &dyn EventStore, target: &dyn EventStore, progress: Progress) -> Result<VerifyReport> {
+    verify_through(source, target, &unchanged, progress).await
+}
+
+/// [`verify`] of a [`copy_through`]: each source item is compared after
+/// `transform`.
+pub async fn verify_through(
+    source: &dyn EventStore,
+    target: &dyn EventStore,
+    transform: Transform<'_>,
+    mut progress: Progress,
+) -> Result<VerifyReport> {
     let through = source.head().await?;
     let range = ExportRange { after: 0, through };
-    let side = |reader| Side { reader, last_change: None, state: BTreeMap::new() };
-    let (mut a, mut b) = (side(source.export_log(range).await?), side(target.export_log(range).await?));
+    let side = |reader, transform| Side { reader, transform, last_change: None, state: BTreeMap::new() };
+    let (mut a, mut b) = (side(source.export_log(range).await?, transform), side(target.export_log(range).await?, &unchanged));
     let mut report = VerifyReport::default();
     let mut position = 0;
     loop {

@@ -25,7 +25,7 @@ mod pit;
 mod restore;
 
 pub use backup::{BackupOptions, Progress, backup};
-pub use copy::{CopyOptions, CopyReport, VerifyReport, copy, verify};
+pub use copy::{CopyOptions, CopyReport, Transform, VerifyReport, copy, copy_through, unchanged, verify, verify_through};
 pub use error::{BackupError, Result};
 pub use manifest::{Manifest, Part};
 pub use pit::Until;

@@ -20,16 +20,16 @@ fn quiet() -> chronicle_backup::Progress {
 async fn a_copy_answers_alike_and_verifies() {
     let (source, target) = (store(), store());
     transfer::build(&source).await;
-    let report = copy(source.clone(), target.clone(), CopyOptions { batch: 4 }, quiet()).await.unwrap();
+    let report = copy(&*source, &*target, CopyOptions { batch: 4 }, quiet()).await.unwrap();
     assert_eq!((report.resumed_from, report.through), (0, 12));
     transfer::assert_same_reads(&source, &target).await;
-    let checked = verify(source.clone(), target.clone(), quiet()).await.unwrap();
+    let checked = verify(&*source, &*target, quiet()).await.unwrap();
     assert_eq!(checked.positions, 12);
     assert!(checked.changes >= 4 && checked.state == 3, "{checked:?}");
     // Nothing new: a second run copies nothing and still verifies.
-    let again = copy(source.clone(), target.clone(), CopyOptions::default(), quiet()).await.unwrap();
+    let again = copy(&*source, &*target, CopyOptions::default(), quiet()).await.unwrap();
     assert_eq!(again.resumed_from, 12);
-    verify(source, target, quiet()).await.unwrap();
+    verify(&*source, &*target, quiet()).await.unwrap();
 }
 
 #[tokio::test]
@@ -46,10 +46,10 @@ async fn an_interrupted_copy_resumes_and_verifies() {
         }
     }
     target.import_log(prefix).await.unwrap();
-    let report = copy(source.clone(), target.clone(), CopyOptions { batch: 3 }, quiet()).await.unwrap();
+    let report = copy(&*source, &*target, CopyOptions { batch: 3 }, quiet()).await.unwrap();
     assert_eq!(report.resumed_from, 7);
     transfer::assert_same_reads(&source, &target).await;
-    verify(source, target, quiet()).await.unwrap();
+    verify(&*source, &*target, quiet()).await.unwrap();
 }
 
 #[tokio::test]
@@ -57,14 +57,14 @@ async fn a_diverging_target_is_refused_and_differences_are_named() {
     let (source, target) = (store(), store());
     transfer::build(&source).await;
     target.append(&sid("order-1"), Ev::NoStream, vec![event("Other", 1)]).await.unwrap();
-    let err = copy(source.clone(), target.clone(), CopyOptions::default(), quiet()).await.unwrap_err();
+    let err = copy(&*source, &*target, CopyOptions::default(), quiet()).await.unwrap_err();
     assert!(matches!(err, BackupError::Diverged { position: 1, .. }), "{err}");
     assert_eq!(target.head().await.unwrap(), 1, "nothing was written");
 
     let exact = store();
-    copy(source.clone(), exact.clone(), CopyOptions::default(), quiet()).await.unwrap();
+    copy(&*source, &*exact, CopyOptions::default(), quiet()).await.unwrap();
     exact.save_checkpoint("mailer", 3).await.unwrap();
-    let err = verify(source.clone(), exact.clone(), quiet()).await.unwrap_err();
+    let err = verify(&*source, &*exact, quiet()).await.unwrap_err();
     assert!(matches!(&err, BackupError::Mismatch { at, .. } if at == "the checkpoint of mailer"), "{err}");
 
     let longer = store();
@@ -75,6 +75,6 @@ async fn a_diverging_target_is_refused_and_differences_are_named() {
     }
     items.retain(|i| !i.is_state());
     longer.import_log(items).await.unwrap();
-    let err = verify(source, longer, quiet()).await.unwrap_err();
+    let err = verify(&*source, &*longer, quiet()).await.unwrap_err();
     assert!(matches!(&err, BackupError::Mismatch { at, target_item, .. } if at == "position 6" && target_item == "nothing"), "{err}");
 }

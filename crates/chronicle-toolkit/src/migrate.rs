@@ -1,10 +1,13 @@
 //! Eager migration: copy a whole store into a new, empty one through the
-//! upcasters, then verify the copy event for event. The source is only
-//! read — append-only stays true, nothing is changed in place.
+//! upcasters, then verify the copy item for item — the lossless copy of
+//! `chronicle-backup` (what `chronicle migrate` runs), with each event
+//! upcast on the way. The source is only read — append-only stays true,
+//! nothing is changed in place.
 
 use crate::{Error, Result, Upcasters};
-use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ReadAll, RecordedEvent, StreamId};
-use std::collections::HashMap;
+use chronicle_backup::{BackupError, CopyOptions, copy_through, ensure_empty, verify_through};
+use chronicle_core::{EventStore, LogItem, StreamId};
+use std::{collections::HashSet, sync::Mutex};
 
 /// What a migration did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -13,112 +16,64 @@ pub struct MigrationReport {
     pub events: u64,
     /// Events whose data an upcaster changed.
     pub upcast: u64,
-    /// Streams copied.
+    /// Streams that hold events.
     pub streams: usize,
 }
 
-const PAGE: usize = 10_000;
-
-async fn for_each_page(store: &dyn EventStore, mut f: impl AsyncFnMut(Vec<RecordedEvent>) -> Result<()>) -> Result<()> {
-    let mut read = ReadAll::forward().limit(PAGE);
-    loop {
-        let page = store.read_all(&read).await?;
-        f(page.events).await?;
-        match page.next {
-            Some(next) => read.from = Some(next),
-            None => return Ok(()),
+/// An item through the upcasters: events upcast, snapshots dropped (their
+/// state was folded from the old shapes); everything else as it is.
+fn upcast_item(upcasters: &Upcasters, item: LogItem) -> chronicle_core::Result<(Option<LogItem>, bool)> {
+    match item {
+        LogItem::Event(e) => {
+            let upcast = upcasters.upcast_event(e.clone()).map_err(|err| match err {
+                Error::Store(e) => e,
+                other => chronicle_core::Error::invalid("data", other.to_string()),
+            })?;
+            let changed = upcast.data != e.data || upcast.schema_version != e.schema_version;
+            Ok((Some(LogItem::Event(upcast)), changed))
         }
+        LogItem::Snapshot(_) => Ok((None, false)),
+        other => Ok((Some(other), false)),
     }
 }
 
-fn to_new(e: &RecordedEvent) -> NewEvent {
-    NewEvent::raw(e.event_type.to_string(), e.data.bytes().clone())
-        .with_id(e.event_id)
-        .with_schema_version(e.schema_version)
-        .with_metadata_raw(e.metadata.bytes().clone())
+fn toolkit_error(e: BackupError) -> Error {
+    match e {
+        BackupError::Store(e) => Error::Store(e),
+        BackupError::Mismatch { at, source_item, target_item } => {
+            Error::Verification { at, reason: format!("expected {source_item}, the copy has {target_item}") }
+        }
+        other => Error::Verification { at: "target".into(), reason: other.to_string() },
+    }
 }
 
-/// Copies every visible event of `source` into the empty `target`, in
-/// position order, through `upcasters` (ids, types, metadata kept; data and
-/// schema versions upcast), then verifies the copy: same order, ids,
-/// streams, types, metadata, upcast data and schema versions, and gapless
-/// versions per stream. Snapshots and checkpoints are not copied (upcasting
-/// invalidates snapshots; positions may change).
+/// Copies everything `source` holds into the empty `target` — every
+/// event at its position with its id, stream, version, time and metadata
+/// (data and schema versions upcast), stream settings, deletes, removed
+/// positions and checkpoints; snapshots are dropped (upcasting invalidates
+/// them) — then verifies the copy position by position.
 pub async fn migrate(source: &dyn EventStore, target: &dyn EventStore, upcasters: &Upcasters) -> Result<MigrationReport> {
-    if target.head().await? != 0 {
-        return Err(chronicle_core::Error::invalid("target", "the migration target must be an empty store").into());
-    }
-    let mut report = MigrationReport::default();
-    let mut versions: HashMap<StreamId, u64> = HashMap::new();
-    for_each_page(source, async |events| {
-        let mut run: Vec<NewEvent> = Vec::new();
-        let mut run_stream: Option<StreamId> = None;
-        for e in events {
-            let upcast = upcasters.upcast_event(e.clone())?;
-            report.upcast += u64::from(upcast.data != e.data || upcast.schema_version != e.schema_version);
-            if run_stream.as_ref().is_some_and(|s| *s != upcast.stream_id) {
-                flush(target, &mut versions, run_stream.take(), &mut run).await?;
-            }
-            run_stream = Some(upcast.stream_id.clone());
-            run.push(to_new(&upcast));
-            report.events += 1;
+    ensure_empty(target).await.map_err(|e| match e {
+        BackupError::TargetNotEmpty { .. } => {
+            chronicle_core::Error::invalid("target", "the migration target must be an empty store").into()
         }
-        flush(target, &mut versions, run_stream, &mut run).await
-    })
-    .await?;
-    report.streams = versions.len();
-    verify(source, target, upcasters, report.events).await?;
+        other => toolkit_error(other),
+    })?;
+    let report = Mutex::new((MigrationReport::default(), HashSet::<StreamId>::new()));
+    let counting = |item: LogItem| {
+        let stream = if let LogItem::Event(e) = &item { Some(e.stream_id.clone()) } else { None };
+        let (item, changed) = upcast_item(upcasters, item)?;
+        if let Some(stream) = stream {
+            let mut r = report.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (r.0.events, r.0.upcast) = (r.0.events + 1, r.0.upcast + u64::from(changed));
+            r.1.insert(stream);
+        }
+        Ok(item)
+    };
+    copy_through(source, target, CopyOptions::default(), &counting, Box::new(|_, _| {})).await.map_err(toolkit_error)?;
+    let plain = |item: LogItem| upcast_item(upcasters, item).map(|(item, _)| item);
+    verify_through(source, target, &plain, Box::new(|_, _| {})).await.map_err(toolkit_error)?;
+    let (mut report, streams) = report.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    report.streams = streams.len();
     Ok(report)
-}
-
-async fn flush(
-    target: &dyn EventStore,
-    versions: &mut HashMap<StreamId, u64>,
-    stream: Option<StreamId>,
-    run: &mut Vec<NewEvent>,
-) -> Result<()> {
-    let Some(stream) = stream else { return Ok(()) };
-    if run.is_empty() {
-        return Ok(());
-    }
-    let version = versions.entry(stream.clone()).or_default();
-    let expected = if *version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(*version) };
-    let result = target.append(&stream, expected, std::mem::take(run)).await?;
-    *version = result.last_version;
-    Ok(())
-}
-
-async fn verify(source: &dyn EventStore, target: &dyn EventStore, upcasters: &Upcasters, expected: u64) -> Result<()> {
-    let copied = target.read_all(&ReadAll::forward()).await?.events;
-    if copied.len() as u64 != expected {
-        return Err(Error::Verification { at: "target".into(), reason: format!("{} events copied, {} expected", copied.len(), expected) });
-    }
-    let mut index = 0usize;
-    let mut versions: HashMap<StreamId, u64> = HashMap::new();
-    for_each_page(source, async |events| {
-        for e in events {
-            let want = upcasters.upcast_event(e)?;
-            let got = copied
-                .get(index)
-                .ok_or_else(|| Error::Verification { at: format!("event #{}", index + 1), reason: "missing from the copy".into() })?;
-            let at = || format!("source position {} (event {})", want.global_position, want.event_id);
-            let same = got.event_id == want.event_id
-                && got.stream_id == want.stream_id
-                && got.event_type == want.event_type
-                && got.schema_version == want.schema_version
-                && got.data == want.data
-                && got.metadata == want.metadata;
-            if !same {
-                return Err(Error::Verification { at: at(), reason: format!("copy differs: {got:?} vs {want:?}") });
-            }
-            let v = versions.entry(got.stream_id.clone()).or_default();
-            if got.version != *v + 1 {
-                return Err(Error::Verification { at: at(), reason: format!("version {} follows {}", got.version, v) });
-            }
-            *v = got.version;
-            index += 1;
-        }
-        Ok(())
-    })
-    .await
 }

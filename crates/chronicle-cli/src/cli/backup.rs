@@ -126,12 +126,12 @@ pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     }
     let (source, target) = (open_read_only(&from).await?, open(&to).await?);
     let (bar, progress) = progress_bar("migrating");
-    let report = chronicle_backup::copy(source.clone(), target.clone(), CopyOptions::default(), progress).await;
+    let report = chronicle_backup::copy(&*source, &*target, CopyOptions::default(), progress).await;
     bar.finish_and_clear();
     let report = report?;
     let verified = if args.verify {
         let (bar, progress) = progress_bar("verifying");
-        let checked = chronicle_backup::verify(source, target, progress).await;
+        let checked = chronicle_backup::verify(&*source, &*target, progress).await;
         bar.finish_and_clear();
         Some(checked?)
     } else {
