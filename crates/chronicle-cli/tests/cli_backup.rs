@@ -262,3 +262,30 @@ async fn bad_input_is_one_line_and_writes_nothing() {
     let err = refused(&run(w, &["migrate", "--from", "a.toml", "--to", "b.toml"]));
     assert!(err.contains("diverges from the source at position 1"), "{err}");
 }
+
+/// Through a running server (`CHRONICLE_BACKEND=remote`, admin routes):
+/// a backup of the served store, and a migrate whose source is the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_migrate_through_a_server() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(w.join("chronicle.toml"), "data_dir = \"served\"\n").unwrap();
+    let port = served::free_port();
+    let _server = served::serve(w, port);
+    let remote = Config::from_toml(&format!("backend = \"remote\"\nurl = \"http://127.0.0.1:{port}\"\n")).unwrap();
+    served::wait(20, "the server", async || chronicle::open(&remote).await.is_ok_and(|_| true)).await;
+    let store = chronicle::open(&remote).await.unwrap();
+    transfer::build(&store).await;
+
+    ok(&served::cli(w, port, &["backup", "--to", "bk"]));
+    let out = ok(&run(w, &["--data-dir", "restored", "restore", "--from", "bk"]));
+    assert!(out.contains("head is 12"), "{out}");
+    let restored = chronicle::open(&file_config(&w.join("restored"))).await.unwrap();
+    transfer::assert_same_reads(&store, &restored).await;
+    drop(restored);
+
+    write_config(&w.join("remote.toml"), &remote);
+    write_config(&w.join("copy.toml"), &file_config(&w.join("copy")));
+    let out = ok(&run(w, &["migrate", "--from", "remote.toml", "--to", "copy.toml", "--verify"]));
+    assert!(out.contains("verified: 12 positions"), "{out}");
+}

@@ -20,6 +20,7 @@
 mod group;
 mod store;
 mod subscribe;
+mod transfer;
 mod wire;
 
 pub use group::{GroupConsumer, GroupDelivery};

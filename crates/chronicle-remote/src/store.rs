@@ -190,6 +190,14 @@ impl EventStore for RemoteStore {
         answer.await.unwrap_or_else(|e| Health { live: false, ready: false, detail: format!("remote {} unreachable: {e}", self.base) })
     }
 
+    async fn export_log(&self, range: chronicle_core::ExportRange) -> Result<chronicle_core::LogReader> {
+        self.export(range).await
+    }
+
+    async fn import_log(&self, items: Vec<chronicle_core::LogItem>) -> Result<()> {
+        self.import(items).await
+    }
+
     async fn metrics(&self) -> StoreMetrics {
         let text = match self.request(Method::GET, &["metrics"]).send().await {
             Ok(r) => r.text().await.unwrap_or_default(),

@@ -34,7 +34,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, groups, listing, ops, publish, retention, streams, subscribe, ws};
+use routes::{events, groups, listing, ops, publish, retention, streams, subscribe, transfer, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -182,6 +182,8 @@ impl Server {
             .routes(routes!(ops::audit))
             .routes(routes!(ops::scavenge))
             .routes(routes!(retention::run))
+            .routes(routes!(transfer::export))
+            .routes(routes!(transfer::import))
             .routes(routes!(publish::status))
             .routes(routes!(publish::dlq))
             .routes(routes!(publish::replay))

@@ -9,4 +9,5 @@ pub(crate) mod pump;
 pub(crate) mod retention;
 pub(crate) mod streams;
 pub(crate) mod subscribe;
+pub(crate) mod transfer;
 pub(crate) mod ws;
