@@ -55,6 +55,8 @@ fn quick_json_has_the_contracted_shape() {
         "consumer-group",
         "retention",
         "retention-append",
+        "backup",
+        "restore",
     ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }

@@ -289,3 +289,37 @@ async fn backup_and_migrate_through_a_server() {
     let out = ok(&run(w, &["migrate", "--from", "remote.toml", "--to", "copy.toml", "--verify"]));
     assert!(out.contains("verified: 12 positions"), "{out}");
 }
+
+/// `migrate --follow`: the target keeps up with a live source until the
+/// command is stopped (SIGTERM), then `--verify` checks the cut-over copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_follow_tracks_a_live_source_until_stopped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let source = chronicle::open(&file_config(&w.join("source"))).await.unwrap();
+    transfer::build(&source).await;
+    write_config(&w.join("from.toml"), &file_config(&w.join("source")));
+    write_config(&w.join("to.toml"), &file_config(&w.join("target")));
+    let child = Command::new(BIN)
+        .args(["migrate", "--from", "from.toml", "--to", "to.toml", "--follow", "--verify"])
+        .current_dir(w)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = StreamId::new("late-1").unwrap();
+    for n in 0..5 {
+        source.append(&s, ExpectedVersion::Any, vec![NewEvent::json("Late", &serde_json::json!({"n": n})).unwrap()]).await.unwrap();
+    }
+    let head = source.head().await.unwrap();
+    let target = chronicle::open_read_only(&file_config(&w.join("target"))).await.unwrap();
+    served::wait(30, "the follower to copy the late events", async || target.head().await.unwrap_or(0) == head).await;
+    let stopped = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("through position {head}")) && text.contains("verified: 17 positions"),
+        "{text}"
+    );
+}

@@ -53,6 +53,9 @@ fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
         "group" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.-]+$", "description": description}),
         "sink" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9-]+$", "description": description}),
         "from" => json!({"type": "integer", "minimum": if streaming { 1 } else { 0 }, "maximum": u64::MAX}),
+        "after" | "through" if path == "/admin/export" => {
+            json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": description})
+        }
         "limit" => match path {
             "/streams" => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
             "/audit" => json!({"type": "integer", "minimum": 1, "maximum": 10000}),

@@ -4,7 +4,7 @@
 
 use super::{CliError, CliResult, output};
 use chronicle::{Config, Timestamp, open, open_read_only};
-use chronicle_backup::{BackupOptions, CopyOptions, Progress, RestoreOptions, Until};
+use chronicle_backup::{BackupOptions, CopyOptions, CopyReport, Progress, RestoreOptions, Until};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -48,6 +48,10 @@ pub(crate) struct MigrateArgs {
     /// Then compare both stores position by position; exit 1 naming the first difference.
     #[arg(long)]
     verify: bool,
+    /// After the copy, keep copying what the source stores (every second) until interrupted
+    /// (Ctrl-C / SIGTERM): the target follows a live source up to the cut-over.
+    #[arg(long)]
+    follow: bool,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -119,6 +123,24 @@ pub(crate) async fn restore(config: &Config, args: RestoreArgs) -> CliResult {
     Ok(output::print(text.as_bytes())?)
 }
 
+/// Copies what the source stores from now on, once a second, until
+/// Ctrl-C or SIGTERM; the report covers everything copied.
+async fn follow(source: &dyn chronicle::EventStore, target: &dyn chronicle::EventStore, mut report: CopyReport) -> CliResult<CopyReport> {
+    eprintln!("following the source (Ctrl-C to stop): through position {}", report.through);
+    let mut stop = std::pin::pin!(super::serve::shutdown_signal());
+    loop {
+        tokio::select! {
+            () = &mut stop => return Ok(report),
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let more = chronicle_backup::copy(source, target, CopyOptions::default(), Box::new(|_, _| {})).await?;
+        if more.through > report.through {
+            eprintln!("through position {}", more.through);
+        }
+        (report.items, report.through) = (report.items + more.items, more.through);
+    }
+}
+
 pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     let (from, to) = (Config::from_file(&args.from)?, Config::from_file(&args.to)?);
     if from.backend == to.backend && from.backend == chronicle::BackendKind::File && from.data_dir == to.data_dir {
@@ -128,7 +150,10 @@ pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     let (bar, progress) = progress_bar("migrating");
     let report = chronicle_backup::copy(&*source, &*target, CopyOptions::default(), progress).await;
     bar.finish_and_clear();
-    let report = report?;
+    let mut report = report?;
+    if args.follow {
+        report = follow(&*source, &*target, report).await?;
+    }
     let verified = if args.verify {
         let (bar, progress) = progress_bar("verifying");
         let checked = chronicle_backup::verify(&*source, &*target, progress).await;

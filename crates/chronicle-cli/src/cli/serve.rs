@@ -38,7 +38,7 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod append;
+mod backup;
 mod groups;
 mod http;
 mod mixed;
@@ -23,7 +24,7 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 14] = [
+const WORKLOADS: [&str; 15] = [
     "append",
     "read-stream",
     "replay",
@@ -38,11 +39,12 @@ const WORKLOADS: [&str; 14] = [
     "publish",
     "consumer-group",
     "retention",
+    "backup",
 ];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, retention, publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
+    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, retention, backup (file; with CHRONICLE_DATABASE_URL also a migration into PostgreSQL), publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -189,6 +191,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             "publish" => results.extend(publish::run(&target, q, args.events).await?),
             "consumer-group" => results.push(groups::run(&target, q, args.events).await?),
             "retention" => results.extend(retention::run(&target, q, args.events).await?),
+            "backup" => results.extend(backup::run(&target, q, args.events).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
