@@ -17,6 +17,10 @@ pub struct BackupOptions {
     pub incremental: bool,
     /// The source's backend name, recorded in the manifest.
     pub source: String,
+    /// The file engine's data directory: copy its segment and index files
+    /// as they are (a file-level part) instead of exporting items. Works
+    /// next to a running writer.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Progress of a long operation: positions done of the total.
@@ -58,12 +62,25 @@ pub async fn backup(store: std::sync::Arc<dyn EventStore>, dir: &Path, options: 
         }
         None => Manifest::new(),
     };
+    if let Some(last) = manifest.parts.last()
+        && last.files.is_some() != options.data_dir.is_some()
+    {
+        let held = if last.files.is_some() { "file-level" } else { "item" };
+        return Err(BackupError::Mixed { dir: dir.to_owned(), held });
+    }
     let (after, through) = (manifest.through(), store.head().await?);
     if after > through {
         return Err(BackupError::OutOfRange(format!(
             "the backup in {} reaches position {after} but the store's head is {through}: it is a backup of another store",
             dir.display()
         )));
+    }
+    if let Some(data_dir) = &options.data_dir {
+        let part = crate::files::copy_part(&manifest, dir, data_dir, &options.source).await?;
+        let mut manifest = manifest;
+        manifest.parts.push(part.clone());
+        manifest.save(dir)?;
+        return Ok(part);
     }
     let reader = store.export_log(ExportRange { after, through }).await?;
     let part = new_part(manifest.next_file(), &options.source, after, through);

@@ -28,6 +28,15 @@ pub enum BackupError {
         /// The directory.
         dir: PathBuf,
     },
+    /// A backup into a directory that holds parts of the other kind
+    /// (file-level parts of the file engine, item parts of other backends).
+    #[error("{} holds a backup of another kind ({held} parts): back this store up into another directory", dir.display())]
+    Mixed {
+        /// The directory.
+        dir: PathBuf,
+        /// What it holds (`file-level` or `item`).
+        held: &'static str,
+    },
     /// A restore into a store that holds something.
     #[error("the target store is not empty (head {head}{more}): restore only into an empty store")]
     TargetNotEmpty {

@@ -19,6 +19,7 @@
 mod backup;
 mod copy;
 mod error;
+mod files;
 pub mod manifest;
 mod parts;
 mod pit;
@@ -27,6 +28,6 @@ mod restore;
 pub use backup::{BackupOptions, Progress, backup};
 pub use copy::{CopyOptions, CopyReport, Transform, VerifyReport, copy, copy_through, unchanged, verify, verify_through};
 pub use error::{BackupError, Result};
-pub use manifest::{Manifest, Part};
+pub use manifest::{Manifest, Part, PartFile};
 pub use pit::Until;
 pub use restore::{RestoreOptions, RestoreReport, ensure_empty, restore};

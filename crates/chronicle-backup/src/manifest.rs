@@ -5,6 +5,8 @@
 //! DIR/manifest.json                  {"format": "chronicle-backup", "version": 1, "parts": [part, …]}
 //! DIR/part-000001.ndjson.zst         zstd(one LogItem JSON line per item) — the full backup
 //! DIR/part-000002.ndjson.zst         what came after the previous part (--incremental)
+//! DIR/part-000003/segments/…, index/… a file-level part (file engine): segments and index files
+//!                                    as they are, only those earlier parts do not hold
 //! ```
 //!
 //! A part holds the log items of `(after, through]` in order, then the
@@ -62,9 +64,26 @@ pub struct Part {
     pub first_recorded_at: Option<Timestamp>,
     /// Commit time of the part's last event, if it has any.
     pub last_recorded_at: Option<Timestamp>,
-    /// Size of the file.
+    /// Size of the file (of the files it copied, for a file-level part).
     pub bytes: u64,
-    /// SHA-256 of the file, hex.
+    /// SHA-256 of the file, hex (empty for a file-level part: each file has its own).
+    pub sha256: String,
+    /// A file-level part (the file engine's segments and index files, in
+    /// the directory `file`): the files it copied. Files an earlier part
+    /// holds unchanged are not copied again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<PartFile>>,
+}
+
+/// One file of a file-level part.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartFile {
+    /// Path inside the part's directory (`segments/NNNNNNNN.seg`, `index/NNNNNNNN.idx`).
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// SHA-256, hex.
     pub sha256: String,
 }
 
@@ -119,6 +138,16 @@ impl Manifest {
     /// The name of the next part's file.
     pub fn next_file(&self) -> String {
         format!("part-{:06}.ndjson.zst", self.parts.len() + 1)
+    }
+
+    /// The name of the next part's directory (a file-level part).
+    pub fn next_dir(&self) -> String {
+        format!("part-{:06}", self.parts.len() + 1)
+    }
+
+    /// The SHA-256 of the latest copy of file `name` the parts hold.
+    pub fn held(&self, name: &str) -> Option<String> {
+        self.parts.iter().rev().filter_map(|p| p.files.as_ref()).flatten().find(|f| f.name == name).map(|f| f.sha256.clone())
     }
 
     /// Commit time of the backup's first event.

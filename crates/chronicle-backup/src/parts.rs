@@ -94,8 +94,12 @@ impl PartWriter {
     }
 }
 
-/// Checks a part's size and checksum against its manifest entry.
+/// Checks a part's size and checksum against its manifest entry (each
+/// file of a file-level part).
 pub(crate) fn check(dir: &Path, part: &Part) -> Result<()> {
+    if let Some(files) = &part.files {
+        return crate::files::check(dir, part, files);
+    }
     let path = dir.join(&part.file);
     let damaged = |reason: String| BackupError::Damaged { file: path.clone(), reason };
     let mut file = File::open(&path).map_err(|e| damaged(format!("cannot be opened ({e})")))?;
@@ -164,5 +168,6 @@ pub(crate) fn new_part(file: String, source: &str, after: u64, through: u64) -> 
         last_recorded_at: None,
         bytes: 0,
         sha256: String::new(),
+        files: None,
     }
 }

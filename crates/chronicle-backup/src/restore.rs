@@ -1,13 +1,14 @@
 //! `restore`: a backup (or a point in it) into an empty store, with the
 //! same positions, versions, ids and times.
 
+use crate::files::Assembled;
 use crate::{
     BackupError, Progress, Result,
     manifest::{Manifest, Part},
     parts::{PartReader, check},
     pit::{PointInTime, Until},
 };
-use chronicle_core::{EventStore, ExportRange, LogItem};
+use chronicle_core::{EventStore, ExportRange, LogItem, LogReader};
 use std::{path::Path, sync::Arc};
 use tokio::sync::mpsc;
 
@@ -46,6 +47,8 @@ fn chosen(dir: &Path, manifest: &Manifest, until: Until) -> Result<Vec<Part>> {
         Until::Position(n) if n > through => {
             return Err(BackupError::OutOfRange(format!("position {n} is past the backup's last position {through} ({})", dir.display())));
         }
+        // File-level parts record no first time: checked on the restored files.
+        Until::Time(_) if manifest.parts.iter().any(|p| p.files.is_some()) => {}
         Until::Time(t) => match manifest.first_recorded_at() {
             Some(first) if t < first => {
                 return Err(BackupError::OutOfRange(format!("{t} is before the backup's first event (recorded at {first})")));
@@ -93,49 +96,101 @@ pub async fn restore(dir: &Path, target: Arc<dyn EventStore>, options: RestoreOp
         Until::Position(n) => n,
         _ => manifest.through(),
     };
-    let (tx, mut rx) = mpsc::channel::<Result<Vec<LogItem>>>(4);
-    let (read_dir, read_parts, batch) = (dir.to_owned(), parts.clone(), options.batch.max(1));
-    let reading = tokio::task::spawn_blocking(move || read_batches(&read_dir, &read_parts, options.until, batch, &tx));
     let mut report = RestoreReport { parts: parts.len(), ..RestoreReport::default() };
-    while let Some(items) = rx.recv().await {
-        let items = items?;
-        let last = items.iter().rev().find_map(LogItem::position);
-        report.items += items.len() as u64;
-        target.import_log(items).await?;
-        if let Some(last) = last {
-            progress(last, total);
+    let mut filter = PointInTime::new(options.until);
+    let mut batch = Vec::with_capacity(options.batch.max(1));
+    // File-level parts are laid over each other and read as one store (the
+    // latest copy of each segment wins); item parts are read one by one.
+    let sources: Vec<&[Part]> = match parts.first() {
+        Some(p) if p.files.is_some() => vec![&parts[..]],
+        _ => parts.chunks(1).collect(),
+    };
+    for source in sources {
+        let mut items = items_of(dir, source, options.until).await?;
+        while let Some(item) = items.next().await {
+            if let Some(item) = filter.admit(item?) {
+                batch.push(item);
+            }
+            if batch.len() >= options.batch.max(1) {
+                import(&*target, &mut batch, &mut report, &mut progress, total).await?;
+            }
         }
     }
-    drop(reading);
+    import(&*target, &mut batch, &mut report, &mut progress, total).await?;
     report.head = target.head().await?;
     Ok(report)
 }
 
-fn read_batches(dir: &Path, parts: &[Part], until: Until, batch: usize, tx: &mpsc::Sender<Result<Vec<LogItem>>>) {
-    let mut filter = PointInTime::new(until);
-    let mut items = Vec::with_capacity(batch);
-    let send = |items: Vec<LogItem>| tx.blocking_send(Ok(items)).is_ok();
-    for part in parts {
-        let mut reader = match PartReader::open(dir, part) {
-            Ok(reader) => reader,
-            Err(e) => return drop(tx.blocking_send(Err(e))),
-        };
-        loop {
-            match reader.next_item() {
-                Ok(Some(item)) => {
-                    if let Some(item) = filter.admit(item) {
-                        items.push(item);
-                    }
-                    if items.len() >= batch && !send(std::mem::replace(&mut items, Vec::with_capacity(batch))) {
-                        return;
-                    }
+/// Writes `batch` (emptied) into `target`.
+async fn import(
+    target: &dyn EventStore,
+    batch: &mut Vec<LogItem>,
+    report: &mut RestoreReport,
+    progress: &mut Progress,
+    total: u64,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let items = std::mem::take(batch);
+    let last = items.iter().rev().find_map(LogItem::position);
+    report.items += items.len() as u64;
+    target.import_log(items).await?;
+    if let Some(last) = last {
+        progress(last, total);
+    }
+    Ok(())
+}
+
+/// The items of `parts`, in order: file-level parts exported from the
+/// store they assemble into, or one item part read from its file on a
+/// thread of its own.
+async fn items_of(dir: &Path, parts: &[Part], until: Until) -> Result<PartItems> {
+    let (Some(first), Some(part)) = (parts.first(), parts.last()) else { return Ok(PartItems::Lines(mpsc::channel(1).1)) };
+    if part.files.is_some() {
+        let assembled = Assembled::new(dir, &parts.iter().collect::<Vec<_>>())?;
+        let store = chronicle_file::FileStore::open_read_only(assembled.path(), chronicle_file::FileOptions::default())?;
+        if let Until::Time(t) = until {
+            match crate::files::first_recorded_at(&store).await? {
+                Some(first) if t < first => {
+                    return Err(BackupError::OutOfRange(format!("{t} is before the backup's first event (recorded at {first})")));
                 }
-                Ok(None) => break,
-                Err(e) => return drop(tx.blocking_send(Err(e))),
+                None => return Err(BackupError::OutOfRange("the backup holds no event to restore to a time".into())),
+                Some(_) => {}
             }
         }
+        let reader = store.export_log(ExportRange { after: first.after, through: part.through }).await?;
+        return Ok(PartItems::Files { reader, _store: store, _assembled: assembled });
     }
-    if !items.is_empty() {
-        send(items);
+    let (tx, rx) = mpsc::channel(4096);
+    let (dir, part) = (dir.to_owned(), part.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut file = match PartReader::open(&dir, &part) {
+            Ok(file) => file,
+            Err(e) => return drop(tx.blocking_send(Err(e))),
+        };
+        while let Some(item) = file.next_item().transpose() {
+            if tx.blocking_send(item).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(PartItems::Lines(rx))
+}
+
+/// A part's items, and what must live while they are read.
+enum PartItems {
+    /// Exported from the assembled file store.
+    Files { reader: LogReader, _store: chronicle_file::FileStore, _assembled: Assembled },
+    /// Read from the part's file.
+    Lines(mpsc::Receiver<Result<LogItem>>),
+}
+
+impl PartItems {
+    async fn next(&mut self) -> Option<Result<LogItem>> {
+        match self {
+            Self::Files { reader, .. } => reader.next().await.map(|r| r.map_err(BackupError::from)),
+            Self::Lines(rx) => rx.recv().await,
+        }
     }
 }

@@ -241,13 +241,14 @@ async fn bad_input_is_one_line_and_writes_nothing() {
     let err = refused(&run(w, &["--data-dir", "fresh", "restore", "--from", "bk", "--to-time", "yesterday"]));
     assert!(err.contains("--to-time"), "{err}");
 
-    let part = w.join("bk/part-000001.ndjson.zst");
+    // The file engine's backup: its segment files as they are, each checked.
+    let part = w.join("bk/part-000001/segments/00000001.seg");
     let mut bytes = std::fs::read(&part).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&part, bytes).unwrap();
     let err = refused(&run(w, &["--data-dir", "fresh", "restore", "--from", "bk"]));
-    assert!(err.contains("part-000001.ndjson.zst is damaged"), "{err}");
+    assert!(err.contains("part-000001/segments/00000001.seg is damaged"), "{err}");
     let fresh = chronicle::open(&file_config(&w.join("fresh"))).await.unwrap();
     assert_eq!(fresh.head().await.unwrap(), 0, "nothing was written");
     drop(fresh);
@@ -307,13 +308,22 @@ async fn migrate_follow_tracks_a_live_source_until_stopped() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let target = file_config(&w.join("target"));
+    // The target exists once the migration opened it; a read-only open then follows it.
+    let reaches = |n: u64| {
+        let target = target.clone();
+        async move || match chronicle::open_read_only(&target).await {
+            Ok(store) => store.head().await.unwrap_or(0) == n,
+            Err(_) => false,
+        }
+    };
+    served::wait(30, "the first copy", reaches(12)).await;
     let s = StreamId::new("late-1").unwrap();
     for n in 0..5 {
         source.append(&s, ExpectedVersion::Any, vec![NewEvent::json("Late", &serde_json::json!({"n": n})).unwrap()]).await.unwrap();
     }
     let head = source.head().await.unwrap();
-    let target = chronicle::open_read_only(&file_config(&w.join("target"))).await.unwrap();
-    served::wait(30, "the follower to copy the late events", async || target.head().await.unwrap_or(0) == head).await;
+    served::wait(30, "the follower to copy the late events", reaches(head)).await;
     let stopped = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(stopped.success());
     let out = child.wait_with_output().unwrap();

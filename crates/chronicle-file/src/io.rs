@@ -88,6 +88,11 @@ impl OsStorage {
         Ok(Self { dir, index_dir: data_dir.join("index") })
     }
 
+    /// Opens an existing segment for reading only (a copy next to a writer).
+    pub(crate) fn open_read_only(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        Ok(Arc::new(OsFile(File::open(self.path(segment_no))?)))
+    }
+
     fn path(&self, segment_no: u32) -> PathBuf {
         self.dir.join(format!("{segment_no:08}.seg"))
     }

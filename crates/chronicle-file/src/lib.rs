@@ -39,6 +39,7 @@
 
 mod block;
 mod compact;
+mod copy_files;
 mod export;
 pub mod fault;
 mod follower;
@@ -56,6 +57,7 @@ mod store;
 mod verify;
 mod writer;
 
+pub use copy_files::{CopiedFile, FilesCopy, copy_files, file_sha256};
 pub use io::{OsStorage, SegmentFile, Storage};
 mod maintenance;
 

@@ -81,23 +81,22 @@ fn json<T: serde::Serialize>(value: &T) -> CliResult<String> {
 pub(crate) async fn backup(config: &Config, args: BackupArgs) -> CliResult {
     let store = open_read_only(config).await?;
     let (bar, progress) = progress_bar("backing up");
-    let options = BackupOptions { incremental: args.incremental, source: config.backend.to_string() };
+    // The file engine's files are copied as they are; other backends export items.
+    let data_dir = (config.backend == chronicle::BackendKind::File).then(|| config.data_dir.clone());
+    let options = BackupOptions { incremental: args.incremental, source: config.backend.to_string(), data_dir };
     let part = chronicle_backup::backup(store, &args.to, options, progress).await;
     bar.finish_and_clear();
     let part = part?;
     let text = if args.json {
         json(&part)?
     } else {
-        format!(
-            "ok: {} holds positions {}..={} ({} positions, {} items, {} bytes) in {}\n",
-            part.file,
-            part.after + 1,
-            part.through,
-            part.events,
-            part.items,
-            part.bytes,
-            args.to.display()
-        )
+        let what = match &part.files {
+            Some(files) => format!("{} files", files.len()),
+            None => format!("{} items", part.items),
+        };
+        let span =
+            if part.through > part.after { format!("positions {}..={}", part.after + 1, part.through) } else { "nothing new".into() };
+        format!("ok: {} holds {span} ({what}, {} bytes) in {}\n", part.file, part.bytes, args.to.display())
     };
     Ok(output::print(text.as_bytes())?)
 }
