@@ -8,7 +8,7 @@ use crate::{
     append::{StreamRow, lock_streams, status_code},
     col, db_error,
 };
-use chronicle_core::{Error, LogItem, RecordedEvent, Result, StreamId, StreamMetadata, StreamStatus, Uuid};
+use chronicle_core::{Error, LogItem, RecordedEvent, Result, StreamId, StreamMetadata, StreamStatus};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
@@ -54,11 +54,9 @@ impl PgStore {
         let head_row = tx.query_one(&format!("SELECT position, recorded_at FROM {s}.head FOR UPDATE"), &[]).await.map_err(db_error)?;
         let (head, mut last_time) = (col::<i64>(&head_row, 0)? as u64, col::<i64>(&head_row, 1)?);
         let mut names: Vec<String> = items.iter().filter_map(stream_of).map(|s| s.to_string()).collect();
-        let ids: Vec<Uuid> = items.iter().filter_map(|i| if let LogItem::Event(e) = i { Some(e.event_id) } else { None }).collect();
-        let (locked, found) = lock_streams(&tx, &s, &mut names, &ids).await?;
-        if let Some(row) = found.first() {
-            return Err(Error::DuplicateEventId { event_id: col(row, 0)? });
-        }
+        // An id stored already fails the insert (the unique index), which
+        // rolls everything back: no look-up of every id first.
+        let (locked, _) = lock_streams(&tx, &s, &mut names, &[]).await?;
         let mut streams: HashMap<String, Stream> = locked.into_iter().map(|(k, row)| (k, Stream { row, touched: false })).collect();
         let mut rows = Rows::default();
         let mut next = head + 1;

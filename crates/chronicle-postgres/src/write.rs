@@ -162,6 +162,18 @@ pub(crate) async fn insert_exact(tx: &Transaction<'_>, s: &str, events: &[chroni
         &c.actor_id,
         &c.tags,
     ];
-    tx.execute(&sql, &params).await.map_err(db_error)?;
-    Ok(())
+    // A savepoint, so that after an id stored already fails the insert the
+    // transaction can still say which one (the caller then rolls back).
+    tx.batch_execute("SAVEPOINT import_events").await.map_err(db_error)?;
+    match tx.execute(&sql, &params).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "23505" && d.constraint() == Some("events_event_id_key")) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT import_events").await.map_err(db_error)?;
+            let sql = format!("SELECT event_id FROM {s}.events WHERE event_id = ANY($1) LIMIT 1");
+            let row = tx.query_opt(&sql, &[&c.id]).await.map_err(db_error)?;
+            let event_id = row.map(|r| crate::col::<Uuid>(&r, 0)).transpose()?.unwrap_or_default();
+            Err(Error::DuplicateEventId { event_id })
+        }
+        Err(e) => Err(db_error(e)),
+    }
 }
