@@ -91,7 +91,7 @@ fn copy_one(from: &Path, to: &Path, name: &str) -> Result<CopiedFile> {
 /// an earlier copy holds; only those are hashed before copying), then the
 /// tail segment up to its last committed block (a block being written is
 /// left out).
-pub fn copy_files(data_dir: &Path, dest: &Path, known: &dyn Fn(&str) -> Option<String>) -> Result<FilesCopy> {
+pub fn copy_files(data_dir: &Path, dest: &Path, known: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<FilesCopy> {
     let storage = OsStorage::new(data_dir).map_err(io(format!("opening {}/segments", data_dir.display())))?;
     let segments = storage.list().map_err(io(format!("listing {}/segments", data_dir.display())))?;
     let Some((&tail, sealed)) = segments.split_last() else {
@@ -101,22 +101,29 @@ pub fn copy_files(data_dir: &Path, dest: &Path, known: &dyn Fn(&str) -> Option<S
         std::fs::create_dir_all(dest.join(sub)).map_err(io(format!("creating {}/{sub}", dest.display())))?;
     }
     let mut out = FilesCopy::default();
-    for no in sealed {
-        for name in [format!("segments/{no:08}.seg"), format!("index/{no:08}.idx")] {
-            let from = data_dir.join(&name);
-            if !from.exists() {
-                continue; // an index file not written yet: the restored store writes it
-            }
-            if let Some(held) = known(&name) {
-                let (sha, bytes) = file_sha256(&from)?;
-                if sha == held {
-                    out.kept.push(CopiedFile { name, bytes, sha256: sha });
-                    continue;
-                }
-            }
-            out.copied.push(copy_one(&from, &dest.join(&name), &name)?);
+    let mut names: Vec<String> = sealed.iter().flat_map(|no| [format!("segments/{no:08}.seg"), format!("index/{no:08}.idx")]).collect();
+    // Largest first, so that alternating between the threads balances them.
+    names.sort_by_key(|name| std::cmp::Reverse(std::fs::metadata(data_dir.join(name)).map_or(0, |m| m.len())));
+    // Hashing is the CPU part of a copy: two threads, each every other file.
+    let halves = std::thread::scope(|scope| {
+        let half = |parity: usize| {
+            let names = &names;
+            scope.spawn(move || {
+                let mine = names.iter().skip(parity).step_by(2);
+                mine.map(|name| copy_sealed(data_dir, dest, name, known)).collect::<Result<Vec<_>>>()
+            })
+        };
+        let (even, odd) = (half(0), half(1));
+        [even.join(), odd.join()]
+    });
+    for half in halves {
+        let copied = half.map_err(|_| Error::io("copying segments", std::io::Error::other("a copying thread panicked")))??;
+        for (file, kept) in copied.into_iter().flatten() {
+            if kept { out.kept.push(file) } else { out.copied.push(file) }
         }
     }
+    out.copied.sort_by(|a, b| a.name.cmp(&b.name));
+    out.kept.sort_by(|a, b| a.name.cmp(&b.name));
     let (tail_file, through, last_recorded_at) = committed_tail(&storage, tail)?;
     let name = format!("segments/{tail:08}.seg");
     let to = dest.join(&name);
@@ -128,6 +135,28 @@ pub fn copy_files(data_dir: &Path, dest: &Path, known: &dyn Fn(&str) -> Option<S
     }
     (out.through, out.last_recorded_at) = (through, last_recorded_at);
     Ok(out)
+}
+
+/// Copies one file of a sealed segment, unless `known` holds it with the
+/// same SHA-256: `(file, kept)`, or `None` when it does not exist (an
+/// index file not written yet: the restored store writes it).
+fn copy_sealed(
+    data_dir: &Path,
+    dest: &Path,
+    name: &str,
+    known: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Option<(CopiedFile, bool)>> {
+    let from = data_dir.join(name);
+    if !from.exists() {
+        return Ok(None);
+    }
+    if let Some(held) = known(name) {
+        let (sha, bytes) = file_sha256(&from)?;
+        if sha == held {
+            return Ok(Some((CopiedFile { name: name.to_owned(), bytes, sha256: sha }, true)));
+        }
+    }
+    copy_one(&from, &dest.join(name), name).map(|f| Some((f, false)))
 }
 
 /// The tail segment's committed bytes, the last position they hold and
