@@ -17,10 +17,11 @@ pub struct BackupOptions {
     pub incremental: bool,
     /// The source's backend name, recorded in the manifest.
     pub source: String,
-    /// The file engine's data directory: copy its segment and index files
-    /// as they are (a file-level part) instead of exporting items. Works
-    /// next to a running writer.
-    pub data_dir: Option<PathBuf>,
+    /// The file engine's data directory (and archive directory, if it
+    /// archives): copy its segment and index files as they are (a
+    /// file-level part) instead of exporting items. Works next to a
+    /// running writer.
+    pub data_dir: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 /// Progress of a long operation: positions done of the total.

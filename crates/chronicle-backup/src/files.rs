@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 /// `dir`. The manifest records the commit time of the part's last event
 /// (from the tail segment); the first event's, which only a point-in-time
 /// restore needs, is read from the restored files then.
-pub(crate) async fn copy_part(manifest: &Manifest, dir: &Path, data_dir: &Path, source: &str) -> Result<Part> {
+pub(crate) async fn copy_part(manifest: &Manifest, dir: &Path, data: &(PathBuf, Option<PathBuf>), source: &str) -> Result<Part> {
     let name = manifest.next_dir();
-    let (part_dir, from, holds) = (dir.join(&name), data_dir.to_owned(), manifest.clone());
+    let (part_dir, (from, archive), holds) = (dir.join(&name), data.clone(), manifest.clone());
     let copy = tokio::task::spawn_blocking(move || {
-        let copied = chronicle_file::copy_files(&from, &part_dir, &|n| holds.held(n));
+        let copied = chronicle_file::copy_files(&from, archive.as_deref(), &part_dir, &|n| holds.held(n));
         if copied.is_err() {
             let _ = std::fs::remove_dir_all(&part_dir);
         }

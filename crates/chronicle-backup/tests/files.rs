@@ -47,7 +47,7 @@ async fn incremental_file_level_backups_restore_whole_and_to_a_point() {
     for n in 0..300 {
         store.append(&trim, Ev::Any, vec![event("Filler", n)]).await.unwrap();
     }
-    let options = || BackupOptions { incremental: true, source: "file".into(), data_dir: Some(data.clone()) };
+    let options = || BackupOptions { incremental: true, source: "file".into(), data_dir: Some((data.clone(), None)) };
     let dir = work.path().join("bk");
     let first = backup(store.clone(), &dir, options(), quiet()).await.unwrap();
     let first_files = first.files.as_ref().unwrap().len();

@@ -76,3 +76,27 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
         Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
+
+/// Parses `30d`, `12h`, `15m`, `45s`, `2w` (a positive whole number and a unit).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(chronicle_core::parse_duration("30d"), Some(Duration::from_secs(30 * 86_400)));
+/// assert_eq!(chronicle_core::parse_duration("0h"), None);
+/// assert_eq!(chronicle_core::parse_duration("soon"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let n: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(seconds).map(std::time::Duration::from_secs)
+}

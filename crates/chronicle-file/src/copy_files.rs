@@ -15,7 +15,7 @@ use ring::digest::{Context, SHA256};
 use std::{
     fs::File,
     io::{Read, Write},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 /// One file of a copy, by its path relative to the data directory.
@@ -91,8 +91,16 @@ fn copy_one(from: &Path, to: &Path, name: &str) -> Result<CopiedFile> {
 /// an earlier copy holds; only those are hashed before copying), then the
 /// tail segment up to its last committed block (a block being written is
 /// left out).
-pub fn copy_files(data_dir: &Path, dest: &Path, known: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<FilesCopy> {
-    let storage = OsStorage::new(data_dir).map_err(io(format!("opening {}/segments", data_dir.display())))?;
+/// Segments archived to `archive` (`[file] archive_dir`) are copied from
+/// there, under the same names.
+pub fn copy_files(
+    data_dir: &Path,
+    archive: Option<&Path>,
+    dest: &Path,
+    known: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<FilesCopy> {
+    let storage =
+        OsStorage::new(data_dir).and_then(|s| s.with_archive(archive)).map_err(io(format!("opening {}/segments", data_dir.display())))?;
     let segments = storage.list().map_err(io(format!("listing {}/segments", data_dir.display())))?;
     let Some((&tail, sealed)) = segments.split_last() else {
         return Err(Error::invalid("data_dir", format!("no Chronicle store at {}", data_dir.display())));
@@ -101,16 +109,23 @@ pub fn copy_files(data_dir: &Path, dest: &Path, known: &(dyn Fn(&str) -> Option<
         std::fs::create_dir_all(dest.join(sub)).map_err(io(format!("creating {}/{sub}", dest.display())))?;
     }
     let mut out = FilesCopy::default();
-    let mut names: Vec<String> = sealed.iter().flat_map(|no| [format!("segments/{no:08}.seg"), format!("index/{no:08}.idx")]).collect();
+    // (name in the copy, where it is now): segments and index files may be archived.
+    let mut names: Vec<(String, PathBuf)> = sealed
+        .iter()
+        .flat_map(|&no| {
+            let index = Some(storage.index_path(no)).filter(|p| p.exists()).or_else(|| storage.archived_index_path(no));
+            [(format!("segments/{no:08}.seg"), storage.path(no)), (format!("index/{no:08}.idx"), index.unwrap_or_default())]
+        })
+        .collect();
     // Largest first, so that alternating between the threads balances them.
-    names.sort_by_key(|name| std::cmp::Reverse(std::fs::metadata(data_dir.join(name)).map_or(0, |m| m.len())));
+    names.sort_by_key(|(_, from)| std::cmp::Reverse(std::fs::metadata(from).map_or(0, |m| m.len())));
     // Hashing is the CPU part of a copy: two threads, each every other file.
     let halves = std::thread::scope(|scope| {
         let half = |parity: usize| {
             let names = &names;
             scope.spawn(move || {
                 let mine = names.iter().skip(parity).step_by(2);
-                mine.map(|name| copy_sealed(data_dir, dest, name, known)).collect::<Result<Vec<_>>>()
+                mine.map(|(name, from)| copy_sealed(from, dest, name, known)).collect::<Result<Vec<_>>>()
             })
         };
         let (even, odd) = (half(0), half(1));
@@ -141,22 +156,21 @@ pub fn copy_files(data_dir: &Path, dest: &Path, known: &(dyn Fn(&str) -> Option<
 /// same SHA-256: `(file, kept)`, or `None` when it does not exist (an
 /// index file not written yet: the restored store writes it).
 fn copy_sealed(
-    data_dir: &Path,
+    from: &Path,
     dest: &Path,
     name: &str,
     known: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Option<(CopiedFile, bool)>> {
-    let from = data_dir.join(name);
-    if !from.exists() {
+    if from.as_os_str().is_empty() || !from.exists() {
         return Ok(None);
     }
     if let Some(held) = known(name) {
-        let (sha, bytes) = file_sha256(&from)?;
+        let (sha, bytes) = file_sha256(from)?;
         if sha == held {
             return Ok(Some((CopiedFile { name: name.to_owned(), bytes, sha256: sha }, true)));
         }
     }
-    copy_one(&from, &dest.join(name), name).map(|f| Some((f, false)))
+    copy_one(from, &dest.join(name), name).map(|f| Some((f, false)))
 }
 
 /// The tail segment's committed bytes, the last position they hold and

@@ -70,14 +70,33 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn discard_staged(&self) -> io::Result<()> {
         Ok(())
     }
+    /// Copies sealed segment `segment_no` (and its index file) into the
+    /// archive directory, durably, and opens the archived copy; the local
+    /// files stay until [`Storage::drop_local`]. Storage without an archive
+    /// answers `Unsupported`.
+    fn archive(&self, _segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this storage has no archive directory"))
+    }
+    /// Removes the local files of an archived segment.
+    fn drop_local(&self, _segment_no: u32) -> io::Result<()> {
+        Ok(())
+    }
+    /// Whether segment `segment_no` lives in the archive directory.
+    fn is_archived(&self, _segment_no: u32) -> bool {
+        false
+    }
 }
 
 /// Segment files in `DIR/segments/NNNNNNNN.seg`, their index files in
-/// `DIR/index/NNNNNNNN.idx`.
+/// `DIR/index/NNNNNNNN.idx`; with an archive directory, sealed segments
+/// moved there live in `ARCHIVE/segments/` and `ARCHIVE/index/` (see
+/// `archive.rs`).
 #[derive(Debug, Clone)]
 pub struct OsStorage {
     dir: PathBuf,
     index_dir: PathBuf,
+    /// `ARCHIVE/segments` and `ARCHIVE/index`, when archiving.
+    archive: Option<(PathBuf, PathBuf)>,
 }
 
 impl OsStorage {
@@ -85,7 +104,19 @@ impl OsStorage {
     pub fn new(data_dir: &Path) -> io::Result<Self> {
         let dir = data_dir.join("segments");
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, index_dir: data_dir.join("index") })
+        Ok(Self { dir, index_dir: data_dir.join("index"), archive: None })
+    }
+
+    /// The same storage, also finding (and, writable, moving) sealed
+    /// segments in `archive` (created if missing).
+    pub fn with_archive(mut self, archive: Option<&Path>) -> io::Result<Self> {
+        if let Some(archive) = archive {
+            let (segments, index) = (archive.join("segments"), archive.join("index"));
+            std::fs::create_dir_all(&segments)?;
+            std::fs::create_dir_all(&index)?;
+            self.archive = Some((segments, index));
+        }
+        Ok(self)
     }
 
     /// Opens an existing segment for reading only (a copy next to a writer).
@@ -93,16 +124,46 @@ impl OsStorage {
         Ok(Arc::new(OsFile(File::open(self.path(segment_no))?)))
     }
 
-    fn path(&self, segment_no: u32) -> PathBuf {
+    pub(crate) fn local_path(&self, segment_no: u32) -> PathBuf {
         self.dir.join(format!("{segment_no:08}.seg"))
     }
 
-    fn staged_path(&self, segment_no: u32) -> PathBuf {
-        self.dir.join(format!("{segment_no:08}.seg.staged"))
+    pub(crate) fn archive_path(&self, segment_no: u32) -> Option<PathBuf> {
+        self.archive.as_ref().map(|(segments, _)| segments.join(format!("{segment_no:08}.seg")))
     }
 
-    fn index_path(&self, segment_no: u32) -> PathBuf {
+    /// Where segment `segment_no` is: local, else archived, else (a new
+    /// one) local.
+    pub(crate) fn path(&self, segment_no: u32) -> PathBuf {
+        let local = self.local_path(segment_no);
+        match self.archive_path(segment_no) {
+            Some(archived) if !local.exists() && archived.exists() => archived,
+            _ => local,
+        }
+    }
+
+    /// A staged replacement sits next to the segment it replaces (a rename
+    /// never crosses file systems).
+    fn staged_path(&self, segment_no: u32) -> PathBuf {
+        self.path(segment_no).with_extension("seg.staged")
+    }
+
+    pub(crate) fn index_path(&self, segment_no: u32) -> PathBuf {
         self.index_dir.join(format!("{segment_no:08}.idx"))
+    }
+
+    pub(crate) fn archived_index_path(&self, segment_no: u32) -> Option<PathBuf> {
+        self.archive.as_ref().map(|(_, index)| index.join(format!("{segment_no:08}.idx")))
+    }
+
+    /// The local segments directory.
+    pub(crate) fn local_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directories holding segments: local, then the archive's.
+    fn segment_dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.dir).chain(self.archive.as_ref().map(|(segments, _)| segments))
     }
 }
 
@@ -130,14 +191,17 @@ impl SegmentFile for OsFile {
 impl Storage for OsStorage {
     fn list(&self) -> io::Result<Vec<u32>> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(n) = name.strip_suffix(".seg").and_then(|n| n.parse().ok()) {
-                out.push(n);
+        for dir in self.segment_dirs() {
+            for entry in std::fs::read_dir(dir)? {
+                let name = entry?.file_name();
+                let name = name.to_string_lossy();
+                if let Some(n) = name.strip_suffix(".seg").and_then(|n| n.parse().ok()) {
+                    out.push(n);
+                }
             }
         }
         out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 
@@ -146,7 +210,7 @@ impl Storage for OsStorage {
     }
 
     fn create(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(self.path(segment_no))?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(self.local_path(segment_no))?;
         File::open(&self.dir)?.sync_all()?;
         Ok(Arc::new(OsFile(file)))
     }
@@ -157,11 +221,14 @@ impl Storage for OsStorage {
 
     fn read_index(&self, segment_no: u32, buf: &mut Vec<u8>) -> io::Result<bool> {
         buf.clear();
-        match File::open(self.index_path(segment_no)) {
-            Ok(mut file) => io::Read::read_to_end(&mut file, buf).map(|_| true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
+        for path in std::iter::once(self.index_path(segment_no)).chain(self.archived_index_path(segment_no)) {
+            match File::open(path) {
+                Ok(mut file) => return io::Read::read_to_end(&mut file, buf).map(|_| true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
+        Ok(false)
     }
 
     fn write_index(&self, segment_no: u32, bytes: &[u8]) -> io::Result<()> {
@@ -184,6 +251,9 @@ impl Storage for OsStorage {
     }
 
     fn remove_index(&self, segment_no: u32) -> io::Result<()> {
+        if let Some(archived) = self.archived_index_path(segment_no) {
+            remove_if_present(&archived)?;
+        }
         remove_if_present(&self.index_path(segment_no))?;
         File::open(&self.index_dir)
             .and_then(|d| d.sync_all())
@@ -204,19 +274,34 @@ impl Storage for OsStorage {
     }
 
     fn install_staged(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
-        std::fs::rename(self.staged_path(segment_no), self.path(segment_no))?;
-        File::open(&self.dir)?.sync_all()?;
+        let path = self.path(segment_no);
+        std::fs::rename(self.staged_path(segment_no), &path)?;
+        File::open(path.parent().unwrap_or(&self.dir))?.sync_all()?;
         self.open(segment_no)
     }
 
     fn discard_staged(&self) -> io::Result<()> {
-        for entry in std::fs::read_dir(&self.dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "staged") {
-                remove_if_present(&path)?;
+        for dir in self.segment_dirs() {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "staged" || e == "archiving") {
+                    remove_if_present(&path)?;
+                }
             }
         }
-        Ok(())
+        self.settle_archive()
+    }
+
+    fn archive(&self, segment_no: u32) -> io::Result<Arc<dyn SegmentFile>> {
+        crate::archive::copy_to_archive(self, segment_no)
+    }
+
+    fn drop_local(&self, segment_no: u32) -> io::Result<()> {
+        crate::archive::drop_local(self, segment_no)
+    }
+
+    fn is_archived(&self, segment_no: u32) -> bool {
+        self.archive_path(segment_no).is_some_and(|a| a.exists()) && !self.local_path(segment_no).exists()
     }
 }
 

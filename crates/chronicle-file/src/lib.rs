@@ -37,6 +37,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod archive;
 mod block;
 mod compact;
 mod copy_files;
@@ -57,6 +58,7 @@ mod store;
 mod verify;
 mod writer;
 
+pub use archive::ArchiveOptions;
 pub use copy_files::{CopiedFile, FilesCopy, copy_files, file_sha256};
 pub use io::{OsStorage, SegmentFile, Storage};
 mod maintenance;
@@ -64,7 +66,7 @@ mod maintenance;
 pub use chronicle_core::{ScavengeReport, VerifyOptions, VerifyReport};
 pub use maintenance::FileMaintenance;
 pub use store::{FileStats, FileStore};
-pub use verify::{verify, verify_with};
+pub use verify::{verify, verify_in, verify_with};
 
 use chronicle_core::AppendPipeline;
 
@@ -85,6 +87,8 @@ pub struct FileOptions {
     pub compress_sealed: bool,
     /// What every append goes through: validation limits and hooks.
     pub pipeline: AppendPipeline,
+    /// Move sealed segments to another directory once old enough (default: never).
+    pub archive: Option<ArchiveOptions>,
 }
 
 impl Default for FileOptions {
@@ -95,6 +99,7 @@ impl Default for FileOptions {
             segment_size_bytes: 64 * 1024 * 1024,
             compress_sealed: true,
             pipeline: AppendPipeline::default(),
+            archive: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! storage size, on a store this process serves or, when there is none,
 //! on the data directory itself.
 
-use crate::{FileOptions, FileStore, verify_with};
+use crate::{FileOptions, FileStore};
 use chronicle_core::{Maintenance, Result, ScavengeReport, StoreStats, VerifyOptions, VerifyReport};
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ impl FileMaintenance {
         let s = store.stats()?;
         let mut stats = StoreStats::new();
         stats.insert("data_dir".into(), self.dir.display().to_string().into());
+        if let Some(archive) = &self.options.archive {
+            stats.insert("archive_dir".into(), archive.dir.display().to_string().into());
+        }
         let pairs = [
             ("events", s.events),
             ("segments", s.segments as u64),
@@ -41,6 +44,9 @@ impl FileMaintenance {
             ("sealed_segments", s.sealed_segments as u64),
             ("compressed_segments", s.compressed_segments as u64),
             ("sealed_bytes", s.sealed_bytes),
+            ("local_bytes", s.bytes - s.archived_bytes),
+            ("archived_segments", s.archived_segments as u64),
+            ("archived_bytes", s.archived_bytes),
             ("head_position", s.events),
         ];
         for (k, v) in pairs {
@@ -63,7 +69,7 @@ impl Maintenance for FileMaintenance {
     }
 
     fn verify(&self, options: VerifyOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
-        verify_with(&self.dir, options, progress)
+        crate::verify_in(&self.dir, self.options.archive.as_ref().map(|a| a.dir.as_path()), options, progress)
     }
 
     fn scavenge(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<ScavengeReport> {

@@ -42,6 +42,8 @@ struct Inner {
     stop: Arc<AtomicBool>,
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The archiver thread (writable stores with `archive` set).
+    archiver: Mutex<Option<JoinHandle<()>>>,
     metrics: Arc<Metrics>,
     pipeline: AppendPipeline,
     dir: PathBuf,
@@ -57,6 +59,9 @@ impl Drop for Inner {
         self.stop.store(true, Ordering::Relaxed);
         drop(self.tx.lock().unwrap_or_else(PoisonError::into_inner).take());
         if let Some(handle) = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = handle.join();
+        }
+        if let Some(handle) = self.archiver.lock().unwrap_or_else(PoisonError::into_inner).take() {
             let _ = handle.join();
         }
     }
@@ -77,6 +82,10 @@ pub struct FileStats {
     pub truncated_on_open: u64,
     /// Sealed segments whose index file the open used (instead of reading them).
     pub indexed_on_open: usize,
+    /// Sealed segments moved to the archive directory.
+    pub archived_segments: usize,
+    /// Their bytes (part of `bytes`; the rest is local).
+    pub archived_bytes: u64,
     /// Sealed segments (every segment but the one appended to).
     pub sealed_segments: usize,
     /// Bytes of the sealed segments.
@@ -101,11 +110,18 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The storage of `dir`, with the archive directory of `options`.
+fn os_storage(dir: &Path, options: &FileOptions) -> Result<OsStorage> {
+    let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("opening {}/segments", dir.display()), e))?;
+    let archive = options.archive.as_ref().map(|a| a.dir.as_path());
+    storage.with_archive(archive).map_err(|e| Error::io(format!("opening the archive directory of {}", dir.display()), e))
+}
+
 impl FileStore {
     /// Opens (or creates) the store in `dir`, recovering from any crash.
     pub fn open(dir: &Path, options: FileOptions) -> Result<Self> {
         let lock = lock_dir(dir)?;
-        let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("creating {}/segments", dir.display()), e))?;
+        let storage = os_storage(dir, &options)?;
         Self::open_locked(dir, Arc::new(storage), options, lock)
     }
 
@@ -140,7 +156,7 @@ impl FileStore {
         if !dir.join("segments").is_dir() {
             return Err(Error::invalid("data_dir", format!("no Chronicle store at {}", dir.display())));
         }
-        let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("opening {}/segments", dir.display()), e))?;
+        let storage = os_storage(dir, &options)?;
         Self::start(dir, Arc::new(storage), options, None)
     }
 
@@ -181,12 +197,19 @@ impl FileStore {
             (None, handle)
         };
         let handle = handle.map_err(|e| Error::io("starting a background thread", e))?;
+        let archiver = match (&options.archive, writable) {
+            (Some(archive), true) => Some(
+                crate::archive::spawn(shared.clone(), archive.clone(), stop.clone()).map_err(|e| Error::io("starting the archiver", e))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
                 stop,
                 tx: Mutex::new(tx),
                 writer: Mutex::new(Some(handle)),
+                archiver: Mutex::new(archiver),
                 metrics: Arc::default(),
                 pipeline: options.pipeline.clone(),
                 dir: dir.to_owned(),
@@ -214,6 +237,8 @@ impl FileStore {
             headers.push(header);
         }
         let sealed = segments.len().saturating_sub(1);
+        let numbers: Vec<u32> = read(&self.inner.shared.segments).keys().copied().collect();
+        let archived: Vec<bool> = numbers.iter().map(|no| self.inner.shared.storage.is_archived(*no)).collect();
         let index = read(&self.inner.shared.index);
         let tail_first = headers.last().copied().flatten().map_or(index.len() + 1, |h| h.first_position);
         Ok(FileStats {
@@ -227,6 +252,8 @@ impl FileStore {
             sealed_bytes: sizes.iter().take(sealed).sum(),
             sealed_events: tail_first.saturating_sub(1),
             compressed_segments: headers.iter().take(sealed).filter(|h| h.is_some_and(|h| h.compressed)).count(),
+            archived_segments: archived.iter().filter(|a| **a).count(),
+            archived_bytes: sizes.iter().zip(&archived).filter(|(_, a)| **a).map(|(b, _)| b).sum(),
         })
     }
 

@@ -21,12 +21,19 @@ pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport
 /// [`verify`], and with [`VerifyOptions::rebuild_index`] rewrites every
 /// index file from the log. Without it, an index file that claims to
 /// describe its segment but differs from it is [`Error::Corrupted`].
-pub fn verify_with(dir: &Path, options: VerifyOptions, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+pub fn verify_with(dir: &Path, options: VerifyOptions, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    verify_in(dir, None, options, progress)
+}
+
+/// [`verify_with`] of a store whose sealed segments may have moved to
+/// `archive` (`[file] archive_dir`).
+pub fn verify_in(dir: &Path, archive: Option<&Path>, options: VerifyOptions, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
     if !dir.join("segments").is_dir() {
         return Err(Error::invalid("data_dir", format!("no Chronicle store at {}", dir.display())));
     }
     let _lock = if options.rebuild_index { Some(crate::store::lock_dir(dir)?) } else { None };
-    let storage = OsStorage::new(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
+    let storage =
+        OsStorage::new(dir).and_then(|s| s.with_archive(archive)).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
     let list = storage.list().map_err(|e| Error::io("listing segments", e))?;
     let total: u64 = list.iter().filter_map(|&no| std::fs::metadata(storage.describe(no)).ok()).map(|m| m.len()).sum();
     let mut report = VerifyReport { segments: list.len(), ..VerifyReport::default() };

@@ -110,29 +110,7 @@ impl Default for RetentionSettings {
     }
 }
 
-/// Parses `30d`, `12h`, `15m`, `45s`, `2w` (a positive whole number and a unit).
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(chronicle_retention::parse_duration("30d"), Some(Duration::from_secs(30 * 86_400)));
-/// assert_eq!(chronicle_retention::parse_duration("0h"), None);
-/// assert_eq!(chronicle_retention::parse_duration("soon"), None);
-/// ```
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(unit_at);
-    let n: u64 = number.parse().ok().filter(|n| *n > 0)?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(seconds).map(Duration::from_secs)
-}
+pub use chronicle_core::parse_duration;
 
 const DURATION_HINT: &str = "expected a positive whole number and a unit: s, m, h, d or w (e.g. \"30d\")";
 

@@ -216,5 +216,6 @@ fn file_engine_options(config: &Config, pipeline: AppendPipeline) -> chronicle_f
         segment_size_bytes: config.file.segment_size_bytes,
         compress_sealed: config.file.compress_sealed,
         pipeline,
+        archive: config.file.archive_dir.clone().map(|dir| chronicle_file::ArchiveOptions { dir, after: config.file.archive_after }),
     }
 }

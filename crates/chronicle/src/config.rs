@@ -89,11 +89,49 @@ pub struct FileOptions {
     pub segment_size_bytes: u64,
     /// Compress segments once sealed (zstd frames, read by position).
     pub compress_sealed: bool,
+    /// Move sealed segments (with their index files) to this directory
+    /// (a second disk, a mounted object store) once `archive_after` old;
+    /// reads of archived history keep working. Default: no archiving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_dir: Option<PathBuf>,
+    /// How old a sealed segment's last event is before it is archived
+    /// (`"30d"`, `"12h"`, `"15m"`, `"45s"`, `"2w"`; default `"1d"`).
+    #[serde(with = "duration_text")]
+    pub archive_after: std::time::Duration,
 }
 
 impl Default for FileOptions {
     fn default() -> Self {
-        Self { sync: SyncMode::Always, max_batch_events: 100, segment_size_bytes: 64 * 1024 * 1024, compress_sealed: true }
+        Self {
+            sync: SyncMode::Always,
+            max_batch_events: 100,
+            segment_size_bytes: 64 * 1024 * 1024,
+            compress_sealed: true,
+            archive_dir: None,
+            archive_after: std::time::Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// Durations in configuration files: `"30d"`, `"12h"`, `"15m"`, `"45s"`, `"2w"`.
+mod duration_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        let secs = d.as_secs();
+        let text = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")]
+            .iter()
+            .find(|(unit, _)| secs > 0 && secs % unit == 0)
+            .map_or_else(|| format!("{secs}s"), |(unit, name)| format!("{}{name}", secs / unit));
+        s.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        chronicle_core::parse_duration(&text).ok_or_else(|| {
+            D::Error::custom(format!("{text:?}: expected a positive whole number and a unit: s, m, h, d or w (e.g. \"30d\")"))
+        })
     }
 }
 

@@ -82,7 +82,7 @@ pub(crate) async fn backup(config: &Config, args: BackupArgs) -> CliResult {
     let store = open_read_only(config).await?;
     let (bar, progress) = progress_bar("backing up");
     // The file engine's files are copied as they are; other backends export items.
-    let data_dir = (config.backend == chronicle::BackendKind::File).then(|| config.data_dir.clone());
+    let data_dir = (config.backend == chronicle::BackendKind::File).then(|| (config.data_dir.clone(), config.file.archive_dir.clone()));
     let options = BackupOptions { incremental: args.incremental, source: config.backend.to_string(), data_dir };
     let part = chronicle_backup::backup(store, &args.to, options, progress).await;
     bar.finish_and_clear();

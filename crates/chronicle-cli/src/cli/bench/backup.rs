@@ -70,7 +70,7 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>) -> Cl
 
     // The file engine's backup: its files as they are, checksummed.
     let dir = target.dir("backup-dir");
-    let options = BackupOptions { data_dir: Some(target.dir("backup-source")), ..BackupOptions::default() };
+    let options = BackupOptions { data_dir: Some((target.dir("backup-source"), None)), ..BackupOptions::default() };
     let started = Instant::now();
     let part = chronicle_backup::backup(source.clone(), &dir, options, quiet()).await?;
     let backup = row("backup", target, n, started.elapsed().as_secs_f64()).baseline(
