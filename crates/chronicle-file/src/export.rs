@@ -95,11 +95,8 @@ fn items(record: &Record<'_>, head: &mut u64, range: ExportRange, done: &mut boo
         range.holds_position(position)
     };
     match record {
-        Record::Event(e) => {
-            if at(e.global_position) {
-                out.push(LogItem::Event(event(e)?));
-            }
-        }
+        // `at` follows the head even when the event is outside the range.
+        Record::Event(e) if at(e.global_position) => out.push(LogItem::Event(event(e)?)),
         Record::Removed(run) => {
             for (position, name, version) in run.events() {
                 if at(position) {

@@ -97,8 +97,8 @@ impl PgStore {
         let mut changes = changes.iter().map(change).collect::<Result<VecDeque<_>>>()?;
         let mut items = Vec::with_capacity(at.len() + changes.len());
         for position in after + 1..=end {
-            while let Some((_, item)) = changes.pop_front_if(|(head, _)| *head < position) {
-                items.push(item);
+            while changes.front().is_some_and(|(head, _)| *head < position) {
+                items.extend(changes.pop_front().map(|(_, item)| item));
             }
             let item = at.remove(&position).ok_or_else(|| Error::Corrupted {
                 location: format!("{s}.events"),

@@ -42,8 +42,16 @@ struct Rows {
     events: Vec<RecordedEvent>,
     /// (stream, first version, positions).
     removed: Vec<(String, i64, Vec<i64>)>,
-    /// (head, stream, tombstone, deleted through, metadata).
-    changes: Vec<(i64, String, Option<bool>, Option<i64>, StreamMetadata)>,
+    changes: Vec<ChangeRow>,
+}
+
+/// A `stream_changes` row: a delete (`tombstone` set) or new settings.
+struct ChangeRow {
+    head: i64,
+    stream: String,
+    tombstone: Option<bool>,
+    deleted_through: Option<i64>,
+    metadata: StreamMetadata,
 }
 
 impl PgStore {
@@ -93,18 +101,19 @@ impl PgStore {
                     metadata.validate()?;
                     st.row.info.metadata = metadata;
                     st.touched = true;
-                    rows.changes.push((head as i64, stream.to_string(), None, None, metadata));
+                    let stream = stream.to_string();
+                    rows.changes.push(ChangeRow { head: head as i64, stream, tombstone: None, deleted_through: None, metadata });
                 }
                 (LogItem::Delete { head, stream, tombstone, deleted_through }, Some(st)) => {
                     st.delete(tombstone, deleted_through);
                     st.touched = true;
-                    rows.changes.push((
-                        head as i64,
-                        stream.to_string(),
-                        Some(tombstone),
-                        Some(deleted_through as i64),
-                        StreamMetadata::default(),
-                    ));
+                    rows.changes.push(ChangeRow {
+                        head: head as i64,
+                        stream: stream.to_string(),
+                        tombstone: Some(tombstone),
+                        deleted_through: Some(deleted_through as i64),
+                        metadata: StreamMetadata::default(),
+                    });
                 }
                 (LogItem::Snapshot(snap), _) => snapshots.push(snap),
                 (LogItem::Checkpoint { consumer, position }, _) => checkpoints.push((consumer, position as i64)),
@@ -176,7 +185,7 @@ async fn write(tx: &Transaction<'_>, s: &str, rows: &Rows, streams: &HashMap<Str
         );
         tx.execute(&sql, &[stream, first, positions, &min, &max]).await.map_err(db_error)?;
     }
-    for (head, stream, tombstone, through, m) in &rows.changes {
+    for ChangeRow { head, stream, tombstone, deleted_through: through, metadata: m } in &rows.changes {
         let v = |x: Option<u64>| x.map(|x| x as i64);
         let sql = format!(
             "INSERT INTO {s}.stream_changes (head, stream_id, tombstone, deleted_through, max_age, max_count, truncate_before)

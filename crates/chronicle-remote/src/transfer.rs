@@ -20,7 +20,7 @@ fn line(text: &[u8]) -> Result<Line> {
     }
     if text.starts_with(b"{\"kind\":\"error\"") {
         let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| unavailable("the server's export", e))?;
-        let body = serde_json::to_vec(&value["error"]).unwrap_or_default();
+        let body = value.get("error").and_then(|e| serde_json::to_vec(e).ok()).unwrap_or_default();
         return Ok(Line::Failed(wire::error(500, &body, None)));
     }
     LogItem::parse_json_line(text).map(Line::Item).map_err(|e| unavailable("the server's export", e))

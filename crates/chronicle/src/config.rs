@@ -122,7 +122,7 @@ mod duration_text {
         let secs = d.as_secs();
         let text = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")]
             .iter()
-            .find(|(unit, _)| secs > 0 && secs % unit == 0)
+            .find(|(unit, _)| secs > 0 && secs.is_multiple_of(*unit))
             .map_or_else(|| format!("{secs}s"), |(unit, name)| format!("{}{name}", secs / unit));
         s.serialize_str(&text)
     }
