@@ -26,6 +26,9 @@ fn raw_copy(from: &Path, to: &Path) -> CliResult<u64> {
     for sub in ["segments", "index"] {
         let (src, dst) = (from.join(sub), to.join(sub));
         std::fs::create_dir_all(&dst).map_err(fail)?;
+        if !src.is_dir() {
+            continue; // no index files yet (nothing sealed)
+        }
         for entry in std::fs::read_dir(&src).map_err(fail)? {
             let path = entry.map_err(fail)?.path();
             let target = dst.join(path.file_name().unwrap_or_default());
