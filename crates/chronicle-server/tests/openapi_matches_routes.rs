@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 34] = [
+const ROUTES: [(&str, &str); 36] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -29,6 +29,8 @@ const ROUTES: [(&str, &str); 34] = [
     ("get", "/audit"),
     ("post", "/admin/scavenge"),
     ("post", "/admin/retention"),
+    ("get", "/admin/export"),
+    ("post", "/admin/import"),
     ("get", "/openapi.json"),
     ("get", "/publish"),
     ("get", "/publish/{sink}/dlq"),
