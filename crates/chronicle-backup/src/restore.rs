@@ -58,12 +58,21 @@ fn chosen(dir: &Path, manifest: &Manifest, until: Until) -> Result<Vec<Part>> {
         },
         _ => {}
     }
-    let needed = |p: &&Part| match until {
-        Until::Position(n) => p.after < n,
-        Until::Time(t) => p.first_recorded_at.is_none_or(|first| first <= t),
-        Until::End => true,
-    };
-    Ok(manifest.parts.iter().filter(needed).cloned().collect())
+    // Parts in order up to the one that reaches the point: a later part
+    // may hold segments a scavenge rewrote after it.
+    let mut chosen = Vec::new();
+    for part in &manifest.parts {
+        chosen.push(part.clone());
+        let reaches = match until {
+            Until::Position(n) => part.through >= n,
+            Until::Time(t) => part.last_recorded_at.is_some_and(|last| last >= t),
+            Until::End => false,
+        };
+        if reaches {
+            break;
+        }
+    }
+    Ok(chosen)
 }
 
 /// Fails unless `store` holds nothing at all.
@@ -99,14 +108,19 @@ pub async fn restore(dir: &Path, target: Arc<dyn EventStore>, options: RestoreOp
     let mut report = RestoreReport { parts: parts.len(), ..RestoreReport::default() };
     let mut filter = PointInTime::new(options.until);
     let mut batch = Vec::with_capacity(options.batch.max(1));
-    // File-level parts are laid over each other and read as one store (the
-    // latest copy of each segment wins); item parts are read one by one.
-    let sources: Vec<&[Part]> = match parts.first() {
-        Some(p) if p.files.is_some() => vec![&parts[..]],
-        _ => parts.chunks(1).collect(),
+    // Item parts are read one by one. File-level parts are laid over each
+    // other (the latest copy of each segment wins): the whole backup is the
+    // store all of them make; a point in it takes each part's positions
+    // from the store the parts up to it made, so events a later scavenge
+    // removed are still there.
+    let files = parts.first().is_some_and(|p| p.files.is_some());
+    let sources: Vec<(&[Part], bool)> = match (files, options.until) {
+        (true, Until::End) => vec![(parts.as_slice(), true)],
+        (true, _) => (1..=parts.len()).filter_map(|n| parts.get(..n)).map(|layers| (layers, false)).collect(),
+        (false, _) => parts.chunks(1).map(|part| (part, false)).collect(),
     };
-    for source in sources {
-        let mut items = items_of(dir, source, options.until).await?;
+    for (layers, whole) in sources {
+        let mut items = items_of(dir, layers, whole, options.until).await?;
         while let Some(item) = items.next().await {
             if let Some(item) = filter.admit(item?) {
                 batch.push(item);
@@ -142,15 +156,15 @@ async fn import(
     Ok(())
 }
 
-/// The items of `parts`, in order: file-level parts exported from the
-/// store they assemble into, or one item part read from its file on a
-/// thread of its own.
-async fn items_of(dir: &Path, parts: &[Part], until: Until) -> Result<PartItems> {
+/// The items of the last of `parts`, in order (of all of them when
+/// `whole`): file-level parts exported from the store they assemble into,
+/// or one item part read from its file on a thread of its own.
+async fn items_of(dir: &Path, parts: &[Part], whole: bool, until: Until) -> Result<PartItems> {
     let (Some(first), Some(part)) = (parts.first(), parts.last()) else { return Ok(PartItems::Lines(mpsc::channel(1).1)) };
     if part.files.is_some() {
         let assembled = Assembled::new(dir, &parts.iter().collect::<Vec<_>>())?;
         let store = chronicle_file::FileStore::open_read_only(assembled.path(), chronicle_file::FileOptions::default())?;
-        if let Until::Time(t) = until {
+        if let (Until::Time(t), 0) = (until, part.after) {
             match crate::files::first_recorded_at(&store).await? {
                 Some(first) if t < first => {
                     return Err(BackupError::OutOfRange(format!("{t} is before the backup's first event (recorded at {first})")));
@@ -159,7 +173,9 @@ async fn items_of(dir: &Path, parts: &[Part], until: Until) -> Result<PartItems>
                 Some(_) => {}
             }
         }
-        let reader = store.export_log(ExportRange { after: first.after, through: part.through }).await?;
+        // The whole backup at once, or this part's positions.
+        let after = if whole { first.after } else { part.after };
+        let reader = store.export_log(ExportRange { after, through: part.through }).await?;
         return Ok(PartItems::Files { reader, _store: store, _assembled: assembled });
     }
     let (tx, rx) = mpsc::channel(4096);

@@ -74,11 +74,23 @@ async fn incremental_file_level_backups_restore_whole_and_to_a_point() {
     let early: transfer::Store = Arc::new(FileStore::open(&work.path().join("early"), small()).unwrap());
     restore(&dir, early.clone(), RestoreOptions { until: Until::Position(312), ..RestoreOptions::default() }, quiet()).await.unwrap();
     let mut got = export_through(&early, 312).await;
-    let mut want = at_first;
+    let mut want = at_first.clone();
     // The settings and checkpoint items of the later state differ only where the log was cut.
     got.retain(|i| !i.is_state());
     want.retain(|i| !i.is_state());
     same(&got, &want);
     assert!(!got.iter().any(|i| matches!(i, LogItem::Removed { .. })));
+
+    // To a time: the log through the last event committed by then.
+    let t = at_first.iter().find_map(|i| match i {
+        LogItem::Event(e) if e.global_position == 200 => Some(e.recorded_at),
+        _ => None,
+    });
+    let timed: transfer::Store = Arc::new(FileStore::open(&work.path().join("timed"), small()).unwrap());
+    restore(&dir, timed.clone(), RestoreOptions { until: Until::Time(t.unwrap()), ..RestoreOptions::default() }, quiet()).await.unwrap();
+    let head = timed.head().await.unwrap();
+    let times: Vec<_> =
+        at_first.iter().filter_map(|i| if let LogItem::Event(e) = i { Some((e.global_position, e.recorded_at)) } else { None }).collect();
+    assert!(head >= 200 && times.iter().all(|(p, at)| (*p <= head) == (*at <= t.unwrap())), "cut at {head}");
     assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".restore")), "cleaned up");
 }
