@@ -43,6 +43,15 @@ struct Rows {
     /// (stream, first version, positions).
     removed: Vec<(String, i64, Vec<i64>)>,
     changes: Vec<ChangeRow>,
+    snapshots: Vec<chronicle_core::Snapshot>,
+    /// (consumer, position).
+    checkpoints: Vec<(String, i64)>,
+    /// Event ids of the import so far (each at most once).
+    ids: std::collections::HashSet<chronicle_core::Uuid>,
+    /// The next position.
+    next: u64,
+    /// Commit time of the last event so far (times never go back).
+    last_time: i64,
 }
 
 /// A `stream_changes` row: a delete (`tombstone` set) or new settings.
@@ -60,94 +69,101 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let head_row = tx.query_one(&format!("SELECT position, recorded_at FROM {s}.head FOR UPDATE"), &[]).await.map_err(db_error)?;
-        let (head, mut last_time) = (col::<i64>(&head_row, 0)? as u64, col::<i64>(&head_row, 1)?);
+        let (head, last_time) = (col::<i64>(&head_row, 0)? as u64, col::<i64>(&head_row, 1)?);
         let mut names: Vec<String> = items.iter().filter_map(stream_of).map(|s| s.to_string()).collect();
         // An id stored already fails the insert (the unique index), which
         // rolls everything back: no look-up of every id first.
         let (locked, _) = lock_streams(&tx, &s, &mut names, &[]).await?;
         let mut streams: HashMap<String, Stream> = locked.into_iter().map(|(k, row)| (k, Stream { row, touched: false })).collect();
-        let mut rows = Rows::default();
-        let mut next = head + 1;
-        let mut seen = std::collections::HashSet::new();
-        let mut snapshots = Vec::new();
-        let mut checkpoints = Vec::new();
+        let mut rows = Rows { next: head + 1, last_time, ..Rows::default() };
         for item in items {
-            let name = stream_of(&item).map(StreamId::to_string);
-            let stream = name.as_ref().and_then(|n| streams.get_mut(n));
-            match (item, stream) {
-                (LogItem::Event(e), Some(st)) => {
-                    check_place(e.global_position, &e.stream_id, e.version, next, st)?;
-                    if !seen.insert(e.event_id) {
-                        return Err(Error::DuplicateEventId { event_id: e.event_id });
-                    }
-                    if e.recorded_at.as_micros() < last_time {
-                        return Err(misplaced(format!("position {} was recorded before the event ahead of it", e.global_position)));
-                    }
-                    last_time = e.recorded_at.as_micros();
-                    next += 1;
-                    rows.events.push(e);
-                }
-                (LogItem::Removed { position, stream, version }, Some(st)) => {
-                    check_place(position, &stream, version, next, st)?;
-                    next += 1;
-                    match rows.removed.last_mut() {
-                        Some((name, first, positions)) if *name == stream.as_str() && *first + positions.len() as i64 == version as i64 => {
-                            positions.push(position as i64)
-                        }
-                        _ => rows.removed.push((stream.to_string(), version as i64, vec![position as i64])),
-                    }
-                }
-                (LogItem::Metadata { head, stream, metadata }, Some(st)) => {
-                    metadata.validate()?;
-                    st.row.info.metadata = metadata;
-                    st.touched = true;
-                    let stream = stream.to_string();
-                    rows.changes.push(ChangeRow { head: head as i64, stream, tombstone: None, deleted_through: None, metadata });
-                }
-                (LogItem::Delete { head, stream, tombstone, deleted_through }, Some(st)) => {
-                    st.delete(tombstone, deleted_through);
-                    st.touched = true;
-                    rows.changes.push(ChangeRow {
-                        head: head as i64,
-                        stream: stream.to_string(),
-                        tombstone: Some(tombstone),
-                        deleted_through: Some(deleted_through as i64),
-                        metadata: StreamMetadata::default(),
-                    });
-                }
-                (LogItem::Snapshot(snap), _) => snapshots.push(snap),
-                (LogItem::Checkpoint { consumer, position }, _) => checkpoints.push((consumer, position as i64)),
-                (_, None) => return Err(Error::Unavailable { reason: "a stream row vanished during an import".into() }),
-            }
+            rows.add(item, &mut streams)?;
         }
         write(&tx, &s, &rows, &streams).await?;
-        for snap in snapshots {
-            let sql = format!(
-                "INSERT INTO {s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state
-                 WHERE {s}.snapshots.version <= EXCLUDED.version"
-            );
-            let state = String::from_utf8_lossy(snap.state.as_bytes()).into_owned();
-            let params: [&(dyn ToSql + Sync); 4] =
-                [&snap.stream_id.as_str(), &(snap.version as i64), &(snap.schema_version as i32), &state];
-            tx.execute(&sql, &params).await.map_err(db_error)?;
-        }
-        for (name, position) in checkpoints {
-            chronicle_core::validate_consumer_name(&name)?;
-            let sql = format!(
-                "INSERT INTO {s}.checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
-            );
-            tx.execute(&sql, &[&name, &position]).await.map_err(db_error)?;
-        }
-        let new_head = next - 1;
+        write_state(&tx, &s, &rows).await?;
+        let new_head = rows.next - 1;
         let sql = format!(
             "UPDATE {s}.head SET position = $1::bigint, recorded_at = greatest(recorded_at, $2) RETURNING pg_notify($3, $1::bigint::text)"
         );
-        tx.query_one(&sql, &[&(new_head as i64), &last_time, &crate::listen::channel(&s)]).await.map_err(db_error)?;
+        tx.query_one(&sql, &[&(new_head as i64), &rows.last_time, &crate::listen::channel(&s)]).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         self.publish_head(new_head);
         Ok(())
     }
+}
+
+impl Rows {
+    /// Checks `item` against the rows so far and the locked streams, and
+    /// adds it.
+    fn add(&mut self, item: LogItem, streams: &mut HashMap<String, Stream>) -> Result<()> {
+        let name = stream_of(&item).map(StreamId::to_string);
+        let stream = name.as_ref().and_then(|n| streams.get_mut(n));
+        match (item, stream) {
+            (LogItem::Event(e), Some(st)) => {
+                check_place(e.global_position, &e.stream_id, e.version, self.next, st)?;
+                if !self.ids.insert(e.event_id) {
+                    return Err(Error::DuplicateEventId { event_id: e.event_id });
+                }
+                if e.recorded_at.as_micros() < self.last_time {
+                    return Err(misplaced(format!("position {} was recorded before the event ahead of it", e.global_position)));
+                }
+                self.last_time = e.recorded_at.as_micros();
+                self.next += 1;
+                self.events.push(e);
+            }
+            (LogItem::Removed { position, stream, version }, Some(st)) => {
+                check_place(position, &stream, version, self.next, st)?;
+                self.next += 1;
+                match self.removed.last_mut() {
+                    Some((name, first, positions)) if *name == stream.as_str() && *first + positions.len() as i64 == version as i64 => {
+                        positions.push(position as i64)
+                    }
+                    _ => self.removed.push((stream.to_string(), version as i64, vec![position as i64])),
+                }
+            }
+            (LogItem::Metadata { head, stream, metadata }, Some(st)) => {
+                metadata.validate()?;
+                st.row.info.metadata = metadata;
+                st.touched = true;
+                let stream = stream.to_string();
+                self.changes.push(ChangeRow { head: head as i64, stream, tombstone: None, deleted_through: None, metadata });
+            }
+            (LogItem::Delete { head, stream, tombstone, deleted_through }, Some(st)) => {
+                st.delete(tombstone, deleted_through);
+                st.touched = true;
+                self.changes.push(ChangeRow {
+                    head: head as i64,
+                    stream: stream.to_string(),
+                    tombstone: Some(tombstone),
+                    deleted_through: Some(deleted_through as i64),
+                    metadata: StreamMetadata::default(),
+                });
+            }
+            (LogItem::Snapshot(snap), _) => self.snapshots.push(snap),
+            (LogItem::Checkpoint { consumer, position }, _) => {
+                chronicle_core::validate_consumer_name(&consumer)?;
+                self.checkpoints.push((consumer, position as i64));
+            }
+            (_, None) => return Err(Error::Unavailable { reason: "a stream row vanished during an import".into() }),
+        }
+        Ok(())
+    }
+}
+
+/// Writes the snapshots and checkpoints of an import.
+async fn write_state(tx: &Transaction<'_>, s: &str, rows: &Rows) -> Result<()> {
+    for snap in &rows.snapshots {
+        let state = String::from_utf8_lossy(snap.state.as_bytes()).into_owned();
+        let params: [&(dyn ToSql + Sync); 4] = [&snap.stream_id.as_str(), &(snap.version as i64), &(snap.schema_version as i32), &state];
+        tx.execute(&crate::store::snapshot_upsert(s), &params).await.map_err(db_error)?;
+    }
+    for (name, position) in &rows.checkpoints {
+        let sql = format!(
+            "INSERT INTO {s}.checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
+        );
+        tx.execute(&sql, &[name, position]).await.map_err(db_error)?;
+    }
+    Ok(())
 }
 
 fn stream_of(item: &LogItem) -> Option<&StreamId> {

@@ -201,6 +201,16 @@ impl PgStore {
     }
 }
 
+/// Stores a snapshot unless a newer one is stored (`$1` stream, `$2`
+/// version, `$3` schema version, `$4` state).
+pub(crate) fn snapshot_upsert(s: &str) -> String {
+    format!(
+        "INSERT INTO {s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state
+         WHERE {s}.snapshots.version <= EXCLUDED.version"
+    )
+}
+
 /// The next head at which to analyse: ten times this one (at least 1,000).
 fn analyze_step(head: u64) -> u64 {
     head.saturating_mul(10).max(1_000)
@@ -263,12 +273,7 @@ impl EventStore for PgStore {
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
         let client = self.client().await?;
-        let sql = format!(
-            "INSERT INTO {s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state
-             WHERE {s}.snapshots.version <= EXCLUDED.version",
-            s = self.inner.schema
-        );
+        let sql = snapshot_upsert(&self.inner.schema);
         let state = String::from_utf8_lossy(snapshot.state.as_bytes()).into_owned();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
             [&snapshot.stream_id.as_str(), &(snapshot.version as i64), &(snapshot.schema_version as i32), &state];
