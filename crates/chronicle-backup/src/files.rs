@@ -54,22 +54,6 @@ pub(crate) async fn first_recorded_at(store: &dyn EventStore) -> Result<Option<T
     Ok(None)
 }
 
-/// Checks every file of a file-level part (size and SHA-256).
-pub(crate) fn check(dir: &Path, part: &Part, files: &[PartFile]) -> Result<()> {
-    for f in files {
-        let path = dir.join(&part.file).join(&f.name);
-        let damaged = |reason: String| BackupError::Damaged { file: path.clone(), reason };
-        let (sha, bytes) = chronicle_file::file_sha256(&path).map_err(|e| damaged(format!("cannot be read ({e})")))?;
-        if bytes != f.bytes {
-            return Err(damaged(format!("{bytes} bytes where the manifest says {}", f.bytes)));
-        }
-        if sha != f.sha256 {
-            return Err(damaged("its SHA-256 does not match the manifest".into()));
-        }
-    }
-    Ok(())
-}
-
 /// A store directory assembled from file-level parts (later parts' files
 /// over earlier ones), removed when dropped.
 pub(crate) struct Assembled(PathBuf);

@@ -6,7 +6,7 @@ use chronicle_core::{LogItem, Timestamp};
 use ring::digest::{Context, SHA256};
 use std::{
     fs::File,
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
 };
 
@@ -97,27 +97,20 @@ impl PartWriter {
 /// Checks a part's size and checksum against its manifest entry (each
 /// file of a file-level part).
 pub(crate) fn check(dir: &Path, part: &Part) -> Result<()> {
-    if let Some(files) = &part.files {
-        return crate::files::check(dir, part, files);
+    match &part.files {
+        Some(files) => files.iter().try_for_each(|f| check_file(&dir.join(&part.file).join(&f.name), f.bytes, &f.sha256)),
+        None => check_file(&dir.join(&part.file), part.bytes, &part.sha256),
     }
-    let path = dir.join(&part.file);
-    let damaged = |reason: String| BackupError::Damaged { file: path.clone(), reason };
-    let mut file = File::open(&path).map_err(|e| damaged(format!("cannot be opened ({e})")))?;
-    let mut hash = Context::new(&SHA256);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| damaged(format!("cannot be read ({e})")))?;
-        if n == 0 {
-            break;
-        }
-        hash.update(buf.get(..n).unwrap_or_default());
-        bytes += n as u64;
+}
+
+/// Checks one file's size and SHA-256 against what the manifest says.
+fn check_file(path: &Path, bytes: u64, sha256: &str) -> Result<()> {
+    let damaged = |reason: String| BackupError::Damaged { file: path.to_owned(), reason };
+    let (sha, size) = chronicle_file::file_sha256(path).map_err(|e| damaged(format!("cannot be read ({e})")))?;
+    if size != bytes {
+        return Err(damaged(format!("{size} bytes where the manifest says {bytes}")));
     }
-    if bytes != part.bytes {
-        return Err(damaged(format!("{bytes} bytes where the manifest says {}", part.bytes)));
-    }
-    if hex(hash.finish().as_ref()) != part.sha256 {
+    if sha != sha256 {
         return Err(damaged("its SHA-256 does not match the manifest".into()));
     }
     Ok(())

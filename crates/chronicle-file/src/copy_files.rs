@@ -118,7 +118,7 @@ pub fn copy_files(
         })
         .collect();
     // Largest first, so that alternating between the threads balances them.
-    names.sort_by_key(|(_, from)| std::cmp::Reverse(std::fs::metadata(from).map_or(0, |m| m.len())));
+    names.sort_by_cached_key(|(_, from)| std::cmp::Reverse(std::fs::metadata(from).map_or(0, |m| m.len())));
     // Hashing is the CPU part of a copy: two threads, each every other file.
     let halves = std::thread::scope(|scope| {
         let half = |parity: usize| {

@@ -148,16 +148,12 @@ pub(crate) fn snapshot_at(shared: &Shared, stream: &StreamId, snap: SnapLoc) -> 
 fn state(shared: &Shared, range: ExportRange, send: &dyn Fn(LogItem) -> Result<(), Stop>) -> Result<(), Stop> {
     let snaps: Vec<(StreamId, SnapLoc)> = {
         let index = read(&shared.index);
-        let stored = |s: &StreamId, v: u64| index.position_of(s, v).is_some_and(|p| p <= range.through);
-        read(&shared.snapshots).iter().filter(|(s, l)| stored(s, l.version)).map(|(s, l)| (s.clone(), *l)).collect()
+        read(&shared.snapshots).iter().filter(|(s, l)| index.stored_by(s, l.version, range.through)).map(|(s, l)| (s.clone(), *l)).collect()
     };
     for (stream, snap) in snaps {
         send(LogItem::Snapshot(snapshot_at(shared, &stream, snap)?))?;
     }
-    let checkpoints: Vec<LogItem> = read(&shared.index)
-        .checkpoints()
-        .map(|(c, p)| LogItem::Checkpoint { consumer: c.clone(), position: (*p).min(range.through) })
-        .collect();
+    let checkpoints = read(&shared.index).checkpoint_items(range.through);
     for item in checkpoints {
         send(item)?;
     }

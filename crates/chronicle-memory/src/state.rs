@@ -73,11 +73,9 @@ impl State {
                 LogItem::Event(entry.payload.clone())
             });
         }
-        let stored = |s: &&Snapshot| self.index.position_of(&s.stream_id, s.version).is_some_and(|p| p <= range.through);
+        let stored = |s: &&Snapshot| self.index.stored_by(&s.stream_id, s.version, range.through);
         items.extend(self.snapshots.values().filter(stored).cloned().map(LogItem::Snapshot));
-        let checkpoints =
-            self.index.checkpoints().map(|(c, p)| LogItem::Checkpoint { consumer: c.clone(), position: (*p).min(range.through) });
-        items.extend(checkpoints);
+        items.extend(self.index.checkpoint_items(range.through));
         items
     }
 

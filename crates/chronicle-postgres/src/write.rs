@@ -29,26 +29,49 @@ pub(crate) struct Columns {
     last_versions: HashMap<String, i64>,
 }
 
+/// The identity of one event row.
+struct Row<'a> {
+    position: u64,
+    stream: &'a chronicle_core::StreamId,
+    version: u64,
+    id: Uuid,
+    event_type: &'a str,
+    schema_version: u32,
+}
+
 impl Columns {
+    /// Adds one event's columns (its well-known metadata extracted).
+    fn push_row(&mut self, row: Row<'_>, data: &[u8], metadata: &[u8], wk: &chronicle_core::Metadata) {
+        self.position.push(row.position as i64);
+        self.stream.push(row.stream.to_string());
+        self.version.push(row.version as i64);
+        self.id.push(row.id);
+        self.event_type.push(row.event_type.to_owned());
+        self.schema_version.push(row.schema_version as i32);
+        self.data.push(String::from_utf8_lossy(data).into_owned());
+        self.metadata.push(String::from_utf8_lossy(metadata).into_owned());
+        self.category.push(row.stream.category().to_owned());
+        self.correlation.push(wk.correlation_id.clone());
+        self.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
+        self.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
+        self.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
+    }
+
     /// Adds one planned append (`results` from the planner, positions
     /// relative to the head).
     pub(crate) fn push(&mut self, append: &PreparedAppend, results: &[AppendResult]) {
         for (part, result) in append.streams.iter().zip(results) {
             for (i, e) in part.events.iter().enumerate() {
-                let wk = e.well_known();
-                self.position.push((result.first_position + i as u64) as i64);
-                self.stream.push(part.stream.to_string());
-                self.version.push((result.first_version + i as u64) as i64);
-                self.id.push(e.event_id);
-                self.event_type.push(e.event_type.to_string());
-                self.schema_version.push(e.schema_version as i32);
-                self.data.push(String::from_utf8_lossy(e.data.as_bytes()).into_owned());
-                self.metadata.push(String::from_utf8_lossy(e.metadata().as_bytes()).into_owned());
-                self.category.push(part.stream.category().to_owned());
-                self.correlation.push(wk.correlation_id.clone());
-                self.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
-                self.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
-                self.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
+                let (position, version) = (result.first_position + i as u64, result.first_version + i as u64);
+                let row = Row {
+                    position,
+                    stream: &part.stream,
+                    version,
+                    id: e.event_id,
+                    event_type: &e.event_type,
+                    schema_version: e.schema_version,
+                };
+                self.push_row(row, e.data.as_bytes(), e.metadata().as_bytes(), e.well_known());
             }
             let last = self.last_versions.entry(result.stream_id.to_string()).or_default();
             *last = (*last).max(result.last_version as i64);
@@ -122,20 +145,15 @@ pub(crate) async fn insert_exact(tx: &Transaction<'_>, s: &str, events: &[chroni
     let mut c = Columns::default();
     let mut recorded_at = Vec::with_capacity(events.len());
     for e in events {
-        let wk = e.well_known_metadata()?;
-        c.position.push(e.global_position as i64);
-        c.stream.push(e.stream_id.to_string());
-        c.version.push(e.version as i64);
-        c.id.push(e.event_id);
-        c.event_type.push(e.event_type.to_string());
-        c.schema_version.push(e.schema_version as i32);
-        c.data.push(String::from_utf8_lossy(e.data.as_bytes()).into_owned());
-        c.metadata.push(String::from_utf8_lossy(e.metadata.as_bytes()).into_owned());
-        c.category.push(e.stream_id.category().to_owned());
-        c.correlation.push(wk.correlation_id.clone());
-        c.actor_type.push(wk.actor.as_ref().map(|a| a.kind.clone()));
-        c.actor_id.push(wk.actor.as_ref().map(|a| a.id.clone()));
-        c.tags.push(serde_json::to_string(&wk.tags).unwrap_or_else(|_| "[]".into()));
+        let row = Row {
+            position: e.global_position,
+            stream: &e.stream_id,
+            version: e.version,
+            id: e.event_id,
+            event_type: &e.event_type,
+            schema_version: e.schema_version,
+        };
+        c.push_row(row, e.data.as_bytes(), e.metadata.as_bytes(), &e.well_known_metadata()?);
         recorded_at.push(e.recorded_at.as_micros());
     }
     let sql = format!(

@@ -62,6 +62,17 @@ impl<P> LogIndex<P> {
 }
 
 impl<P> LogIndex<P> {
+    /// Whether version `version` of `stream` was stored at or before
+    /// position `through` (an export keeps the snapshots that were).
+    pub fn stored_by(&self, stream: &StreamId, version: u64, through: u64) -> bool {
+        self.position_of(stream, version).is_some_and(|p| p <= through)
+    }
+
+    /// Every checkpoint as an export item, clamped to `through`.
+    pub fn checkpoint_items(&self, through: u64) -> Vec<LogItem> {
+        self.checkpoints().map(|(c, p)| LogItem::Checkpoint { consumer: c.clone(), position: (*p).min(through) }).collect()
+    }
+
     /// Whether the entry at `position` was removed from storage by a
     /// scavenge (only its stream and version remain).
     pub fn is_removed(&self, position: u64) -> bool {
