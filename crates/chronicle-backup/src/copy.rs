@@ -115,7 +115,7 @@ pub struct VerifyReport {
     pub positions: u64,
     /// Stream changes compared.
     pub changes: u64,
-    /// Snapshots and checkpoints compared.
+    /// Snapshots, checkpoints and groups' progress compared.
     pub state: u64,
 }
 
@@ -136,6 +136,7 @@ impl Side<'_> {
             match &item {
                 LogItem::Snapshot(s) => drop(self.state.insert((0, s.stream_id.to_string()), item)),
                 LogItem::Checkpoint { consumer, .. } => drop(self.state.insert((1, consumer.clone()), item)),
+                LogItem::Group { name, .. } => drop(self.state.insert((2, name.clone()), item)),
                 LogItem::Metadata { .. } | LogItem::Delete { .. } if self.last_change.as_ref() == Some(&item) => {}
                 LogItem::Metadata { .. } | LogItem::Delete { .. } => {
                     self.last_change = Some(item.clone());

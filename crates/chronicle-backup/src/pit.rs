@@ -52,8 +52,8 @@ impl PointInTime {
         keep
     }
 
-    /// Whether `item` is part of the restored store (a checkpoint comes
-    /// back clamped to the cut).
+    /// Whether `item` is part of the restored store (a checkpoint or a
+    /// group's progress comes back clamped to the cut).
     pub(crate) fn admit(&mut self, item: LogItem) -> Option<LogItem> {
         match &item {
             LogItem::Event(e) => {
@@ -76,6 +76,10 @@ impl PointInTime {
             LogItem::Checkpoint { consumer, position } => match self.until {
                 Until::End => Some(item),
                 _ => Some(LogItem::Checkpoint { consumer: consumer.clone(), position: (*position).min(self.last) }),
+            },
+            LogItem::Group { name, progress } => match self.until {
+                Until::End => Some(item),
+                _ => Some(LogItem::Group { name: name.clone(), progress: progress.clone().clamped(self.last) }),
             },
         }
     }

@@ -90,6 +90,6 @@ pub use stream::{DeleteMode, Snapshot, StreamInfo, StreamMetadata, StreamStatus}
 pub use stream_id::{MAX_STREAM_ID_BYTES, StreamId, category_of};
 pub use subscription::{SUBSCRIPTION_BUFFER, SUBSCRIPTION_PAGE, Subscription};
 pub use timestamp::{Timestamp, parse_duration};
-pub use transfer::{ExportRange, LogItem, LogReader, LogWriter, canonical};
+pub use transfer::{ExportRange, GroupProgress, LogItem, LogReader, LogWriter, canonical};
 pub use uuid::Uuid;
 pub use validation::{Limits, MAX_EVENT_TYPE_BYTES, ValidatedEvent};

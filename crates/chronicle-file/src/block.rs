@@ -247,6 +247,7 @@ impl Block {
                     self.push_record(&Record::Checkpoint { name: &consumer, position });
                     self.after.push(After::Checkpoint(consumer, position));
                 }
+                LogItem::Group { .. } => {} // the store sends them as snapshots
             }
         }
         removed.flush(self)

@@ -15,7 +15,9 @@ use crate::{
     shared::{Loc, Shared, SnapLoc, read},
 };
 use bytes::Bytes;
-use chronicle_core::{Error, ExportRange, LogItem, LogWriter, RawJson, RecordedEvent, Result, Snapshot, StreamId, Timestamp};
+use chronicle_core::{
+    Error, ExportRange, GroupProgress, LogItem, LogWriter, RawJson, RecordedEvent, Result, Snapshot, StreamId, Timestamp,
+};
 use std::sync::Arc;
 
 /// Sends the export of `range` to `tx` (an error item if it fails).
@@ -145,10 +147,17 @@ pub(crate) fn snapshot_at(shared: &Shared, stream: &StreamId, snap: SnapLoc) -> 
     }
 }
 
+/// The snapshots stored by `range.through`, the checkpoints, then the
+/// groups' progress (kept as snapshots of `$group-` streams).
 fn state(shared: &Shared, range: ExportRange, send: &dyn Fn(LogItem) -> Result<(), Stop>) -> Result<(), Stop> {
-    let snaps: Vec<(StreamId, SnapLoc)> = {
+    let (snaps, groups): (Vec<(StreamId, SnapLoc)>, Vec<_>) = {
         let index = read(&shared.index);
-        read(&shared.snapshots).iter().filter(|(s, l)| index.stored_by(s, l.version, range.through)).map(|(s, l)| (s.clone(), *l)).collect()
+        let snaps = read(&shared.snapshots);
+        snaps
+            .iter()
+            .map(|(s, l)| (s.clone(), *l))
+            .filter(|(s, l)| GroupProgress::group_of(s).is_some() || index.stored_by(s, l.version, range.through))
+            .partition(|(s, _)| GroupProgress::group_of(s).is_none())
     };
     for (stream, snap) in snaps {
         send(LogItem::Snapshot(snapshot_at(shared, &stream, snap)?))?;
@@ -156,6 +165,11 @@ fn state(shared: &Shared, range: ExportRange, send: &dyn Fn(LogItem) -> Result<(
     let checkpoints = read(&shared.index).checkpoint_items(range.through);
     for item in checkpoints {
         send(item)?;
+    }
+    for (stream, snap) in groups {
+        if let Some(item) = GroupProgress::item_of(&snapshot_at(shared, &stream, snap)?, range.through) {
+            send(item)?;
+        }
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use chronicle_core::{
     IndexedEvent, Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata,
     SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
-use chronicle_core::{ExportRange, ListStreams, LogItem, LogReader, StreamPage};
+use chronicle_core::{ExportRange, GroupProgress, ListStreams, LogItem, LogReader, StreamPage};
 use std::{
     fs::File,
     path::{Path, PathBuf},
@@ -395,6 +395,7 @@ impl EventStore for FileStore {
     }
 
     async fn import_log(&self, items: Vec<LogItem>) -> Result<()> {
+        let items = GroupProgress::as_snapshots(items, |s| read(&self.inner.shared.snapshots).get(s).map(|l| l.version))?;
         self.send(|tx| Command::Import(items, tx)).await
     }
 

@@ -4,7 +4,7 @@
 
 use crate::pump::{Intake, wanted};
 use crate::{Delivery, GroupError, GroupSpec, Ledger, NackAction, Progress, Result, ToPark, backoff_for};
-use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RawJson, RecordedEvent, Snapshot, StreamId, Uuid};
+use chronicle_core::{EventStore, Filter, ParkedEntry, ParkingLot, RecordedEvent, Snapshot, StreamId, Uuid};
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
@@ -18,12 +18,6 @@ use tokio::{sync::Notify, task::JoinHandle};
 pub(crate) const BUFFER: usize = 10_000;
 /// How often progress is saved (when it changed) and replays are picked up.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
-
-/// The group's snapshot: its progress, versioned so stores keep the newest.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Saved {
-    progress: Progress,
-}
 
 pub(crate) struct Group {
     pub(crate) name: String,
@@ -46,7 +40,7 @@ impl std::fmt::Debug for Group {
 
 /// The system streams of a group.
 pub(crate) fn streams(name: &str) -> Result<(StreamId, StreamId)> {
-    Ok((StreamId::new(format!("$group-{name}"))?, StreamId::new(format!("$group-parked-{name}"))?))
+    Ok((Progress::stream(name)?, StreamId::new(format!("$group-parked-{name}"))?))
 }
 
 /// The parking-lot record of `event`, given up after `attempts` deliveries.
@@ -71,7 +65,7 @@ impl Group {
         let version = saved.as_ref().map_or(0, |s| s.version);
         let progress = match (fresh, saved) {
             (Some(checkpoint), _) => Progress { checkpoint, ..Progress::default() },
-            (None, Some(s)) => serde_json::from_slice::<Saved>(s.state.as_bytes()).map(|s| s.progress).unwrap_or_default(),
+            (None, Some(s)) => Progress::from_state(&s.state).unwrap_or_default(),
             (None, None) => Progress::default(),
         };
         let group = Arc::new(Self {
@@ -113,9 +107,8 @@ impl Group {
             }
             ledger.progress()
         };
-        let state = serde_json::to_vec(&Saved { progress }).map_err(|e| chronicle_core::Error::invalid("state", e.to_string()))?;
+        let state = progress.to_state()?;
         let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
-        let state = RawJson::parse(state).map_err(|e| chronicle_core::Error::invalid("state", e.to_string()))?;
         self.store.save_snapshot(Snapshot { stream_id: self.snapshot.clone(), version, schema_version: 1, state }).await?;
         Ok(())
     }

@@ -138,7 +138,7 @@ impl Groups {
     /// the log. `node` names this node in lease holders.
     #[cfg(feature = "postgres")]
     pub async fn postgres(store: chronicle_postgres::PgStore, leases: Arc<dyn chronicle_core::Leases>, node: &str) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self { engine: Engine::Postgres(crate::pg::PgGroups::open(store, leases, node)) }))
+        Ok(Arc::new(Self { engine: Engine::Postgres(crate::pg::PgGroups::open(store, leases, node).await?) }))
     }
 
     /// Creates `name` (`true`) or changes its tuning (`false`: strategy,

@@ -6,7 +6,7 @@
 //! I/O around it.
 
 use crate::{GroupSpec, Strategy};
-use chronicle_core::{Backoff, RecordedEvent, StreamId, Uuid};
+use chronicle_core::{Backoff, GroupProgress, RecordedEvent, StreamId, Uuid};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -67,16 +67,9 @@ pub struct ToPark {
     pub reason: String,
 }
 
-/// What survives a restart (saved as the group's snapshot).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    /// Every position up to here is handled.
-    pub checkpoint: u64,
-    /// Acknowledged positions beyond the checkpoint.
-    pub acked: Vec<u64>,
-    /// Retry counts of positions beyond the checkpoint.
-    pub retries: Vec<(u64, u32)>,
-}
+/// What survives a restart (saved as the group's snapshot): the
+/// backend-neutral [`GroupProgress`] an export carries.
+pub type Progress = GroupProgress;
 
 #[derive(Debug, Default)]
 struct ConsumerState {
@@ -108,6 +101,10 @@ pub struct Ledger {
     unhandled: usize,
     restore_acked: HashSet<u64>,
     restore_retries: HashMap<u64, u32>,
+    /// A progress in the `read_through` form (from PostgreSQL): positions
+    /// up to here not in `restore_unhandled` are handled.
+    restore_through: u64,
+    restore_unhandled: HashSet<u64>,
     /// Redeliveries since start (timeouts, disconnects, nacks).
     pub redeliveries: u64,
     /// Events delivered since start.
@@ -133,6 +130,8 @@ impl Ledger {
             unhandled: 0,
             restore_acked: progress.acked.into_iter().collect(),
             restore_retries: progress.retries.into_iter().collect(),
+            restore_through: progress.read_through.unwrap_or(0),
+            restore_unhandled: progress.unhandled.into_iter().collect(),
             redeliveries: 0,
             delivered: 0,
             dirty: false,
@@ -249,7 +248,16 @@ impl Ledger {
         let acked = acked.chain(self.restore_acked.iter().filter(beyond).copied()).collect();
         let retries =
             self.entries.iter().filter(|(p, e)| e.retries > 0 && !e.replayed && **p > self.checkpoint).map(|(p, e)| (*p, e.retries));
-        Progress { checkpoint: self.checkpoint, acked, retries: retries.collect() }
+        let retries = retries.chain(self.restore_retries.iter().filter(|(p, _)| **p > self.checkpoint).map(|(p, n)| (*p, *n)));
+        // What the pump has not re-read yet of a `read_through` form stays in it.
+        let (read_through, unhandled) = if self.restore_through > self.checkpoint {
+            let mut unhandled: Vec<u64> = self.restore_unhandled.iter().filter(beyond).copied().collect();
+            unhandled.sort_unstable();
+            (Some(self.restore_through), unhandled)
+        } else {
+            (None, Vec::new())
+        };
+        Progress { checkpoint: self.checkpoint, acked, retries: retries.collect(), read_through, unhandled }
     }
 
     /// A log event at `read_through + 1` or later that matches the filter.
@@ -259,7 +267,7 @@ impl Ledger {
         if pos <= self.checkpoint || self.entries.contains_key(&pos) {
             return;
         }
-        let acked = self.restore_acked.remove(&pos);
+        let acked = self.restore_acked.remove(&pos) || (pos <= self.restore_through && !self.restore_unhandled.contains(&pos));
         let retries = self.restore_retries.remove(&pos).unwrap_or(0);
         self.add(event, acked, retries, false);
         self.advance();

@@ -128,3 +128,23 @@ fn a_pin_lasts_while_its_consumer_holds_events_of_the_stream_so_newcomers_get_a_
     assert!(streams(&newcomer).is_disjoint(&streams(&old)), "each stream on one consumer");
     assert_eq!(newcomer.len() + old.len(), 40);
 }
+
+#[test]
+fn a_progress_in_the_read_through_form_delivers_only_what_it_lists() {
+    let spec = GroupSpec { max_in_flight: 100, ..GroupSpec::default() };
+    let progress = Progress { checkpoint: 2, read_through: Some(6), unhandled: vec![3, 5], retries: vec![(5, 2)], ..Progress::default() };
+    let mut l = Ledger::new(spec, progress);
+    // Saved before the pump re-read anything: the form is kept.
+    let early = l.progress();
+    assert_eq!((early.read_through, early.unhandled.clone(), early.retries.clone()), (Some(6), vec![3, 5], vec![(5, 2)]));
+    (3..=8).for_each(|p| l.insert(event(p, "s-1")));
+    let c = l.connect();
+    let (got, _) = l.claim(c, Instant::now());
+    let got: Vec<(u64, u32)> = got.iter().map(|d| (d.event.global_position, d.retry_count)).collect();
+    assert_eq!(got, [(3, 0), (5, 2), (7, 0), (8, 0)], "4 and 6 were handled before");
+    let three = l.claim(c, Instant::now()).0;
+    assert!(three.is_empty());
+    let p = l.progress();
+    assert_eq!(p.checkpoint, 2, "3 is still in flight");
+    assert_eq!((p.read_through, p.unhandled), (Some(6), vec![3, 5]));
+}

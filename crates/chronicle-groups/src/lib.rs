@@ -15,8 +15,11 @@ mod local;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
+mod pg_adopt;
+#[cfg(feature = "postgres")]
 mod pg_feeder;
 mod pump;
+mod registry;
 mod spec;
 
 pub use api::{ConsumerMessage, GroupsBody, ParkedBody, ReplayedBody, delivery_json, render_prometheus};

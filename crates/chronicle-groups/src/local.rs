@@ -1,5 +1,5 @@
 //! [`LocalGroups`]: every consumer group of a store, kept in the store itself —
-//! the registry in `$groups` (created/deleted records), each group's
+//! the registry in `$groups` (`registry.rs`), each group's
 //! progress as the snapshot of `$group-{name}`, its parked events in the
 //! parking lot `$group-parked-{name}`. One node serves them (the file
 //! engine locks its store to one process).
@@ -9,21 +9,9 @@ use crate::{
     group::Group,
     groups::{Counts, replay},
 };
-use chronicle_core::{EventStore, ExpectedVersion, NewEvent, ParkedEntry, ReadStream, Selection, StreamId, Uuid};
-use serde::{Deserialize, Serialize};
+use chronicle_core::{EventStore, ParkedEntry, Selection, Uuid};
 use std::{collections::BTreeMap, sync::Arc};
 use tokio::sync::Mutex;
-
-const REGISTRY: &str = "$groups";
-const CREATED: &str = "group.created";
-const DELETED: &str = "group.deleted";
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Record {
-    name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spec: Option<GroupSpec>,
-}
 
 /// Every consumer group of one store, served by this node.
 #[derive(Debug)]
@@ -35,35 +23,12 @@ pub(crate) struct LocalGroups {
 impl LocalGroups {
     /// Loads the registry and starts every group.
     pub(crate) async fn open(store: Arc<dyn EventStore>) -> Result<Self> {
-        let registry = StreamId::new(REGISTRY)?;
-        let mut specs: BTreeMap<String, GroupSpec> = BTreeMap::new();
-        let mut from = 1;
-        loop {
-            let page = store.read_stream(&registry, ReadStream::forward().from(from).limit(1000)).await?;
-            for record in &page {
-                from = record.version + 1;
-                let Ok(r) = serde_json::from_slice::<Record>(record.data.as_bytes()) else { continue };
-                match (&*record.event_type, r.spec) {
-                    (CREATED, Some(spec)) => specs.insert(r.name, spec),
-                    (DELETED, _) => specs.remove(&r.name),
-                    _ => None,
-                };
-            }
-            if page.len() < 1000 {
-                break;
-            }
-        }
+        let (specs, _) = crate::registry::load(store.as_ref()).await?;
         let mut groups = BTreeMap::new();
         for (name, spec) in specs {
             groups.insert(name.clone(), Group::start(store.clone(), &name, spec, None).await?);
         }
         Ok(Self { store, groups: Mutex::new(groups) })
-    }
-
-    async fn record(&self, event_type: &str, record: &Record) -> Result<()> {
-        let event = NewEvent::json(event_type, record).map_err(|e| chronicle_core::Error::invalid("spec", e.to_string()))?;
-        self.store.append(&StreamId::new(REGISTRY)?, ExpectedVersion::Any, vec![event]).await?;
-        Ok(())
     }
 
     /// Creates `name` (`true`) or changes its tuning (`false`: strategy,
@@ -80,7 +45,7 @@ impl LocalGroups {
                 }
             }
             if current != spec {
-                self.record(CREATED, &Record { name: name.to_owned(), spec: Some(spec.clone()) }).await?;
+                crate::registry::created(self.store.as_ref(), name, &spec).await?;
                 group.ledger().retune(spec);
                 group.changed.notify_waiters();
             }
@@ -91,7 +56,7 @@ impl LocalGroups {
             StartFrom::End => self.store.head().await?,
             StartFrom::Position(p) => p - 1,
         };
-        self.record(CREATED, &Record { name: name.to_owned(), spec: Some(spec.clone()) }).await?;
+        crate::registry::created(self.store.as_ref(), name, &spec).await?;
         groups.insert(name.to_owned(), Group::start(self.store.clone(), name, spec, Some(start)).await?);
         Ok(true)
     }
@@ -101,7 +66,7 @@ impl LocalGroups {
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         let group = self.groups.lock().await.remove(name).ok_or_else(|| GroupError::NotFound(name.to_owned()))?;
         group.stop();
-        self.record(DELETED, &Record { name: name.to_owned(), spec: None }).await?;
+        crate::registry::deleted(self.store.as_ref(), name).await?;
         group.lot.discard(&Selection::All).await?;
         Ok(())
     }

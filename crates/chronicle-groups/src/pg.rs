@@ -8,6 +8,7 @@ use crate::{
     Delivery, GroupError, GroupSpec, GroupStatus, NackAction, Result, StartFrom, backoff_for, check_name,
     group::{parked_entry, streams},
     groups::{Counts, replay},
+    registry,
 };
 use chronicle_core::{EventStore, Leases, ParkedEntry, ParkingLot, Selection, Uuid};
 use chronicle_postgres::{ClaimRules, ClaimedRow, GroupRows, PgStore};
@@ -92,7 +93,9 @@ impl Drop for PgGroups {
 }
 
 impl PgGroups {
-    pub(crate) fn open(store: PgStore, leases: Arc<dyn Leases>, node: &str) -> Arc<Self> {
+    /// Opens the groups of `store`, first giving rows to those that came
+    /// with the log (`pg_adopt.rs`).
+    pub(crate) async fn open(store: PgStore, leases: Arc<dyn Leases>, node: &str) -> Result<Arc<Self>> {
         let shared = Arc::new(Shared {
             rows: store.group_rows(),
             store: Arc::new(store),
@@ -101,8 +104,9 @@ impl PgGroups {
             wake: Mutex::default(),
             sessions: AtomicUsize::new(0),
         });
+        crate::pg_adopt::adopt(&shared).await?;
         let supervisor = tokio::spawn(crate::pg_feeder::supervise(shared.clone()));
-        Arc::new(Self { shared, supervisor })
+        Ok(Arc::new(Self { shared, supervisor }))
     }
 
     pub(crate) async fn put(&self, name: &str, spec: GroupSpec) -> Result<bool> {
@@ -118,6 +122,7 @@ impl PgGroups {
             }
             if current != spec {
                 rows.set_spec(name, &text).await?;
+                registry::created(self.shared.store.as_ref(), name, &spec).await?;
             }
             return Ok(false);
         }
@@ -126,10 +131,20 @@ impl PgGroups {
             StartFrom::End => self.shared.store.head().await?,
             StartFrom::Position(p) => p - 1,
         };
-        Ok(rows.create(name, &text, start).await?)
+        if !rows.create(name, &text, start).await? {
+            return Ok(false);
+        }
+        registry::created(self.shared.store.as_ref(), name, &spec).await?;
+        Ok(true)
     }
 
+    /// Deletes `name` (first in the registry, so a node starting meanwhile
+    /// does not bring it back from there).
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
+        if self.shared.spec(name).await?.is_none() {
+            return Err(GroupError::NotFound(name.to_owned()));
+        }
+        registry::deleted(self.shared.store.as_ref(), name).await?;
         if !self.shared.rows.delete(name).await? {
             return Err(GroupError::NotFound(name.to_owned()));
         }

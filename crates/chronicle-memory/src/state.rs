@@ -2,8 +2,8 @@
 //! plus the snapshots.
 
 use chronicle_core::{
-    AppendResult, ExportRange, IndexedEvent, LogIndex, LogItem, PreparedAppend, RawJson, RecordedEvent, Result, Snapshot, StreamChange,
-    StreamId, Timestamp, Uuid, compact_meta,
+    AppendResult, ExportRange, GroupProgress, IndexedEvent, LogIndex, LogItem, PreparedAppend, RawJson, RecordedEvent, Result, Snapshot,
+    StreamChange, StreamId, Timestamp, Uuid, compact_meta,
 };
 use std::collections::HashMap;
 
@@ -73,15 +73,19 @@ impl State {
                 LogItem::Event(entry.payload.clone())
             });
         }
+        let (snapshots, groups): (Vec<&Snapshot>, Vec<_>) =
+            self.snapshots.values().partition(|s| GroupProgress::group_of(&s.stream_id).is_none());
         let stored = |s: &&Snapshot| self.index.stored_by(&s.stream_id, s.version, range.through);
-        items.extend(self.snapshots.values().filter(stored).cloned().map(LogItem::Snapshot));
+        items.extend(snapshots.into_iter().filter(stored).cloned().map(LogItem::Snapshot));
         items.extend(self.index.checkpoint_items(range.through));
+        items.extend(groups.into_iter().filter_map(|s| GroupProgress::item_of(s, range.through)));
         items
     }
 
     /// Stores checked items (see `LogIndex::check_import`).
     pub(crate) fn import(&mut self, items: Vec<LogItem>) -> Result<()> {
         self.index.check_import(&items)?;
+        let items = GroupProgress::as_snapshots(items, |s| self.snapshots.get(s).map(|s| s.version))?;
         for item in items {
             match item {
                 LogItem::Event(e) => {
@@ -129,6 +133,7 @@ impl State {
                 }
                 LogItem::Snapshot(s) => self.save_snapshot(s),
                 LogItem::Checkpoint { consumer, position } => self.index.set_checkpoint(consumer, position),
+                LogItem::Group { .. } => {} // replaced by snapshots above
             }
         }
         self.index.publish(self.index.len());

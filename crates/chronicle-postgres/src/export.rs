@@ -1,10 +1,13 @@
 //! Export (see `chronicle_core::transfer`): pages of positions, each read
 //! in one REPEATABLE READ snapshot — the events, the positions a reclaim
 //! emptied (`removed`) and the stream changes (`stream_changes`) of the
-//! page — merged in log order; then the snapshots and checkpoints.
+//! page — merged in log order; then the snapshots, checkpoints and the
+//! consumer groups' progress.
 
 use crate::{PgStore, col, db_error, read};
-use chronicle_core::{Error, ExportRange, LogItem, LogReader, LogWriter, RawJson, Result, Snapshot, StreamId, StreamMetadata};
+use chronicle_core::{
+    Error, ExportRange, GroupProgress, LogItem, LogReader, LogWriter, RawJson, Result, Snapshot, StreamId, StreamMetadata,
+};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Positions per page.
@@ -117,7 +120,7 @@ impl PgStore {
         let client = self.client().await?;
         let sql = format!(
             "SELECT sn.stream_id, sn.version, sn.schema_version, sn.state FROM {s}.snapshots sn
-             WHERE sn.stream_id > $1 AND (
+             WHERE sn.stream_id > $1 AND NOT starts_with(sn.stream_id, '$group-') AND (
                  EXISTS (SELECT 1 FROM {s}.events e WHERE e.stream_id = sn.stream_id AND e.version = sn.version AND e.global_position <= $2)
               OR EXISTS (SELECT 1 FROM {s}.removed r WHERE r.stream_id = sn.stream_id AND sn.version >= r.first_version
                            AND sn.version < r.first_version + cardinality(r.positions)
@@ -145,7 +148,52 @@ impl PgStore {
         for row in &client.query(&sql, &[&(through as i64)]).await.map_err(db_error)? {
             items.push(LogItem::Checkpoint { consumer: col(row, 0)?, position: col::<i64>(row, 1)? as u64 });
         }
+        let groups = self.groups_progress().await?;
+        items.extend(groups.into_iter().map(|(name, progress)| LogItem::Group { name, progress: progress.clamped(through) }));
         Ok(items)
+    }
+
+    /// Every group's progress: from its rows when PostgreSQL serves it,
+    /// else from the snapshot an import left (not yet taken over by a
+    /// node, see `chronicle-groups`). Read in one snapshot of the database.
+    async fn groups_progress(&self) -> Result<BTreeMap<String, GroupProgress>> {
+        let s = &self.inner.schema;
+        let mut client = self.client().await?;
+        let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true);
+        let tx = tx.start().await.map_err(db_error)?;
+        let mut out = BTreeMap::new();
+        let sql = format!("SELECT stream_id, state FROM {s}.snapshots WHERE starts_with(stream_id, '$group-')");
+        for row in &tx.query(&sql, &[]).await.map_err(db_error)? {
+            let snapshot = Snapshot {
+                stream_id: StreamId::new(col::<String>(row, 0)?)?,
+                version: 0,
+                schema_version: 1,
+                state: RawJson::from_trusted(bytes::Bytes::from(col::<String>(row, 1)?)),
+            };
+            if let Some(LogItem::Group { name, progress }) = GroupProgress::item_of(&snapshot, u64::MAX) {
+                out.insert(name, progress);
+            }
+        }
+        let sql = format!("SELECT name, read_through FROM {s}.groups");
+        for row in &tx.query(&sql, &[]).await.map_err(db_error)? {
+            let read_through = col::<i64>(row, 1)? as u64;
+            let progress = GroupProgress { checkpoint: read_through, read_through: Some(read_through), ..GroupProgress::default() };
+            out.insert(col(row, 0)?, progress);
+        }
+        let sql = format!("SELECT group_name, position, retries FROM {s}.group_events WHERE NOT replayed ORDER BY group_name, position");
+        for row in &tx.query(&sql, &[]).await.map_err(db_error)? {
+            let Some(progress) = out.get_mut(&col::<String>(row, 0)?) else { continue };
+            let (position, retries) = (col::<i64>(row, 1)? as u64, col::<i32>(row, 2)? as u32);
+            if progress.unhandled.is_empty() {
+                progress.checkpoint = progress.checkpoint.min(position.saturating_sub(1));
+            }
+            progress.unhandled.push(position);
+            if retries > 0 {
+                progress.retries.push((position, retries));
+            }
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(out)
     }
 }
 

@@ -75,6 +75,30 @@ impl GroupRows {
         Ok(client.execute(&sql, &[&name, &spec, &(read_through as i64)]).await.map_err(db_error)? == 1)
     }
 
+    /// Creates a group that already read through `read_through` and holds
+    /// `unhandled` (each with its retry count), in one transaction (a
+    /// group brought over from another store); `false` if it exists.
+    pub async fn create_holding(&self, name: &str, spec: &str, read_through: u64, unhandled: &[(&RecordedEvent, u32)]) -> Result<bool> {
+        let s = self.s();
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let sql = format!("INSERT INTO {s}.groups (name, spec, read_through) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
+        if tx.execute(&sql, &[&name, &spec, &(read_through as i64)]).await.map_err(db_error)? == 0 {
+            return Ok(false);
+        }
+        let positions: Vec<i64> = unhandled.iter().map(|(e, _)| e.global_position as i64).collect();
+        let ids: Vec<Uuid> = unhandled.iter().map(|(e, _)| e.event_id).collect();
+        let streams: Vec<&str> = unhandled.iter().map(|(e, _)| e.stream_id.as_str()).collect();
+        let retries: Vec<i32> = unhandled.iter().map(|(_, r)| *r as i32).collect();
+        let sql = format!(
+            "INSERT INTO {s}.group_events (group_name, position, event_id, stream_id, retries)
+             SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::int[])"
+        );
+        tx.execute(&sql, &[&name, &positions, &ids, &streams, &retries]).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
     /// Changes a group's settings; `false` if it does not exist.
     pub async fn set_spec(&self, name: &str, spec: &str) -> Result<bool> {
         let client = self.store.client().await?;

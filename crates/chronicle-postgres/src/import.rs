@@ -46,6 +46,8 @@ struct Rows {
     snapshots: Vec<chronicle_core::Snapshot>,
     /// (consumer, position).
     checkpoints: Vec<(String, i64)>,
+    /// Groups' progress, stored as the snapshots of their `$group-` streams.
+    groups: Vec<(String, String)>,
     /// Event ids of the import so far (each at most once).
     ids: std::collections::HashSet<chronicle_core::Uuid>,
     /// The next position.
@@ -140,6 +142,10 @@ impl Rows {
                 });
             }
             (LogItem::Snapshot(snap), _) => self.snapshots.push(snap),
+            (LogItem::Group { name, progress }, _) => {
+                let stream = chronicle_core::GroupProgress::stream(&name)?;
+                self.groups.push((stream.to_string(), progress.to_state()?.to_string()));
+            }
             (LogItem::Checkpoint { consumer, position }, _) => {
                 chronicle_core::validate_consumer_name(&consumer)?;
                 self.checkpoints.push((consumer, position as i64));
@@ -150,7 +156,7 @@ impl Rows {
     }
 }
 
-/// Writes the snapshots and checkpoints of an import.
+/// Writes the snapshots, checkpoints and groups' progress of an import.
 async fn write_state(tx: &Transaction<'_>, s: &str, rows: &Rows) -> Result<()> {
     for snap in &rows.snapshots {
         let state = String::from_utf8_lossy(snap.state.as_bytes()).into_owned();
@@ -163,6 +169,13 @@ async fn write_state(tx: &Transaction<'_>, s: &str, rows: &Rows) -> Result<()> {
         );
         tx.execute(&sql, &[name, position]).await.map_err(db_error)?;
     }
+    for (stream, state) in &rows.groups {
+        let sql = format!(
+            "INSERT INTO {s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, 1, 1, $2)
+             ON CONFLICT (stream_id) DO UPDATE SET version = {s}.snapshots.version + 1, schema_version = 1, state = EXCLUDED.state"
+        );
+        tx.execute(&sql, &[stream, state]).await.map_err(db_error)?;
+    }
     Ok(())
 }
 
@@ -170,7 +183,7 @@ fn stream_of(item: &LogItem) -> Option<&StreamId> {
     match item {
         LogItem::Event(e) => Some(&e.stream_id),
         LogItem::Removed { stream, .. } | LogItem::Metadata { stream, .. } | LogItem::Delete { stream, .. } => Some(stream),
-        LogItem::Snapshot(_) | LogItem::Checkpoint { .. } => None,
+        LogItem::Snapshot(_) | LogItem::Checkpoint { .. } | LogItem::Group { .. } => None,
     }
 }
 

@@ -5,8 +5,8 @@
 
 use crate::{event, event_with_meta, sid};
 use chronicle_core::{
-    DeleteMode, Error, EventStore, ExpectedVersion as Ev, ExportRange, ListStreams, LogItem, RawJson, ReadAll, ReadStream, RecordedEvent,
-    Snapshot, StreamId, StreamMetadata, Timestamp, Uuid, canonical,
+    DeleteMode, Error, EventStore, ExpectedVersion as Ev, ExportRange, GroupProgress, ListStreams, LogItem, RawJson, ReadAll, ReadStream,
+    RecordedEvent, Snapshot, StreamId, StreamMetadata, Timestamp, Uuid, canonical,
 };
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub type Store = Arc<dyn EventStore>;
 macro_rules! transfer_conformance {
     ($factory:expr) => {
         $crate::transfer_conformance!(@cases $factory; export_then_import_answers_every_read_alike, import_keeps_removed_positions,
-            bad_imports_store_nothing, point_in_export_range_is_honoured);
+            bad_imports_store_nothing, point_in_export_range_is_honoured, group_progress_is_kept_as_imported);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -77,7 +77,13 @@ pub async fn build(store: &Store) {
     store.save_snapshot(Snapshot { stream_id: o1.clone(), version: 2, schema_version: 1, state }).await.unwrap();
     store.save_checkpoint(CONSUMERS[0], 5).await.unwrap();
     store.save_checkpoint(CONSUMERS[1], 9).await.unwrap();
+    store.save_snapshot(billing().snapshot("billing", None).unwrap()).await.unwrap();
     store.set_stream_metadata(&o2, StreamMetadata { truncate_before: Some(1), ..Default::default() }).await.unwrap();
+}
+
+/// The progress of the consumer group `billing` that [`build`] stores.
+pub fn billing() -> GroupProgress {
+    GroupProgress { checkpoint: 3, acked: vec![5, 8], retries: vec![(4, 2)], ..GroupProgress::default() }
 }
 
 /// Asserts that `a` and `b` answer every read of [`build`]'s content alike.
@@ -178,6 +184,7 @@ pub async fn bad_imports_store_nothing(a: Store, _b: Store) {
         vec![LogItem::Event(recorded(2, &sid("new-1"), 2, 2))],
         vec![LogItem::Event(recorded(2, &s, 2, 2)), LogItem::Event(recorded(4, &s, 3, 4))],
         vec![LogItem::Event(reused)],
+        vec![LogItem::Group { name: "x".repeat(chronicle_core::MAX_STREAM_ID_BYTES), progress: billing() }],
         vec![LogItem::Event(recorded(2, &s, 2, 2)), LogItem::Metadata { head: 2, stream: s.clone(), metadata: bad_settings }],
     ];
     for items in cases {
@@ -201,11 +208,32 @@ pub async fn point_in_export_range_is_honoured(a: Store, _b: Store) {
     assert!(matches!(&state[0], LogItem::Snapshot(s) if s.stream_id == o1), "{state:?}");
     assert_eq!(
         state[1..],
-        [LogItem::Checkpoint { consumer: "mailer".into(), position: 6 }, LogItem::Checkpoint { consumer: "projector".into(), position: 5 }]
+        [
+            LogItem::Checkpoint { consumer: "mailer".into(), position: 6 },
+            LogItem::Checkpoint { consumer: "projector".into(), position: 5 },
+            LogItem::Group { name: "billing".into(), progress: GroupProgress { acked: vec![5], ..billing() } },
+        ]
     );
     // The retention of kept-1 was set at head 3 (inside [3, 6]); the soft delete came later.
     assert!(items.iter().any(|i| matches!(i, LogItem::Metadata { head: 3, .. })), "{items:?}");
     assert!(!items.iter().any(|i| matches!(i, LogItem::Delete { .. })), "{items:?}");
     let early = export(&a, ExportRange { after: 0, through: 1 }).await;
     assert!(!early.iter().any(|i| matches!(i, LogItem::Snapshot(_))), "order-1 v2 is at position 2: {early:?}");
+}
+
+/// A group's progress comes back out of an export as it was last
+/// imported, and is what the group reads when it starts (the snapshot of
+/// its `$group-` stream).
+pub async fn group_progress_is_kept_as_imported(a: Store, _b: Store) {
+    let later = GroupProgress { checkpoint: 7, read_through: Some(12), unhandled: vec![9, 11], retries: vec![(9, 1)], acked: vec![] };
+    a.append(&sid("work-1"), Ev::NoStream, (0..12).map(|n| event("W", n)).collect()).await.unwrap();
+    for progress in [billing(), later.clone()] {
+        a.import_log(vec![LogItem::Group { name: "billing".into(), progress }]).await.unwrap();
+    }
+    let state: Vec<_> = export_all(&a).await.into_iter().filter(LogItem::is_state).collect();
+    assert_eq!(state, vec![LogItem::Group { name: "billing".into(), progress: later.clone() }]);
+    let stream = GroupProgress::stream("billing").unwrap();
+    let saved = a.load_snapshot(&stream).await.unwrap().expect("the progress snapshot");
+    assert_eq!(GroupProgress::from_state(&saved.state).unwrap(), later);
+    assert!(a.read_stream(&stream, ReadStream::forward()).await.unwrap().is_empty(), "no event is written for it");
 }

@@ -44,6 +44,10 @@ impl<P> LogIndex<P> {
                     metadata.validate()?;
                     continue;
                 }
+                LogItem::Group { name, .. } => {
+                    crate::GroupProgress::stream(name)?;
+                    continue;
+                }
                 LogItem::Delete { .. } | LogItem::Snapshot(_) | LogItem::Checkpoint { .. } => continue,
             };
             let next_version =

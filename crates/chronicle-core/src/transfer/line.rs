@@ -1,7 +1,7 @@
 //! The JSON line of a [`LogItem`]: what backup parts and the server's
 //! export and import carry.
 
-use super::LogItem;
+use super::{GroupProgress, LogItem};
 use crate::{Error, RawJson, RecordedEvent, Result, Snapshot, StreamId, StreamMetadata, Timestamp, Uuid};
 use std::sync::Arc;
 
@@ -47,6 +47,10 @@ enum Line {
         consumer: String,
         position: u64,
     },
+    Group {
+        name: String,
+        progress: GroupProgress,
+    },
 }
 
 /// A line as read: every field of every kind (an internally tagged enum
@@ -73,6 +77,8 @@ struct LineIn {
     #[serde(default, deserialize_with = "present")]
     state: Option<RawJson>,
     consumer: Option<String>,
+    name: Option<String>,
+    progress: Option<GroupProgress>,
 }
 
 /// A JSON value that is there, `null` included (only a missing field is `None`).
@@ -129,6 +135,7 @@ impl LineIn {
             "checkpoint" => {
                 LogItem::Checkpoint { consumer: field(self.consumer, "consumer")?, position: field(self.position, "position")? }
             }
+            "group" => LogItem::Group { name: field(self.name, "name")?, progress: field(self.progress, "progress")? },
             other => return Err(Error::invalid("item.kind", format!("unknown kind {other:?}"))),
         })
     }
@@ -157,6 +164,7 @@ impl LogItem {
                 Line::Snapshot { stream: s.stream_id, version: s.version, schema_version: s.schema_version, state: s.state }
             }
             Self::Checkpoint { consumer, position } => Line::Checkpoint { consumer, position },
+            Self::Group { name, progress } => Line::Group { name, progress },
         };
         // Writing to a Vec cannot fail and every key is a string.
         let _ = serde_json::to_writer(&mut *out, &line);

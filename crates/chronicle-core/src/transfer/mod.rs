@@ -27,11 +27,13 @@
 //! # Ok::<(), chronicle_core::Error>(())
 //! ```
 
+mod group;
 mod line;
 #[cfg(test)]
 mod tests;
 
 use crate::{RecordedEvent, Result, Snapshot, StreamId, StreamMetadata};
+pub use group::GroupProgress;
 use tokio::sync::mpsc;
 
 /// One stored fact, as backup, restore and migration carry it.
@@ -77,6 +79,14 @@ pub enum LogItem {
         consumer: String,
         /// Its position.
         position: u64,
+    },
+    /// How far a consumer group got (its settings are in the log, in the
+    /// `$groups` registry stream).
+    Group {
+        /// The group.
+        name: String,
+        /// Its progress.
+        progress: GroupProgress,
     },
 }
 
@@ -153,25 +163,26 @@ impl LogReader {
 }
 
 impl LogItem {
-    /// Whether this is a state item (snapshot or checkpoint), which an
-    /// export lists after the log in no particular order.
+    /// Whether this is a state item (snapshot, checkpoint or group
+    /// progress), which an export lists after the log in no particular order.
     pub fn is_state(&self) -> bool {
-        matches!(self, Self::Snapshot(_) | Self::Checkpoint { .. })
+        matches!(self, Self::Snapshot(_) | Self::Checkpoint { .. } | Self::Group { .. })
     }
 
     fn state_key(&self) -> (u8, &str) {
         match self {
             Self::Snapshot(s) => (0, s.stream_id.as_str()),
             Self::Checkpoint { consumer, .. } => (1, consumer.as_str()),
-            _ => (2, ""),
+            Self::Group { name, .. } => (2, name.as_str()),
+            _ => (3, ""),
         }
     }
 }
 
 /// Puts an export into a canonical form for comparison: the same stream
 /// change repeated at one head counts once (a resumed copy may re-apply
-/// one), and state items are sorted (snapshots by stream, then
-/// checkpoints by consumer).
+/// one), and state items are sorted (snapshots by stream, checkpoints by
+/// consumer, then groups by name).
 pub fn canonical(items: &mut Vec<LogItem>) {
     items.dedup_by(|b, a| matches!(a, LogItem::Metadata { .. } | LogItem::Delete { .. }) && a == b);
     let state_from = items.iter().position(LogItem::is_state).unwrap_or(items.len());

@@ -57,6 +57,18 @@ fn item() -> impl Strategy<Value = LogItem> {
             LogItem::Snapshot(Snapshot { stream_id, version, schema_version, state: RawJson::from_serialize(&state).unwrap() })
         }),
         ("[a-z-]{1,20}", any::<u64>()).prop_map(|(consumer, position)| LogItem::Checkpoint { consumer, position }),
+        (
+            "[a-z-]{1,20}",
+            any::<u64>(),
+            prop::collection::vec(any::<u64>(), 0..4),
+            prop::collection::vec((any::<u64>(), any::<u32>()), 0..3),
+            prop::option::of(any::<u64>()),
+            prop::collection::vec(any::<u64>(), 0..4)
+        )
+            .prop_map(|(name, checkpoint, acked, retries, read_through, unhandled)| LogItem::Group {
+                name,
+                progress: GroupProgress { checkpoint, acked, retries, read_through, unhandled }
+            }),
     ]
 }
 

@@ -35,12 +35,13 @@ pub(crate) struct ExportQuery {
 /// Every stored fact of `(after, through]` in log order — events with
 /// their positions, versions, ids, times and bytes; positions a scavenge
 /// emptied; stream changes (deletes, retention settings) at the head they
-/// were made — then the latest snapshots and every checkpoint, as
+/// were made — then the latest snapshots, every checkpoint and every
+/// consumer group's progress, as
 /// NDJSON, ending with `{"kind":"end","through":N}`; nothing but that
 /// line when `after` is at or past the end. Admin only.
 #[utoipa::path(get, path = "/admin/export", tag = "ops", params(ExportQuery),
     responses((status = 200, content_type = "application/x-ndjson", body = String,
-        description = "One JSON line per item (`kind`: event, removed, metadata, delete, snapshot, checkpoint), then an `end` (or `error`) line")))]
+        description = "One JSON line per item (`kind`: event, removed, metadata, delete, snapshot, checkpoint, group), then an `end` (or `error`) line")))]
 pub(crate) async fn export(State(state): State<AppState>, query: Result<Query<ExportQuery>, QueryRejection>) -> ApiResult<Response> {
     let Query(q) = query?;
     let head = state.store.head().await?;
