@@ -53,6 +53,22 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An event's data does not match the JSON Schema registered for its
+    /// type and schema version. Names where, never the value (it may be
+    /// personal data).
+    #[error("{field} does not match the schema of {event_type} v{schema_version} at {pointer:?}: {reason}")]
+    SchemaViolation {
+        /// The event, e.g. `events[2].data`.
+        field: String,
+        /// Its type.
+        event_type: String,
+        /// Its schema version.
+        schema_version: u32,
+        /// JSON Pointer (into the data) of the first failing value; `""` is the whole data.
+        pointer: String,
+        /// Which rule failed (the schema keyword), without the value.
+        reason: String,
+    },
     /// Input exceeded a configured size limit.
     #[error("{field} is too large: {actual} bytes, limit {limit} bytes")]
     TooLarge {
@@ -143,6 +159,7 @@ impl Error {
             Self::AppendConditionFailed { .. } => "append_condition_failed",
             Self::StreamDeleted { .. } => "stream_deleted",
             Self::Invalid { .. } => "invalid",
+            Self::SchemaViolation { .. } => "schema_violation",
             Self::TooLarge { .. } => "too_large",
             Self::Unavailable { .. } => "unavailable",
             Self::Corrupted { .. } => "corrupted",

@@ -66,6 +66,26 @@ impl Subscription {
         Self { rx, head: Arc::default() }
     }
 
+    /// The same subscription with each event passed through `f` (by a task
+    /// of its own, on the current tokio runtime; the head is shared).
+    pub fn map(mut self, f: impl Fn(RecordedEvent) -> RecordedEvent + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let head = self.head.clone();
+        tokio::spawn(async move {
+            loop {
+                let item = tokio::select! {
+                    item = self.rx.recv() => item,
+                    () = tx.closed() => return,
+                };
+                let Some(item) = item else { return };
+                if tx.send(item.map(&f)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rx, head }
+    }
+
     /// The store's head as the subscription last saw it (when it read a
     /// page or was woken by a commit; 0 when unknown, e.g. a remote
     /// subscription): how far behind a delivered event is, without asking

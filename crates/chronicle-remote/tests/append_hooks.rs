@@ -7,8 +7,11 @@ use chronicle_file::{FileOptions, FileStore};
 use chronicle_server::auth::{Role, TokenEntry};
 use std::sync::Arc;
 
-chronicle_testkit::hooks_conformance!(|pipeline| async move {
+async fn store(pipeline: chronicle_core::AppendPipeline) -> Option<chronicle_remote::RemoteStore> {
     let file = FileStore::open_temporary(FileOptions { pipeline, ..FileOptions::default() }).expect("open a temporary store");
     let (secret, entry) = TokenEntry::generate(chronicle_testkit::hooks::TOKEN_ID, Role::Writer).expect("a token");
     Some(common::served_with_tokens(Arc::new(file), &[entry], &secret).await)
-});
+}
+
+chronicle_testkit::hooks_conformance!(store);
+chronicle_testkit::schema_conformance!(store);

@@ -70,3 +70,13 @@ impl Error {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<chronicle_schema::SchemaError> for Error {
+    fn from(e: chronicle_schema::SchemaError) -> Self {
+        match e {
+            chronicle_schema::SchemaError::Upcast { event_type, from, reason } => Self::Upcast { event_type, from, reason },
+            chronicle_schema::SchemaError::Store(e) => Self::Store(e),
+            other => Self::Store(chronicle_core::Error::invalid("upcasters", other.to_string())),
+        }
+    }
+}

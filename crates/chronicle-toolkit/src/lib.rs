@@ -39,10 +39,10 @@ mod migrate;
 mod projection;
 mod repository;
 pub mod saga;
-mod upcast;
 
 pub use aggregate::{Aggregate, CommandContext};
 pub use bus::{CommandBus, Dispatched, QueryBus};
+pub use chronicle_schema::{Step, Upcasters};
 pub use error::{Error, Result};
 pub use event::{DomainEvent, decode_event, encode_event};
 pub use given::{History, Outcome, SagaOutcome, SagaScenario, Scenario, given, given_saga};
@@ -56,4 +56,3 @@ pub use projection::{
 pub use projection::{PgProjection, PgReadModel};
 pub use repository::{Executed, Loaded, Repository};
 pub use saga::{CommandFailure, CommandSender, Reaction, RunningSaga, Saga, SagaRunner};
-pub use upcast::Upcasters;

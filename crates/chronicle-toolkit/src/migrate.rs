@@ -26,7 +26,7 @@ fn upcast_item(upcasters: &Upcasters, item: LogItem) -> chronicle_core::Result<(
     match item {
         LogItem::Event(e) => {
             let upcast = upcasters.upcast_event(e.clone()).map_err(|err| match err {
-                Error::Store(e) => e,
+                chronicle_schema::SchemaError::Store(e) => e,
                 other => chronicle_core::Error::invalid("data", other.to_string()),
             })?;
             let changed = upcast.data != e.data || upcast.schema_version != e.schema_version;

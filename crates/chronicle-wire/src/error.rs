@@ -12,6 +12,9 @@ pub enum ErrorCode {
     Invalid,
     /// 413: over a size limit (`limit`, `actual`).
     TooLarge,
+    /// 422: an event does not match its registered JSON Schema (`field`,
+    /// `event_type`, `schema_version`, `pointer`, `reason`).
+    SchemaViolation,
     /// 409: the stream's version is not the expected one (`expected`, `actual`).
     WrongExpectedVersion,
     /// 409: an event id is stored already, and this is no retry of it.
@@ -48,9 +51,10 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::Invalid,
         Self::TooLarge,
+        Self::SchemaViolation,
         Self::WrongExpectedVersion,
         Self::DuplicateEventId,
         Self::AppendConditionFailed,
@@ -75,6 +79,7 @@ impl ErrorCode {
         match self {
             Self::Invalid => "invalid",
             Self::TooLarge => "too_large",
+            Self::SchemaViolation => "schema_violation",
             Self::WrongExpectedVersion => "wrong_expected_version",
             Self::DuplicateEventId => "duplicate_event_id",
             Self::AppendConditionFailed => "append_condition_failed",
@@ -110,6 +115,7 @@ impl ErrorCode {
             Self::StreamDeleted => 410,
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::SchemaViolation => 422,
             Self::RateLimited => 429,
             Self::Corrupted | Self::Io | Self::Config => 500,
             Self::Unsupported => 501,
@@ -135,6 +141,9 @@ pub fn error_body(error: &Error) -> (u16, Map<String, Value>) {
     let extra = match error {
         Error::Invalid { field, reason } => json!({"field": field, "reason": reason}),
         Error::TooLarge { field, limit, actual } => json!({"field": field, "limit": limit, "actual": actual}),
+        Error::SchemaViolation { field, event_type, schema_version, pointer, reason } => {
+            json!({"field": field, "event_type": event_type, "schema_version": schema_version, "pointer": pointer, "reason": reason})
+        }
         Error::WrongExpectedVersion { stream, expected, actual } => {
             json!({"field": "expected_version", "stream_id": stream, "expected": expected, "actual": actual})
         }
@@ -189,6 +198,13 @@ pub fn error_from_body(status: u16, body: &[u8], context: Option<&StreamId>) -> 
             field: text("field"),
             limit: number("limit").map_or(0, |n| n as usize),
             actual: number("actual").map_or(0, |n| n as usize),
+        },
+        Some(ErrorCode::SchemaViolation) => Error::SchemaViolation {
+            field: text("field"),
+            event_type: text("event_type"),
+            schema_version: number("schema_version").map_or(0, |n| n as u32),
+            pointer: text("pointer"),
+            reason: reason(),
         },
         Some(ErrorCode::Invalid | ErrorCode::Conflict) => Error::Invalid { field: text("field"), reason: reason() },
         Some(ErrorCode::Corrupted) => {

@@ -7,6 +7,13 @@ fn every_error() -> Vec<Error> {
     vec![
         Error::Invalid { field: "events[0].data".into(), reason: "not well-formed JSON".into() },
         Error::TooLarge { field: "events[0].data".into(), limit: 10, actual: 20 },
+        Error::SchemaViolation {
+            field: "events[1].data".into(),
+            event_type: "OrderCreated".into(),
+            schema_version: 3,
+            pointer: "/lines/0/qty".into(),
+            reason: "minimum".into(),
+        },
         Error::WrongExpectedVersion { stream: s.clone(), expected: ExpectedVersion::NoStream, actual: Some(3) },
         Error::DuplicateEventId { event_id: Uuid::now_v7() },
         Error::AppendConditionFailed { position: 7 },
@@ -43,6 +50,7 @@ fn the_table_of_codes_and_statuses() {
         [
             ("invalid", 400),
             ("too_large", 413),
+            ("schema_violation", 422),
             ("wrong_expected_version", 409),
             ("duplicate_event_id", 409),
             ("append_condition_failed", 409),

@@ -1,0 +1,148 @@
+//! [`Upcasters`]: `(event_type, from_version) → (to_version, transform)`,
+//! applied in chain when events are read — transforms written in Rust by
+//! an embedding application, or lists of declarative [`Step`]s from
+//! configuration and the API. One mechanism for the toolkit's aggregates
+//! and the server's readers.
+
+use crate::{Result, SchemaError, Step};
+use chronicle_core::{RawJson, RecordedEvent};
+use serde_json::Value;
+use std::{collections::HashMap, fmt, sync::Arc};
+
+type Transform = Arc<dyn Fn(Value) -> std::result::Result<Value, String> + Send + Sync>;
+
+/// One link of a chain.
+#[derive(Clone)]
+struct Link {
+    to: u32,
+    transform: Transform,
+    /// The declarative steps, when it was declared (listed by the catalog).
+    steps: Option<Vec<Step>>,
+}
+
+/// A registry of upcasters.
+///
+/// ```
+/// use chronicle_schema::Upcasters;
+/// use chronicle_core::RawJson;
+/// let up = Upcasters::new()
+///     .register("OrderCreated", 1, 2, |mut d| { d["currency"] = "USD".into(); Ok(d) })
+///     .register("OrderCreated", 2, 3, |mut d| { d["tax"] = 0.into(); Ok(d) });
+/// let (v, data) = up.upcast("OrderCreated", 1, &RawJson::parse(&br#"{"total":5}"#[..]).unwrap()).unwrap();
+/// assert_eq!((v, data.as_bytes()), (3, &br#"{"currency":"USD","tax":0,"total":5}"#[..]));
+/// ```
+#[derive(Clone, Default)]
+pub struct Upcasters {
+    /// By event type, then by the version a link starts from.
+    links: HashMap<String, HashMap<u32, Link>>,
+}
+
+impl fmt::Debug for Upcasters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys: Vec<_> = self.chains().into_iter().map(|(t, from, to, _)| format!("{t} v{from}→v{to}")).collect();
+        keys.sort();
+        f.debug_struct("Upcasters").field("steps", &keys).finish()
+    }
+}
+
+impl Upcasters {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn insert(&mut self, event_type: &str, from: u32, link: Link) {
+        self.links.entry(event_type.to_owned()).or_default().insert(from, link);
+    }
+
+    /// Registers a transform of `event_type` data from `from` to `to` (> `from`).
+    pub fn register(
+        mut self,
+        event_type: &str,
+        from: u32,
+        to: u32,
+        transform: impl Fn(Value) -> std::result::Result<Value, String> + Send + Sync + 'static,
+    ) -> Self {
+        debug_assert!(to > from, "an upcaster must raise the version");
+        self.insert(event_type, from, Link { to, transform: Arc::new(transform), steps: None });
+        self
+    }
+
+    /// Registers declarative steps taking `event_type` from `from` to `to`;
+    /// refused when `to` is not above `from` or a step's pointer is bad.
+    pub fn register_steps(&mut self, event_type: &str, from: u32, to: u32, steps: Vec<Step>) -> Result<()> {
+        if to <= from {
+            return Err(SchemaError::invalid("to", format!("an upcaster must raise the version ({from} → {to})")));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            step.check().map_err(|reason| SchemaError::invalid(format!("steps[{i}]"), reason))?;
+        }
+        let run = steps.clone();
+        let transform: Transform = Arc::new(move |mut data| {
+            for step in &run {
+                step.apply(&mut data)?;
+            }
+            Ok(data)
+        });
+        self.insert(event_type, from, Link { to, transform, steps: Some(steps) });
+        Ok(())
+    }
+
+    /// Adds every upcaster of `other` (its links replace ours where both start alike).
+    pub fn merge(&mut self, other: &Upcasters) {
+        for (t, links) in &other.links {
+            for (from, link) in links {
+                self.insert(t, *from, link.clone());
+            }
+        }
+    }
+
+    /// True when nothing is registered (reads skip all work).
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// Whether an event of `event_type` at `version` would change.
+    pub fn applies(&self, event_type: &str, version: u32) -> bool {
+        self.links.get(event_type).is_some_and(|l| l.contains_key(&version))
+    }
+
+    /// Every link: (event type, from, to, declarative steps if declared), sorted.
+    pub fn chains(&self) -> Vec<(String, u32, u32, Option<Vec<Step>>)> {
+        let mut out: Vec<_> = self
+            .links
+            .iter()
+            .flat_map(|(t, l)| l.iter().map(move |(from, link)| (t.clone(), *from, link.to, link.steps.clone())))
+            .collect();
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
+    }
+
+    /// Applies the chain starting at `version`; returns the final version
+    /// and data (unchanged when no upcaster applies).
+    pub fn upcast(&self, event_type: &str, version: u32, data: &RawJson) -> Result<(u32, RawJson)> {
+        let Some(links) = self.links.get(event_type) else { return Ok((version, data.clone())) };
+        let Some(first) = links.get(&version) else { return Ok((version, data.clone())) };
+        let fail = |from: u32, reason: String| SchemaError::Upcast { event_type: event_type.to_owned(), from, reason };
+        let mut value: Value = data.to_value().map_err(|e| fail(version, e.to_string()))?;
+        let (mut current, mut link) = (version, Some(first));
+        while let Some(l) = link {
+            value = (l.transform)(value).map_err(|reason| fail(current, reason))?;
+            current = l.to;
+            link = links.get(&current);
+        }
+        let raw = RawJson::from_serialize(&value).map_err(|e| fail(current, e.to_string()))?;
+        Ok((current, raw))
+    }
+
+    /// An event with its data upcast (schema version updated).
+    pub fn upcast_event(&self, mut event: RecordedEvent) -> Result<RecordedEvent> {
+        if !self.applies(&event.event_type, event.schema_version) {
+            return Ok(event);
+        }
+        let (version, data) = self.upcast(&event.event_type, event.schema_version, &event.data)?;
+        event.schema_version = version;
+        event.data = data;
+        Ok(event)
+    }
+}
