@@ -33,7 +33,7 @@ pub struct SchemaFile {
     pub event_type: String,
     /// Its schema version (from 1).
     pub version: u32,
-    /// The JSON Schema file (relative paths: from the configuration file's directory).
+    /// The JSON Schema file (a relative path starts from the working directory, like `data_dir`).
     pub file: PathBuf,
 }
 

@@ -117,7 +117,7 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     }
     let stream = path.strip_prefix("/streams/");
     let read = *method == Method::GET || *method == Method::HEAD;
-    let publish_change = (path.starts_with("/publish/") || path.starts_with("/subscriptions/")) && !read;
+    let publish_change = (path.starts_with("/publish/") || path.starts_with("/subscriptions/") || path.starts_with("/schemas/")) && !read;
     if publish_change
         || path == "/audit"
         || path.starts_with("/admin/")
@@ -229,6 +229,8 @@ mod tests {
         assert_eq!(r(Method::GET, "/streams/$audit"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/admin/scavenge"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/admin/retention"), Some(Role::Admin));
+        assert_eq!(r(Method::PUT, "/schemas/OrderCreated/3"), Some(Role::Admin));
+        assert_eq!(r(Method::GET, "/schemas/OrderCreated"), Some(Role::Reader));
         assert_eq!(r(Method::GET, "/publish"), Some(Role::Reader));
         assert_eq!(r(Method::GET, "/publish/s/dlq"), Some(Role::Reader));
         assert_eq!(r(Method::POST, "/publish/s/dlq/replay"), Some(Role::Admin));

@@ -34,7 +34,7 @@ pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
 use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, groups, listing, ops, publish, retention, streams, subscribe, transfer, ws};
+use routes::{events, groups, listing, ops, publish, retention, schemas, streams, subscribe, transfer, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -50,7 +50,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// What every handler gets.
 #[derive(Clone)]
 pub(crate) struct AppState {
+    /// The store, read in the current shape of every event.
     pub(crate) store: Arc<dyn EventStore>,
+    /// The same store as stored (`?raw=true`).
+    pub(crate) raw: Arc<dyn EventStore>,
+    /// Schemas and upcasters (`None`: the served store has none).
+    pub(crate) catalog: Option<Arc<chronicle_schema::Catalog>>,
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Stats, scavenge and storage size of the served store.
@@ -64,6 +69,13 @@ pub(crate) struct AppState {
     pub(crate) groups: Option<Arc<chronicle_groups::Groups>>,
     /// Retention (`None`: not offered; 404 at `/admin/retention`).
     pub(crate) retention: Option<Arc<chronicle_retention::Retention>>,
+}
+
+impl AppState {
+    /// The store to read from: as stored when `raw`, else in the current shape.
+    pub(crate) fn reader(&self, raw: Option<bool>) -> &Arc<dyn EventStore> {
+        if raw == Some(true) { &self.raw } else { &self.store }
+    }
 }
 
 #[derive(OpenApi)]
@@ -89,7 +101,9 @@ impl Server {
         let (shutdown, rx) = watch::channel(false);
         Self {
             state: AppState {
+                raw: store.clone(),
                 store,
+                catalog: None,
                 metrics: Arc::default(),
                 shutdown: rx,
                 maintenance: Arc::new(NoMaintenance("served")),
@@ -103,6 +117,15 @@ impl Server {
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// Serves `raw` (the store as stored) for `?raw=true` and the schema
+    /// routes over `catalog`; the store given to [`Server::new`] is the one
+    /// that reads in the current shape.
+    pub fn with_schemas(mut self, raw: Arc<dyn EventStore>, catalog: Arc<chronicle_schema::Catalog>) -> Self {
+        self.state.raw = raw;
+        self.state.catalog = Some(catalog);
+        self
     }
 
     /// Offers the store's maintenance: its storage size in `/metrics` and
@@ -193,6 +216,9 @@ impl Server {
             .routes(routes!(groups::connect))
             .routes(routes!(groups::parked))
             .routes(routes!(groups::replay))
+            .routes(routes!(schemas::list))
+            .routes(routes!(schemas::get))
+            .routes(routes!(schemas::put))
     }
 
     /// The OpenAPI document of every route, with every constraint and

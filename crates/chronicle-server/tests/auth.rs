@@ -12,7 +12,7 @@ use chronicle_server::{
 use std::{sync::Arc, time::Duration};
 
 /// Every route but the open ones (health probes, OpenAPI): method, path, body, role needed.
-const ROUTES: [(&str, &str, &str, Role); 18] = [
+const ROUTES: [(&str, &str, &str, Role); 20] = [
     ("POST", "/streams/acct-1", r#"[{"event_type":"T","data":{}}]"#, Role::Writer),
     ("GET", "/streams/acct-1", "", Role::Reader),
     ("DELETE", "/streams/acct-1", "", Role::Admin),
@@ -31,6 +31,8 @@ const ROUTES: [(&str, &str, &str, Role); 18] = [
     ("GET", "/metrics", "", Role::Reader),
     ("GET", "/streams/$audit", "", Role::Admin),
     ("GET", "/audit", "", Role::Admin),
+    ("GET", "/schemas", "", Role::Reader),
+    ("PUT", "/schemas/T/1", r#"{"schema":{"type":"object"}}"#, Role::Admin),
 ];
 
 struct Keys {

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 36] = [
+const ROUTES: [(&str, &str); 39] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -43,6 +43,9 @@ const ROUTES: [(&str, &str); 36] = [
     ("get", "/subscriptions/{group}/connect"),
     ("get", "/subscriptions/{group}/parked"),
     ("post", "/subscriptions/{group}/parked/replay"),
+    ("get", "/schemas"),
+    ("get", "/schemas/{event_type}"),
+    ("put", "/schemas/{event_type}/{version}"),
 ];
 
 #[tokio::test]
@@ -65,7 +68,9 @@ async fn openapi_lists_exactly_the_routes_and_each_is_routed() {
             .replace("{correlation_id}", "c")
             .replace("{name}", "n")
             .replace("{sink}", "s")
-            .replace("{group}", "g");
+            .replace("{group}", "g")
+            .replace("{event_type}", "T")
+            .replace("{version}", "1");
         let req =
             s.http.request(method.to_uppercase().parse().unwrap(), s.at(&concrete)).header("content-type", "application/json").body("{}");
         let req = if path == "/subscribe" { req.timeout(std::time::Duration::from_millis(300)) } else { req };

@@ -4,7 +4,7 @@
 
 use crate::{BackendKind, Config, ConfigError};
 use chronicle_core::{AppendPipeline, EventStore, Leases, LocalLeases, Maintenance, NoMaintenance};
-use std::sync::Arc;
+use std::{path::Path, sync::Arc};
 
 /// An open store and its maintenance handle (stats, verify, scavenge,
 /// storage size; "unsupported by the X backend" for what it lacks).
@@ -22,6 +22,12 @@ pub struct Opened {
     /// groups keep their rows in its schema).
     #[cfg(feature = "postgres")]
     pub postgres: Option<chronicle_postgres::PgStore>,
+    /// The schemas and upcasters (`[schemas]` plus the registrations in
+    /// `$schemas`): `store` checks appends against them and reads in the
+    /// current shape. `None` on the remote backend (the server does it).
+    pub catalog: Option<Arc<chronicle_schema::Catalog>>,
+    /// The store as stored: reads give each event's stored shape.
+    pub raw: Arc<dyn EventStore>,
 }
 
 /// Opens the configured backend with the pipeline the configuration asks
@@ -63,6 +69,29 @@ pub async fn open(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
 /// ```
 #[cfg_attr(not(any(feature = "file", feature = "memory", feature = "postgres", feature = "remote")), allow(unused_variables))]
 pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Opened, ConfigError> {
+    if config.backend == BackendKind::Remote {
+        return open_backend(config, pipeline).await;
+    }
+    let catalog = catalog_of(config)?;
+    let pipeline = pipeline.with_hook(Arc::new(chronicle_schema::SchemaHook(catalog.clone())));
+    let opened = open_backend(config, pipeline).await?;
+    let store = shaped(opened.raw.clone(), catalog.clone()).await?;
+    Ok(Opened { store, catalog: Some(catalog), ..opened })
+}
+
+/// The catalog `[schemas]` asks for (files read from the working directory).
+fn catalog_of(config: &Config) -> Result<Arc<chronicle_schema::Catalog>, ConfigError> {
+    Ok(chronicle_schema::SchemaSettings::from_table(&config.schemas)?.catalog(Path::new("."))?)
+}
+
+/// `raw` read through `catalog`, with the registrations stored in `$schemas` loaded.
+async fn shaped(raw: Arc<dyn EventStore>, catalog: Arc<chronicle_schema::Catalog>) -> Result<Arc<dyn EventStore>, ConfigError> {
+    chronicle_schema::load(&*raw, &catalog, 0).await?;
+    Ok(Arc::new(chronicle_schema::ShapedStore::new(raw, catalog)))
+}
+
+#[cfg_attr(not(any(feature = "file", feature = "memory", feature = "postgres", feature = "remote")), allow(unused_variables))]
+async fn open_backend(config: &Config, pipeline: AppendPipeline) -> Result<Opened, ConfigError> {
     let kind = config.backend;
     match kind {
         #[cfg(feature = "memory")]
@@ -96,7 +125,10 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
 pub async fn open_read_only(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
     match config.backend {
         #[cfg(feature = "file")]
-        BackendKind::File => Ok(Arc::new(chronicle_file::FileStore::open_read_only(&config.data_dir, file_options(config))?)),
+        BackendKind::File => {
+            let raw: Arc<dyn EventStore> = Arc::new(chronicle_file::FileStore::open_read_only(&config.data_dir, file_options(config))?);
+            shaped(raw, catalog_of(config)?).await
+        }
         _ => open(config).await,
     }
 }
@@ -120,7 +152,9 @@ pub fn maintenance(config: &Config) -> Result<Arc<dyn Maintenance>, ConfigError>
 #[allow(dead_code)] // unused when only the file backend is built in
 fn without_maintenance(kind: BackendKind, store: Arc<dyn EventStore>) -> Opened {
     Opened {
+        raw: store.clone(),
         store,
+        catalog: None,
         maintenance: Arc::new(NoMaintenance(name(kind))),
         leases: Arc::new(LocalLeases::default()),
         #[cfg(feature = "postgres")]

@@ -219,6 +219,10 @@ pub struct Config {
     /// typed by `chronicle_retention::RetentionSettings`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub retention: toml::Table,
+    /// `[schemas]`: the schema check's mode, schema files and declared
+    /// upcasters, kept raw and typed by `chronicle_schema::SchemaSettings`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub schemas: toml::Table,
 }
 
 impl Default for Config {
@@ -238,6 +242,7 @@ impl Default for Config {
             tls: toml::Table::new(),
             publish: toml::Table::new(),
             retention: toml::Table::new(),
+            schemas: toml::Table::new(),
         }
     }
 }

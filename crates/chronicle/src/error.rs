@@ -41,6 +41,10 @@ pub enum ConfigError {
         /// Why, and what to do about it.
         reason: String,
     },
+    /// `[schemas]` is invalid: a setting, a schema file or an upcaster
+    /// (`field` names it), or a registration in the store conflicts.
+    #[error("{0}")]
+    Schemas(#[from] chronicle_schema::SchemaError),
     /// The store failed while opening.
     #[error(transparent)]
     Store(#[from] chronicle_core::Error),

@@ -56,6 +56,18 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
+/// Picks up schemas other nodes of a shared store register (`$schemas`).
+async fn follow_schemas(raw: Arc<dyn chronicle::EventStore>, catalog: Arc<chronicle_schema::Catalog>) {
+    let mut last = 0;
+    loop {
+        match chronicle_schema::load(&*raw, &catalog, last).await {
+            Ok(read) => last = read,
+            Err(e) => tracing::warn!("reading the schema registrations of other nodes: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
 pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     let ServerSettings { auth, tls } = ServerSettings::from_tables(&config.auth, &config.tls)?;
     let tls = match (&tls.cert, &tls.key) {
@@ -105,7 +117,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     if retention.is_active() {
         tracing::info!("retention: {} (chronicle retention run --dry-run shows what a pass removes)", retention.summary());
     }
-    let retention = Arc::new(chronicle_retention::Retention::new(opened.store.clone(), opened.maintenance.clone(), retention));
+    let retention = Arc::new(chronicle_retention::Retention::new(opened.raw.clone(), opened.maintenance.clone(), retention));
     let retention_task = tokio::spawn(retention.clone().schedule(opened.leases.clone(), node_name(local), retention_stopped));
     let mut server = Server::new(opened.store)
         .with_publisher(publisher.clone())
@@ -116,6 +128,10 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .with_audit(audit, auth.audit_access);
     if let Some(groups) = &groups {
         server = server.with_groups(groups.clone());
+    }
+    if let Some(catalog) = &opened.catalog {
+        server = server.with_schemas(opened.raw.clone(), catalog.clone());
+        tokio::spawn(follow_schemas(opened.raw.clone(), catalog.clone()));
     }
     match tls {
         Some((cert, key)) => {

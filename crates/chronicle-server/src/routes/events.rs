@@ -26,7 +26,8 @@ use utoipa::IntoParams;
 /// Appends to several streams atomically, optionally guarded by a DCB condition.
 #[utoipa::path(post, path = "/append", tag = "events", request_body = AppendBody,
     responses((status = 200, body = Vec<AppendResultSchema>), (status = 400, body = ErrorSchema), (status = 409, body = ErrorSchema),
-        (status = 413, body = ErrorSchema), (status = 415, body = ErrorSchema)))]
+        (status = 413, body = ErrorSchema), (status = 415, body = ErrorSchema),
+        (status = 422, description = "An event does not match the schema registered for its type and schema_version", body = ErrorSchema)))]
 pub(crate) async fn append_atomic(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -79,6 +80,16 @@ pub(crate) struct EventsQuery {
     pub(crate) until: Option<String>,
     /// `json` (default) or `ndjson` (streamed; also chosen by `Accept: application/x-ndjson`).
     pub(crate) format: Option<String>,
+    /// `true`: each event as stored; default: upcast to the latest registered `schema_version`.
+    pub(crate) raw: Option<bool>,
+}
+
+/// Whether to serve events as stored.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RawQuery {
+    /// `true`: the event as stored; default: upcast to the latest registered `schema_version`.
+    pub(crate) raw: Option<bool>,
 }
 
 impl EventsQuery {
@@ -123,10 +134,10 @@ pub(crate) async fn read_all(
     let read = ReadAll { from: q.from, direction: q.direction.unwrap_or_default(), limit: q.limit, filter };
     read.validate()?;
     if ndjson {
-        return Ok(ndjson_stream(state.store.clone(), read));
+        return Ok(ndjson_stream(state.reader(q.raw).clone(), read));
     }
     let started = Instant::now();
-    let page = state.store.read_all(&ReadAll { limit: Some(read.limit.unwrap_or(JSON_PAGE)), ..read }).await?;
+    let page = state.reader(q.raw).read_all(&ReadAll { limit: Some(read.limit.unwrap_or(JSON_PAGE)), ..read }).await?;
     state.metrics.read_latency.observe(started.elapsed());
     Ok(page_response(&page.events, page.next, page.head).into_response())
 }
@@ -161,19 +172,29 @@ fn ndjson_stream(store: Arc<dyn EventStore>, read: ReadAll) -> Response {
 
 /// One event by id.
 #[utoipa::path(get, path = "/events/{event_id}", tag = "events",
-    params(("event_id" = Uuid, Path, description = "Event id")),
+    params(("event_id" = Uuid, Path, description = "Event id"), RawQuery),
     responses((status = 200, body = EventSchema), (status = 400, body = ErrorSchema), (status = 404, body = ErrorSchema)))]
-pub(crate) async fn get_event(State(state): State<AppState>, path: Result<Path<Uuid>, PathRejection>) -> ApiResult<RawJsonResponse> {
+pub(crate) async fn get_event(
+    State(state): State<AppState>,
+    path: Result<Path<Uuid>, PathRejection>,
+    query: Result<Query<RawQuery>, QueryRejection>,
+) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
-    let event = state.store.get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let Query(q) = query?;
+    let event = state.reader(q.raw).get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
     Ok(RawJsonResponse(event.to_json().into_bytes()))
 }
 
 /// Every event with this metadata correlation_id, in position order.
 #[utoipa::path(get, path = "/correlations/{correlation_id}", tag = "events",
-    params(("correlation_id" = String, Path, description = "Correlation id")),
-    responses((status = 200, body = Vec<EventSchema>)))]
-pub(crate) async fn by_correlation(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> ApiResult<RawJsonResponse> {
+    params(("correlation_id" = String, Path, description = "Correlation id"), RawQuery),
+    responses((status = 200, body = Vec<EventSchema>), (status = 400, body = ErrorSchema)))]
+pub(crate) async fn by_correlation(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<RawQuery>, QueryRejection>,
+) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
-    Ok(events_response(&state.store.read_by_correlation(&id).await?))
+    let Query(q) = query?;
+    Ok(events_response(&state.reader(q.raw).read_by_correlation(&id).await?))
 }

@@ -149,7 +149,8 @@ async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppSta
                 Ok(batch) => {
                     // One flush per batch, not per event.
                     for d in batch {
-                        if socket.feed(Message::Text(chronicle_groups::delivery_json(&d.event, d.retry_count).into())).await.is_err() {
+                        let event = match &state.catalog { Some(c) => c.shape(d.event), None => d.event };
+                        if socket.feed(Message::Text(chronicle_groups::delivery_json(&event, d.retry_count).into())).await.is_err() {
                             return;
                         }
                     }

@@ -7,6 +7,7 @@ pub(crate) mod ops;
 pub(crate) mod publish;
 pub(crate) mod pump;
 pub(crate) mod retention;
+pub(crate) mod schemas;
 pub(crate) mod streams;
 pub(crate) mod subscribe;
 pub(crate) mod transfer;

@@ -46,7 +46,8 @@ pub(crate) struct AppendQuery {
     responses((status = 200, description = "Stored (or an identical earlier append)", body = AppendResultSchema),
         (status = 400, body = ErrorSchema), (status = 409, description = "Version conflict", body = ErrorSchema),
         (status = 410, description = "Stream tombstoned", body = ErrorSchema), (status = 413, body = ErrorSchema),
-        (status = 415, body = ErrorSchema), (status = 503, body = ErrorSchema)))]
+        (status = 415, body = ErrorSchema), (status = 422, description = "An event does not match the schema registered for its type and schema_version", body = ErrorSchema),
+        (status = 503, body = ErrorSchema)))]
 pub(crate) async fn append(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
@@ -82,6 +83,8 @@ pub(crate) struct ReadQuery {
     /// `forward` (default) or `backward`.
     #[param(value_type = Option<String>)]
     direction: Option<Direction>,
+    /// `true`: events as stored; default: upcast to the latest registered `schema_version`.
+    raw: Option<bool>,
 }
 
 /// Reads a stream.
@@ -96,8 +99,10 @@ pub(crate) async fn read(
     let stream = stream_id(path)?;
     let Query(q) = query?;
     let started = Instant::now();
-    let events =
-        state.store.read_stream(&stream, ReadStream { from: q.from, direction: q.direction.unwrap_or_default(), limit: q.limit }).await?;
+    let events = state
+        .reader(q.raw)
+        .read_stream(&stream, ReadStream { from: q.from, direction: q.direction.unwrap_or_default(), limit: q.limit })
+        .await?;
     state.metrics.read_latency.observe(started.elapsed());
     Ok(events_response(&events))
 }

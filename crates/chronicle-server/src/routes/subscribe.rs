@@ -41,7 +41,7 @@ pub(crate) async fn subscribe(
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID", "must be a position"))
     });
     let from = start(resume.transpose()?, q.from, filter.since)?;
-    let sub = state.store.subscribe(from, filter).await?;
+    let sub = state.reader(q.raw).subscribe(from, filter).await?;
     // A small bounded channel: a slow client slows the pump down
     // (backpressure, never loss).
     let (tx, rx) = mpsc::channel(64);

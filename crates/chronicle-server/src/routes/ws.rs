@@ -46,7 +46,7 @@ pub(crate) async fn ws(
     let filter = q.filter()?;
     let from = start(None, q.from, filter.since)?;
     let upgrade = handshake(upgrade)?;
-    let sub = state.store.subscribe(from, filter).await?;
+    let sub = state.reader(q.raw).subscribe(from, filter).await?;
     Ok(upgrade.on_upgrade(move |socket| async move { pump(sub, WsSink(socket), &state, &state.metrics.ws_subscribers).await }))
 }
 

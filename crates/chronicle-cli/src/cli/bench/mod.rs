@@ -107,7 +107,8 @@ impl Target {
             let store = chronicle::PgStore::connect_temporary(&url, self.config.pipeline()).await?;
             let leases = Arc::new(store.leases());
             let maintenance = Arc::new(chronicle::PgMaintenance::of(store.clone()));
-            return Ok(Opened { store: Arc::new(store.clone()), maintenance, leases, postgres: Some(store) });
+            let raw: Arc<dyn chronicle::EventStore> = Arc::new(store.clone());
+            return Ok(Opened { store: raw.clone(), raw, maintenance, leases, postgres: Some(store), catalog: None });
         }
         self.reopen(name).await
     }
