@@ -46,3 +46,29 @@ checkpoint = st.builds(
     st.integers(0, 2**53),
 )
 schemathesis.openapi.media_type("application/x-ndjson", st.lists(checkpoint, max_size=3).map(lambda lines: "".join(lines).encode()))
+
+
+# PUT /schemas/{event_type}/{version}: whether a JSON object is a valid JSON
+# Schema, and that `upcast.from` lies below the version in the path, are
+# rules JSON Schema cannot state (the server answers 400 otherwise, which
+# its own tests check). Generated registrations get a schema that is one
+# and an upcast that starts below the version.
+@schemathesis.hook
+def map_case(context, case):
+    if case.operation.path != "/schemas/{event_type}/{version}" or not isinstance(case.body, dict):
+        return case
+    body = dict(case.body)
+    if "schema" in body:
+        body["schema"] = {"type": "object"}
+    try:
+        version = int((case.path_parameters or {}).get("version"))
+    except (TypeError, ValueError):
+        version = None
+    upcast = body.get("upcast")
+    if isinstance(upcast, dict) and version is not None:
+        if version <= 1:
+            body.pop("upcast")
+        elif isinstance(upcast.get("from"), (int, float)) and upcast["from"] >= version:
+            body["upcast"] = {**upcast, "from": version - 1}
+    case.body = body
+    return case

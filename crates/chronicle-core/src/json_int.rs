@@ -80,6 +80,12 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     d.deserialize_option(Opt)
 }
 
+/// A `u32` written as `5` or `5.0`.
+pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u64(d)?;
+    u32::try_from(v).map_err(|_| de::Error::custom(format!("{v} is larger than {}", u32::MAX)))
+}
+
 /// An optional `u32` written as `5` or `5.0` (or `null`).
 pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     match opt_u64(d)? {

@@ -16,6 +16,7 @@ const REGISTERED: &str = "schema.registered";
 #[serde(deny_unknown_fields)]
 pub struct UpcastFrom {
     /// The version the steps start from (below the registered one).
+    #[serde(deserialize_with = "chronicle_core::json_int::u32")]
     pub from: u32,
     /// The steps.
     pub steps: Vec<Step>,
@@ -50,6 +51,12 @@ impl Registration {
     /// exactly this is registered, [`SchemaError::Conflict`] when the
     /// version is registered differently.
     fn check(&self, catalog: &Catalog) -> Result<bool> {
+        if let Some(u) = self.upcast.as_ref().filter(|u| u.from >= self.version) {
+            return Err(SchemaError::invalid(
+                "upcast.from",
+                format!("must be below the registered version {} (got {})", self.version, u.from),
+            ));
+        }
         let mut schemas = catalog.schemas();
         let new = schemas.register(&self.event_type, self.version, self.schema.clone())?;
         let existing = catalog.upcasters().chains().into_iter().find(|(t, _, to, _)| t == &self.event_type && *to == self.version);

@@ -55,8 +55,15 @@ impl Schemas {
     /// Registers `schema` for `event_type` at `version`: `true` when new,
     /// `false` when that very schema is registered already.
     pub fn register(&mut self, event_type: &str, version: u32, schema: Value) -> Result<bool> {
-        if event_type.is_empty() {
-            return Err(SchemaError::invalid("event_type", "must not be empty"));
+        if event_type.is_empty()
+            || event_type.len() > chronicle_core::MAX_EVENT_TYPE_BYTES
+            || event_type.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            let limit = chronicle_core::MAX_EVENT_TYPE_BYTES;
+            return Err(SchemaError::invalid(
+                "event_type",
+                format!("an event type is 1 to {limit} bytes without whitespace or control characters"),
+            ));
         }
         if version == 0 {
             return Err(SchemaError::invalid("version", "versions start at 1"));

@@ -66,7 +66,12 @@ fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
         "mode" => json!({"type": "string", "enum": ["soft", "tombstone"]}),
         "since" | "until" => json!({"type": "string", "format": "date-time"}),
         "expected_version" => json!({"type": "string", "pattern": EXPECTED}),
-        "denied" | "dry_run" => json!({"type": "boolean"}),
+        "denied" | "dry_run" | "raw" => json!({"type": "boolean"}),
+        "event_type" if path.starts_with("/schemas/") => json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": EVENT_TYPE,
+            "description": description}),
+        "version" if path.starts_with("/schemas/") => {
+            json!({"type": "integer", "minimum": 1, "maximum": u32::MAX, "description": description})
+        }
         "event_id" => json!({"type": "string", "format": "uuid"}),
         "correlation_id" => json!({"type": "string"}),
         _ => return None,
@@ -129,6 +134,31 @@ fn op_is_plain(path: &str) -> bool {
     matches!(path, "/metrics" | "/health/live" | "/health/ready" | "/openapi.json" | "/admin/scavenge" | "/publish" | "/subscriptions")
 }
 
+/// The upcast steps of a schema registration (`chronicle_schema::Step`).
+fn upcast_schema() -> Value {
+    let pointer = json!({"type": "string", "pattern": "^/", "description": "A JSON Pointer to a member (RFC 6901)"});
+    let step = |op: &str, fields: &[(&str, Value)]| {
+        let mut properties = Map::from_iter([("op".to_owned(), json!({"const": op}))]);
+        properties.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let required: Vec<&str> = std::iter::once("op").chain(fields.iter().map(|(k, _)| *k)).collect();
+        json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties})
+    };
+    let text = json!({"type": "string"});
+    json!({"type": "object", "required": ["from", "steps"], "additionalProperties": false,
+    "description": "How events of version `from` (below the registered version) are lifted to it, step by step.",
+    "properties": {
+        "from": {"type": "integer", "minimum": 1, "maximum": u32::MAX},
+        "steps": {"type": "array", "items": {"oneOf": [
+            step("set", &[("path", pointer.clone()), ("value", json!({}))]),
+            step("rename", &[("path", pointer.clone()), ("to", text.clone())]),
+            step("move", &[("from", pointer.clone()), ("to", pointer.clone())]),
+            step("copy", &[("from", pointer.clone()), ("to", pointer.clone())]),
+            step("drop", &[("path", pointer.clone())]),
+            step("wrap", &[("path", pointer), ("key", text)]),
+        ]}}
+    }})
+}
+
 fn set(schemas: &mut Map<String, Value>, component: &str, property: &str, schema: Value) {
     if let Some(props) = schemas.get_mut(component).and_then(|c| c.get_mut("properties")).and_then(Value::as_object_mut) {
         props.insert(property.to_owned(), schema);
@@ -177,6 +207,7 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
             json!([{"required": ["data"]}, {"required": ["data_raw"], "properties": {"data_raw": {"type": "string"}}}]),
         );
     }
+    set(schemas, "SchemaBody", "upcast", nullable(upcast_schema()));
     set(schemas, "StreamAppendBody", "stream_id", name("Stream id"));
     set(
         schemas,
