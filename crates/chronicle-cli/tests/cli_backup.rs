@@ -199,21 +199,7 @@ async fn an_interrupted_migrate_resumes_and_verifies() {
     write_config(&work.path().join("file.toml"), &file_config(&work.path().join("source")));
     write_config(&work.path().join("pg.toml"), &pg_config(&schema.0));
     let target = chronicle::open(&pg_config(&schema.0)).await.unwrap();
-    let mut child = Command::new(BIN)
-        .args(["migrate", "--from", "file.toml", "--to", "pg.toml"])
-        .current_dir(work.path())
-        .env("CHRONICLE_DATABASE_URL", pg_url())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while target.head().await.unwrap() < 20_000 {
-        assert!(started.elapsed().as_secs() < 120, "the migration never got going");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let stopped = target.head().await.unwrap();
+    let stopped = served::kill_midway(work.path(), &["migrate", "--from", "file.toml", "--to", "pg.toml"], &*target, 20_000).await;
     assert!(stopped < 100_012, "killed before the end ({stopped})");
     let out = ok(&run(work.path(), &["migrate", "--from", "file.toml", "--to", "pg.toml", "--verify"]));
     assert!(out.contains("resuming after position") && out.contains("verified: 100012 positions"), "{out}");

@@ -12,44 +12,6 @@ use serde_json::{Value, json};
 use served::{cli, free_port, serve, wait};
 use std::process::Command;
 
-const TOML: &str = r#"
-[schemas]
-mode = "enforce"
-
-[[schemas.registry]]
-event_type = "OrderCreated"
-version = 1
-file = "schemas/v1.json"
-
-[[schemas.registry]]
-event_type = "OrderCreated"
-version = 2
-file = "schemas/v2.json"
-
-[[schemas.registry]]
-event_type = "OrderCreated"
-version = 3
-file = "schemas/v3.json"
-
-[[schemas.upcasters]]
-event_type = "OrderCreated"
-from = 1
-to = 2
-steps = [{ op = "set", path = "/currency", value = "USD" }]
-
-[[schemas.upcasters]]
-event_type = "OrderCreated"
-from = 2
-to = 3
-steps = [{ op = "set", path = "/taxAmount", value = 0 }, { op = "set", path = "/taxRate", value = 0 }]
-"#;
-
-fn schema(required: &[&str]) -> Value {
-    json!({"type": "object", "required": required, "properties": {
-        "total": {"type": "number"}, "currency": {"type": "string"}, "taxAmount": {"type": "number"}, "taxRate": {"type": "number", "minimum": 0}
-    }})
-}
-
 fn v3(total: u32) -> Value {
     json!({"total": total, "currency": "USD", "taxAmount": 0, "taxRate": 0})
 }
@@ -66,11 +28,7 @@ fn shapes(events: &Value) -> Vec<(u64, Value)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reader_sees_the_current_shape() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("schemas")).unwrap();
-    for (v, required) in [(1, vec!["total"]), (2, vec!["total", "currency"]), (3, vec!["total", "currency", "taxAmount", "taxRate"])] {
-        std::fs::write(dir.path().join(format!("schemas/v{v}.json")), schema(&required).to_string()).unwrap();
-    }
-    std::fs::write(dir.path().join("chronicle.toml"), TOML).unwrap();
+    std::fs::write(dir.path().join("chronicle.toml"), served::seed004::write(dir.path())).unwrap();
     let port = free_port();
     let server = serve(dir.path(), port);
     let url = format!("http://127.0.0.1:{port}");

@@ -12,6 +12,7 @@
 
 mod book;
 mod catalog;
+mod eager;
 mod error;
 mod schemas;
 mod settings;
@@ -21,6 +22,7 @@ mod upcast;
 
 pub use book::{Registration, UpcastFrom, load, register};
 pub use catalog::{Catalog, Mode, SchemaHook, Unknown};
+pub use eager::{Census, Count, LiftFailure, Lifter, census};
 pub use error::{Result, SchemaError};
 pub use schemas::{Failure, Schemas};
 pub use settings::{SchemaFile, SchemaSettings, UpcasterDecl};

@@ -121,16 +121,31 @@ async fn open_backend(config: &Config, pipeline: AppendPipeline) -> Result<Opene
 /// Opens the configured backend for reading only. For the file backend
 /// this needs no directory lock, so it works while another process (a
 /// server, an import) writes, and follows its commits; other backends open
-/// as usual.
+/// as usual. Reads serve each event's current shape.
 pub async fn open_read_only(config: &Config) -> Result<Arc<dyn EventStore>, ConfigError> {
     match config.backend {
         #[cfg(feature = "file")]
         BackendKind::File => {
-            let raw: Arc<dyn EventStore> = Arc::new(chronicle_file::FileStore::open_read_only(&config.data_dir, file_options(config))?);
-            shaped(raw, catalog_of(config)?).await
+            let (raw, catalog) = open_read_only_raw(config).await?;
+            Ok(Arc::new(chronicle_schema::ShapedStore::new(raw, catalog)))
         }
         _ => open(config).await,
     }
+}
+
+/// Like [`open_read_only`], but as stored (reads give stored shapes), with
+/// the catalog the store is served with: `[schemas]` and the registrations
+/// in its `$schemas` stream (what `chronicle upcast` and `chronicle
+/// catalog` work from).
+pub async fn open_read_only_raw(config: &Config) -> Result<(Arc<dyn EventStore>, Arc<chronicle_schema::Catalog>), ConfigError> {
+    let catalog = catalog_of(config)?;
+    let raw: Arc<dyn EventStore> = match config.backend {
+        #[cfg(feature = "file")]
+        BackendKind::File => Arc::new(chronicle_file::FileStore::open_read_only(&config.data_dir, file_options(config))?),
+        _ => open_backend(config, config.pipeline()).await?.raw,
+    };
+    chronicle_schema::load(&*raw, &catalog, 0).await?;
+    Ok((raw, catalog))
 }
 
 /// The maintenance handle of the configured backend without opening a

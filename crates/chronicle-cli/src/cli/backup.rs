@@ -58,7 +58,7 @@ pub(crate) struct MigrateArgs {
 }
 
 /// A progress bar on stderr with the rate and the time left.
-fn progress_bar(what: &str) -> (ProgressBar, Progress) {
+pub(crate) fn progress_bar(what: &str) -> (ProgressBar, Progress) {
     let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left") {
         bar.set_style(style.progress_chars("=> "));
@@ -74,7 +74,7 @@ fn progress_bar(what: &str) -> (ProgressBar, Progress) {
     )
 }
 
-fn json<T: serde::Serialize>(value: &T) -> CliResult<String> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> CliResult<String> {
     Ok(serde_json::to_string(value).map_err(|e| CliError::Usage(e.to_string()))? + "\n")
 }
 
@@ -140,6 +140,18 @@ async fn follow(source: &dyn chronicle::EventStore, target: &dyn chronicle::Even
     }
 }
 
+/// Compares `target` with `source` through `transform`, with a progress bar.
+pub(crate) async fn verify(
+    source: &dyn chronicle::EventStore,
+    target: &dyn chronicle::EventStore,
+    transform: chronicle_backup::Transform<'_>,
+) -> CliResult<chronicle_backup::VerifyReport> {
+    let (bar, progress) = progress_bar("verifying");
+    let checked = chronicle_backup::verify_through(source, target, transform, progress).await;
+    bar.finish_and_clear();
+    Ok(checked?)
+}
+
 pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     let (from, to) = (Config::from_file(&args.from)?, Config::from_file(&args.to)?);
     if from.backend == to.backend && from.backend == chronicle::BackendKind::File && from.data_dir == to.data_dir {
@@ -153,14 +165,7 @@ pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     if args.follow {
         report = follow(&*source, &*target, report).await?;
     }
-    let verified = if args.verify {
-        let (bar, progress) = progress_bar("verifying");
-        let checked = chronicle_backup::verify(&*source, &*target, progress).await;
-        bar.finish_and_clear();
-        Some(checked?)
-    } else {
-        None
-    };
+    let verified = if args.verify { Some(verify(&*source, &*target, &chronicle_backup::unchanged).await?) } else { None };
     let text = if args.json {
         json(&serde_json::json!({ "copy": report, "verify": verified }))?
     } else {

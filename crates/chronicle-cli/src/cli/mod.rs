@@ -19,6 +19,7 @@ mod serve;
 mod stats;
 mod streams;
 mod subscriptions;
+mod upcast;
 
 use chronicle::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -60,6 +61,11 @@ enum Command {
     Restore(backup::RestoreArgs),
     /// Copy one store into another, everything kept, resumable: `migrate --from FROM.toml --to TO.toml [--verify]`.
     Migrate(backup::MigrateArgs),
+    /// Lift every event to its current shape (the upcasters of `[schemas]` and `$schemas`), checked against its schema:
+    /// `upcast --dry-run` counts and lists failures; `upcast --apply --to TARGET.toml [--verify]` copies into a new store.
+    Upcast(upcast::UpcastArgs),
+    /// The event types the store holds, per schema version, with the registered schemas and upcaster chains.
+    Catalog(upcast::CatalogArgs),
     /// Show the size and shape of the store.
     Stats(stats::StatsArgs),
     /// Check checksums, framing, gapless positions, version order and index files (read-only unless --rebuild-index).
@@ -105,6 +111,8 @@ pub(crate) enum CliError {
     Retention(#[from] chronicle_retention::RetentionError),
     #[error(transparent)]
     Backup(#[from] chronicle_backup::BackupError),
+    #[error(transparent)]
+    Schema(#[from] chronicle_schema::SchemaError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -146,6 +154,8 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Backup(args) => backup::backup(&config, args).await,
         Command::Restore(args) => backup::restore(&config, args).await,
         Command::Migrate(args) => backup::migrate(args).await,
+        Command::Upcast(args) => upcast::upcast(&config, args).await,
+        Command::Catalog(args) => upcast::catalog(&config, args).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::Verify(args) => stats::verify(&config, args),
         Command::Scavenge(args) => scavenge::run(&config, args),

@@ -2,6 +2,8 @@
 //! port, the server (SIGKILLed on drop), the CLI pointed at it, polling.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod seed004;
+
 use std::{
     path::Path,
     process::{Child, Command, Output, Stdio},
@@ -129,4 +131,19 @@ pub fn python_handled(path: &Path) -> Vec<chronicle_testkit::tally::Handled> {
         chronicle_testkit::tally::Handled { n, stream, version, retry: retry as u32, at: v["at"].as_u64().unwrap().into() }
     };
     text.lines().map(handled).collect()
+}
+
+/// Runs the CLI with `args` in `dir` (on the test database) and SIGKILLs
+/// it once `target` holds `at` positions; returns the head it left.
+pub async fn kill_midway(dir: &Path, args: &[&str], target: &dyn chronicle::EventStore, at: u64) -> u64 {
+    let mut child =
+        Command::new(BIN).args(args).current_dir(dir).env("CHRONICLE_DATABASE_URL", pg_url()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while target.head().await.unwrap() < at {
+        assert!(started.elapsed().as_secs() < 120, "{args:?} never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    target.head().await.unwrap()
 }
