@@ -75,6 +75,17 @@ async fn every_reader_sees_the_current_shape() {
     let lines: Vec<Value> = String::from_utf8(remote.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(shapes(&Value::Array(lines)), current, "the remote backend reads v3");
 
+    use chronicle::EventStore;
+    let order = chronicle::StreamId::new("order-1").unwrap();
+    let client = chronicle::RemoteStore::connect(&url, None).await.unwrap();
+    let read = client.read_stream(&order, chronicle::ReadStream::forward()).await.unwrap();
+    assert!(read.iter().all(|e| e.schema_version == 3), "the Rust client reads v3");
+    let raw_client = client.with_raw_reads();
+    let read = raw_client.read_stream(&order, chronicle::ReadStream::forward()).await.unwrap();
+    assert_eq!(read.iter().map(|e| e.schema_version).collect::<Vec<_>>(), [1, 2, 3], "with_raw_reads reads as stored");
+    let mut live = raw_client.subscribe(chronicle::SubscribeFrom::Start, chronicle::Filter::default()).await.unwrap();
+    assert_eq!(live.next().await.unwrap().unwrap().schema_version, 1, "raw subscriptions too");
+
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/read_shapes.py");
     let python = Command::new("python3").args([script, "127.0.0.1", &port.to_string(), "order-1"]).output().unwrap();
     assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));

@@ -44,6 +44,8 @@ pub struct RemoteStore {
     metrics: std::sync::Arc<Metrics>,
     /// Appends the server refused (counted by the server already).
     refused_by_server: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Reads ask for each event as stored (`raw=true`), not upcast.
+    raw: bool,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -89,6 +91,7 @@ impl RemoteStore {
             pipeline: AppendPipeline::default(),
             metrics: Default::default(),
             refused_by_server: Default::default(),
+            raw: false,
         })
     }
 
@@ -118,6 +121,25 @@ impl RemoteStore {
     pub fn with_pipeline(mut self, pipeline: AppendPipeline) -> Self {
         self.pipeline = pipeline;
         self
+    }
+
+    /// Reads (streams, the log, events by id or correlation, subscriptions)
+    /// return each event as stored — `raw=true` — instead of the current
+    /// shape the server's upcasters lift it to.
+    pub fn with_raw_reads(mut self) -> Self {
+        self.raw = true;
+        self
+    }
+
+    /// A read request: with `raw=true` when this client reads as stored.
+    pub(crate) fn read_request(&self, segments: &[&str]) -> RequestBuilder {
+        let get = self.request(Method::GET, segments);
+        if self.raw { get.query(&[("raw", "true")]) } else { get }
+    }
+
+    /// `raw=true` for a WebSocket read, when this client reads as stored.
+    pub(crate) fn raw_query(&self) -> Option<(&'static str, String)> {
+        self.raw.then(|| ("raw", "true".to_owned()))
     }
 
     /// Keeps `guard` alive as long as this client (or a clone, or one of

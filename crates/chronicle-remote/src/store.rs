@@ -83,7 +83,7 @@ impl EventStore for RemoteStore {
         if let Some(limit) = options.limit {
             query.push(("limit", limit.to_string()));
         }
-        let get = self.request(Method::GET, &["streams", stream.as_str()]).query(&query);
+        let get = self.read_request(&["streams", stream.as_str()]).query(&query);
         let (_, body) = self.send(get, Some(stream)).await?;
         wire::events(&body)
     }
@@ -97,17 +97,17 @@ impl EventStore for RemoteStore {
         if let Some(limit) = read.limit {
             query.push(("limit", limit.to_string()));
         }
-        let (_, body) = self.send(self.request(Method::GET, &["events"]).query(&query), None).await?;
+        let (_, body) = self.send(self.read_request(&["events"]).query(&query), None).await?;
         wire::page(&body)
     }
 
     async fn get_event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>> {
-        let body = self.send_optional(self.request(Method::GET, &["events", &event_id.to_string()])).await?;
+        let body = self.send_optional(self.read_request(&["events", &event_id.to_string()])).await?;
         body.map(|b| wire::event(&b)).transpose()
     }
 
     async fn read_by_correlation(&self, id: &str) -> Result<Vec<RecordedEvent>> {
-        let (_, body) = self.send(self.request(Method::GET, &["correlations", id]), None).await?;
+        let (_, body) = self.send(self.read_request(&["correlations", id]), None).await?;
         wire::events(&body)
     }
 

@@ -51,6 +51,7 @@ async fn connect(store: &RemoteStore, start: &Start, filter: &Filter) -> Result<
     if let Start::Position(p) = start {
         query.push(("from", p.to_string()));
     }
+    query.extend(store.raw_query());
     open_socket(store, &["ws"], &query).await
 }
 
