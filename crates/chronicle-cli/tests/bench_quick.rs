@@ -20,8 +20,11 @@ const FIELDS: [&str; 11] = [
 #[test]
 fn quick_json_has_the_contracted_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_chronicle")).args(["bench", "--quick", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chronicle"))
+        .args(["bench", "--quick", "--upcast", "--json", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.trim_end().lines().count(), 1, "exactly one JSON document");
@@ -57,6 +60,10 @@ fn quick_json_has_the_contracted_shape() {
         "retention-append",
         "backup",
         "restore",
+        "read",
+        "read-upcast10",
+        "read-upcast",
+        "append-schema",
     ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }

@@ -3,8 +3,8 @@
 
 use super::{Target, raw, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle::{ExpectedVersion, NewEvent, Opened, StreamId};
-use std::time::Instant;
+use chronicle::{EventStore, ExpectedVersion, NewEvent, Opened, StreamId};
+use std::{sync::Arc, time::Instant};
 
 /// An event data payload of about `size` bytes of JSON.
 pub(crate) fn payload(i: u64, size: usize) -> Vec<u8> {
@@ -31,8 +31,15 @@ pub(crate) async fn load(store: &dyn chronicle::EventStore, n: u64, prefix: &str
     Ok(())
 }
 
-pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
-    let Opened { store, maintenance, .. } = target.store(name).await?;
+/// W writers appending `events` in batches of B to their own streams;
+/// returns each append's latency (µs) and the seconds it all took.
+pub(crate) async fn drive(
+    store: Arc<dyn EventStore>,
+    writers: usize,
+    batch: usize,
+    events: u64,
+    size: usize,
+) -> CliResult<(Vec<u64>, f64)> {
     let calls = (events / batch as u64).max(1);
     let per_writer = calls.div_ceil(writers as u64);
     let bar = progress_bar(per_writer * writers as u64 * batch as u64, &format!("append {writers}x{batch}"));
@@ -59,6 +66,12 @@ pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usiz
     }
     let elapsed = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    Ok((latencies, elapsed))
+}
+
+pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
+    let Opened { store, maintenance, .. } = target.store(name).await?;
+    let (latencies, elapsed) = drive(store.clone(), writers, batch, events, size).await?;
     let total = latencies.len() as u64 * batch as u64;
     let result = BenchResult {
         workload: "append",

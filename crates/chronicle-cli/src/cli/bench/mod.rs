@@ -16,6 +16,7 @@ mod reads;
 mod report;
 mod retention;
 mod subscribe;
+mod upcast;
 mod ws;
 
 use super::{CliError, CliResult, output};
@@ -24,8 +25,9 @@ use report::BenchResult;
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 /// The workloads, in the order they run.
-const WORKLOADS: [&str; 15] = [
+const WORKLOADS: [&str; 16] = [
     "append",
+    "read",
     "read-stream",
     "replay",
     "subscribe",
@@ -44,7 +46,7 @@ const WORKLOADS: [&str; 15] = [
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Workloads to run (repeatable): append, read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, retention, backup (file; with CHRONICLE_DATABASE_URL also a migration into PostgreSQL), publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
+    /// Workloads to run (repeatable): append, read (the whole log; --upcast adds the schema rows), read-stream, replay, subscribe, open, storage, mixed, http, aggregate-load, projection, ws-fanout, consumer-group, retention, backup (file; with CHRONICLE_DATABASE_URL also a migration into PostgreSQL), publish (NATS at CHRONICLE_BENCH_NATS_URL, default nats://127.0.0.1:4222, and a local webhook). Default: all.
     #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
     /// Backend to measure: file, memory or postgres (CHRONICLE_DATABASE_URL; remote once it lands).
@@ -71,6 +73,10 @@ pub(crate) struct BenchArgs {
     /// Subscribers for `subscribe`.
     #[arg(long, default_value_t = 4)]
     subscribers: usize,
+    /// With `read`: also reads through 2-step upcaster chains (10 % and all events lifted) and 64-writer appends
+    /// checked against a JSON Schema, each next to its same-run baseline.
+    #[arg(long)]
+    upcast: bool,
     /// Every workload at small sizes (well under a minute).
     #[arg(long)]
     quick: bool,
@@ -116,11 +122,16 @@ impl Target {
     /// Opens (again) the store of workload `name`; acknowledged appends are
     /// always durable (`sync = always`).
     pub(crate) async fn reopen(&self, name: &str) -> CliResult<Opened> {
+        self.reopen_with(name, self.config.pipeline()).await
+    }
+
+    /// [`Target::reopen`] with `pipeline` (file and memory).
+    pub(crate) async fn reopen_with(&self, name: &str, pipeline: chronicle::AppendPipeline) -> CliResult<Opened> {
         let mut config = self.config.clone();
         config.backend = self.backend.parse().map_err(CliError::Usage)?;
         config.data_dir = self.root.join(name);
         config.file.sync = SyncMode::Always;
-        Ok(chronicle::open_with(&config, config.pipeline()).await?)
+        Ok(chronicle::open_with(&config, pipeline).await?)
     }
 
     pub(crate) fn database_url(&self) -> CliResult<String> {
@@ -193,6 +204,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
             "consumer-group" => results.push(groups::run(&target, q, args.events).await?),
             "retention" => results.extend(retention::run(&target, q, args.events).await?),
             "backup" => results.extend(backup::run(&target, q, args.events).await?),
+            "read" => results.extend(upcast::run(&target, q, args.events, args.upcast).await?),
             "read-stream" => results.push(reads::read_stream(&target, &sizes).await?),
             "subscribe" => results.push(subscribe::run(&target, &sizes, args.subscribers).await?),
             "mixed" => results.extend(mixed::run(&target, &sizes, args.writers.unwrap_or(4)).await?),
