@@ -64,6 +64,7 @@ fn quick_json_has_the_contracted_shape() {
         "read-upcast10",
         "read-upcast",
         "append-schema",
+        "upcast-apply",
     ] {
         assert!(workloads.contains(&w), "{w} missing from {workloads:?}");
     }

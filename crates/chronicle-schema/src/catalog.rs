@@ -103,17 +103,16 @@ impl Catalog {
     /// stored (its `schema_version` says so) and logs an error: readers are
     /// served, the operator is told.
     pub fn shape(&self, event: RecordedEvent) -> RecordedEvent {
+        shape_with(&self.read().upcasters, event)
+    }
+
+    /// Every event of `events` in its current shape (one lock for all).
+    pub fn shape_all(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
         let inner = self.read();
-        if !inner.upcasters.applies(&event.event_type, event.schema_version) {
-            return event;
+        if inner.upcasters.is_empty() {
+            return events;
         }
-        match inner.upcasters.upcast_event(event.clone()) {
-            Ok(shaped) => shaped,
-            Err(e) => {
-                tracing::error!(event_id = %event.event_id, position = event.global_position, "served as stored: {e}");
-                event
-            }
-        }
+        events.into_iter().map(|e| shape_with(&inner.upcasters, e)).collect()
     }
 
     /// Checks every event of `append` (see [`SchemaHook`]).
@@ -152,6 +151,22 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+}
+
+fn shape_with(upcasters: &Upcasters, mut event: RecordedEvent) -> RecordedEvent {
+    if !upcasters.applies(&event.event_type, event.schema_version) {
+        return event;
+    }
+    match upcasters.upcast(&event.event_type, event.schema_version, &event.data) {
+        Ok((version, data)) => {
+            (event.schema_version, event.data) = (version, data);
+            event
+        }
+        Err(e) => {
+            tracing::error!(event_id = %event.event_id, position = event.global_position, "served as stored: {e}");
+            event
+        }
     }
 }
 

@@ -51,10 +51,7 @@ impl ShapedStore {
     }
 
     fn shape_all(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
-        if !self.catalog.upcasts() {
-            return events;
-        }
-        events.into_iter().map(|e| self.catalog.shape(e)).collect()
+        self.catalog.shape_all(events)
     }
 }
 

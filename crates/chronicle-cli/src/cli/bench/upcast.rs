@@ -2,8 +2,9 @@
 //! schemas cost: the same reads with a 2-step upcaster chain lifting 10 %
 //! of the events (against the raw reads) and all of them (against a
 //! serde_json parse + serialise of the same events: raw reads never parse
-//! JSON, so that is the honest baseline), and appends checked against a
-//! JSON Schema at 64 writers (against the same appends unchecked).
+//! JSON, so that is the honest baseline), the eager migration (`chronicle
+//! upcast --apply`, against the same copy unchanged), and appends checked
+//! against a JSON Schema at 64 writers (against the same appends unchecked).
 
 use super::{Target, append, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
@@ -70,13 +71,32 @@ pub(crate) async fn run(target: &Target, quick: bool, events: Option<u64>, upcas
     let tenth = ShapedStore::new(raw.clone(), catalog(&["OrderCreated"])?);
     let rate = read_all(&tenth, "read: 10% upcast", n).await?;
     rows.push(row("read-upcast10", target, n, rate).baseline("reads as stored, same run", plain));
-    let all = ShapedStore::new(raw.clone(), catalog(&["OrderCreated", "OrderShipped"])?);
+    let all_catalog = catalog(&["OrderCreated", "OrderShipped"])?;
+    let all = ShapedStore::new(raw.clone(), all_catalog.clone());
     let rate = read_all(&all, "read: all upcast", n).await?;
     let serde = serde_roundtrip(&*raw, n).await?;
     rows.push(row("read-upcast", target, n, rate).baseline("reads as stored + serde_json parse and serialise of each event's data", serde));
+    rows.push(eager(target, &raw, &all_catalog, n).await?);
     drop((tenth, all, raw));
     rows.extend(validated_appends(target, if quick { 6_400 } else { 64_000 }).await?);
     Ok(rows)
+}
+
+/// `chronicle upcast --apply` (every event lifted) into a fresh store,
+/// next to the same copy unchanged (`chronicle migrate`), same run.
+async fn eager(target: &Target, source: &Arc<dyn EventStore>, catalog: &Catalog, n: u64) -> CliResult<BenchResult> {
+    let quiet = || -> chronicle_backup::Progress { Box::new(|_, _| {}) };
+    let plain = target.store("copy-plain").await?.raw;
+    let start = Instant::now();
+    chronicle_backup::copy(&**source, &*plain, chronicle_backup::CopyOptions::default(), quiet()).await?;
+    let base = n as f64 / start.elapsed().as_secs_f64();
+    let lifted = target.store("copy-upcast").await?.raw;
+    let lifter = chronicle_schema::Lifter::of(catalog);
+    let lift = |item| lifter.lift_item(item);
+    let start = Instant::now();
+    chronicle_backup::copy_through(&**source, &*lifted, chronicle_backup::CopyOptions::default(), &lift, quiet()).await?;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    Ok(row("upcast-apply", target, n, rate).baseline("the same copy without upcasting (chronicle migrate), same run", base))
 }
 
 /// Reads the whole log as stored and parses + serialises each event's data; events/s.
