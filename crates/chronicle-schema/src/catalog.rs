@@ -155,10 +155,8 @@ impl Catalog {
 }
 
 fn shape_with(upcasters: &Upcasters, mut event: RecordedEvent) -> RecordedEvent {
-    if !upcasters.applies(&event.event_type, event.schema_version) {
-        return event;
-    }
-    match upcasters.upcast(&event.event_type, event.schema_version, &event.data) {
+    let Some(lifted) = upcasters.lift(&event.event_type, event.schema_version, &event.data) else { return event };
+    match lifted {
         Ok((version, data)) => {
             (event.schema_version, event.data) = (version, data);
             event

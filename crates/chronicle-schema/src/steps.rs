@@ -101,8 +101,10 @@ fn parent<'v>(root: &'v mut Value, path: &[String], create: bool) -> Result<Opti
     Ok(Some(at))
 }
 
-fn take(root: &mut Value, pointer: &str) -> Result<Option<Value>, String> {
-    let t = tokens(pointer)?;
+/// A parsed pointer: its reference tokens (at least one).
+type Tokens = Vec<String>;
+
+fn take(root: &mut Value, t: &[String]) -> Result<Option<Value>, String> {
     let Some((last, path)) = t.split_last() else { return Ok(None) };
     Ok(match parent(root, path, false)? {
         Some(Value::Object(map)) => map.remove(last),
@@ -110,13 +112,18 @@ fn take(root: &mut Value, pointer: &str) -> Result<Option<Value>, String> {
     })
 }
 
-fn get(root: &Value, pointer: &str) -> Result<Option<Value>, String> {
-    tokens(pointer)?;
-    Ok(root.pointer(pointer).cloned())
+fn get<'v>(mut at: &'v Value, t: &[String]) -> Option<&'v Value> {
+    for token in t {
+        at = match at {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(at)
 }
 
-fn put(root: &mut Value, pointer: &str, value: Value, replace: bool) -> Result<(), String> {
-    let t = tokens(pointer)?;
+fn put(root: &mut Value, t: &[String], value: Value, replace: bool) -> Result<(), String> {
     let Some((last, path)) = t.split_last() else { return Err("cannot write the root".into()) };
     match parent(root, path, true)? {
         Some(Value::Object(map)) => {
@@ -125,49 +132,72 @@ fn put(root: &mut Value, pointer: &str, value: Value, replace: bool) -> Result<(
             }
             Ok(())
         }
-        _ => Err(format!("cannot write {pointer:?}: its parent is not an object")),
+        _ => Err(format!("cannot write /{}: its parent is not an object", t.join("/"))),
     }
 }
 
-impl Step {
+/// A step with its pointers parsed once (what an upcaster chain runs).
+#[derive(Clone, Debug)]
+pub(crate) enum Compiled {
+    Set(Tokens, Value),
+    /// From, to (the same parent, another name).
+    Rename(Tokens, Tokens),
+    Move(Tokens, Tokens),
+    Copy(Tokens, Tokens),
+    Drop(Tokens),
+    Wrap(Tokens, String),
+}
+
+impl Compiled {
     /// Applies the step to `data`; an error says why it could not.
-    pub fn apply(&self, data: &mut Value) -> Result<(), String> {
+    pub(crate) fn apply(&self, data: &mut Value) -> Result<(), String> {
         match self {
-            Self::Set { path, value } => put(data, path, value.clone(), false),
-            Self::Rename { path, to } => {
-                let t = tokens(path)?;
-                let Some((_, parent_path)) = t.split_last() else { return Ok(()) };
-                if let Some(value) = take(data, path)? {
-                    let mut target = parent_path.to_vec();
-                    target.push(to.clone());
-                    let pointer: String = target.iter().map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1"))).collect();
-                    put(data, &pointer, value, true)?;
-                }
-                Ok(())
-            }
-            Self::Move { from, to } => match take(data, from)? {
+            Self::Set(path, value) => put(data, path, value.clone(), false),
+            Self::Rename(from, to) | Self::Move(from, to) => match take(data, from)? {
                 Some(value) => put(data, to, value, true),
                 None => Ok(()),
             },
-            Self::Copy { from, to } => match get(data, from)? {
+            Self::Copy(from, to) => match get(data, from).cloned() {
                 Some(value) => put(data, to, value, true),
                 None => Ok(()),
             },
-            Self::Drop { path } => take(data, path).map(drop),
-            Self::Wrap { path, key } => match take(data, path)? {
+            Self::Drop(path) => take(data, path).map(drop),
+            Self::Wrap(path, key) => match take(data, path)? {
                 Some(value) => put(data, path, Value::Object(Map::from_iter([(key.clone(), value)])), true),
                 None => Ok(()),
             },
         }
     }
+}
+
+impl Step {
+    /// The step with its pointers parsed; an error names a bad pointer.
+    pub(crate) fn compile(&self) -> Result<Compiled, String> {
+        Ok(match self {
+            Self::Set { path, value } => Compiled::Set(tokens(path)?, value.clone()),
+            Self::Rename { path, to } => {
+                let from = tokens(path)?;
+                let mut target = from.clone();
+                if let Some(last) = target.last_mut() {
+                    last.clone_from(to);
+                }
+                Compiled::Rename(from, target)
+            }
+            Self::Move { from, to } => Compiled::Move(tokens(from)?, tokens(to)?),
+            Self::Copy { from, to } => Compiled::Copy(tokens(from)?, tokens(to)?),
+            Self::Drop { path } => Compiled::Drop(tokens(path)?),
+            Self::Wrap { path, key } => Compiled::Wrap(tokens(path)?, key.clone()),
+        })
+    }
+
+    /// Applies the step to `data`; an error says why it could not.
+    pub fn apply(&self, data: &mut Value) -> Result<(), String> {
+        self.compile()?.apply(data)
+    }
 
     /// Checks the step's pointers (they must address a member, not the root).
     pub fn check(&self) -> Result<(), String> {
-        let pointers: Vec<&String> = match self {
-            Self::Set { path, .. } | Self::Rename { path, .. } | Self::Drop { path } | Self::Wrap { path, .. } => vec![path],
-            Self::Move { from, to } | Self::Copy { from, to } => vec![from, to],
-        };
-        pointers.into_iter().try_for_each(|p| tokens(p).map(drop))
+        self.compile().map(drop)
     }
 }
 

@@ -33,9 +33,12 @@ struct Link {
 /// ```
 #[derive(Clone, Default)]
 pub struct Upcasters {
-    /// By event type, then by the version a link starts from.
-    links: HashMap<String, HashMap<u32, Link>>,
+    /// By event type, then by the version a link starts from (looked up
+    /// for every event read: a fast hash).
+    links: HashMap<String, HashMap<u32, Link, Fast>, Fast>,
 }
+
+type Fast = foldhash::fast::RandomState;
 
 impl fmt::Debug for Upcasters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,10 +77,11 @@ impl Upcasters {
         if to <= from {
             return Err(SchemaError::invalid("to", format!("an upcaster must raise the version ({from} → {to})")));
         }
-        for (i, step) in steps.iter().enumerate() {
-            step.check().map_err(|reason| SchemaError::invalid(format!("steps[{i}]"), reason))?;
-        }
-        let run = steps.clone();
+        let run = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| step.compile().map_err(|reason| SchemaError::invalid(format!("steps[{i}]"), reason)))
+            .collect::<Result<Vec<_>>>()?;
         let transform: Transform = Arc::new(move |mut data| {
             for step in &run {
                 step.apply(&mut data)?;
@@ -121,8 +125,17 @@ impl Upcasters {
     /// Applies the chain starting at `version`; returns the final version
     /// and data (unchanged when no upcaster applies).
     pub fn upcast(&self, event_type: &str, version: u32, data: &RawJson) -> Result<(u32, RawJson)> {
-        let Some(links) = self.links.get(event_type) else { return Ok((version, data.clone())) };
-        let Some(first) = links.get(&version) else { return Ok((version, data.clone())) };
+        self.lift(event_type, version, data).unwrap_or_else(|| Ok((version, data.clone())))
+    }
+
+    /// The chain starting at `version` applied, or `None` when no link starts there.
+    pub(crate) fn lift(&self, event_type: &str, version: u32, data: &RawJson) -> Option<Result<(u32, RawJson)>> {
+        let links = self.links.get(event_type)?;
+        let first = links.get(&version)?;
+        Some(Self::run(links, event_type, version, first, data))
+    }
+
+    fn run(links: &HashMap<u32, Link, Fast>, event_type: &str, version: u32, first: &Link, data: &RawJson) -> Result<(u32, RawJson)> {
         let fail = |from: u32, reason: String| SchemaError::Upcast { event_type: event_type.to_owned(), from, reason };
         let mut value: Value = data.to_value().map_err(|e| fail(version, e.to_string()))?;
         let (mut current, mut link) = (version, Some(first));
@@ -131,18 +144,17 @@ impl Upcasters {
             current = l.to;
             link = links.get(&current);
         }
-        let raw = RawJson::from_serialize(&value).map_err(|e| fail(current, e.to_string()))?;
-        Ok((current, raw))
+        // Room for what the steps added, so the buffer is not grown while writing.
+        let mut out = Vec::with_capacity(data.as_bytes().len() + data.as_bytes().len() / 4 + 64);
+        serde_json::to_writer(&mut out, &value).map_err(|e| fail(current, e.to_string()))?;
+        Ok((current, RawJson::from_trusted(out.into())))
     }
 
     /// An event with its data upcast (schema version updated).
     pub fn upcast_event(&self, mut event: RecordedEvent) -> Result<RecordedEvent> {
-        if !self.applies(&event.event_type, event.schema_version) {
-            return Ok(event);
+        if let Some(lifted) = self.lift(&event.event_type, event.schema_version, &event.data) {
+            (event.schema_version, event.data) = lifted?;
         }
-        let (version, data) = self.upcast(&event.event_type, event.schema_version, &event.data)?;
-        event.schema_version = version;
-        event.data = data;
         Ok(event)
     }
 }
