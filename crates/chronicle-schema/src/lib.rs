@@ -12,6 +12,7 @@
 
 mod book;
 mod catalog;
+mod defaults;
 mod eager;
 mod error;
 mod schemas;

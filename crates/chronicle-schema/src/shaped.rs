@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// let s = StreamId::new("order-1").unwrap();
 /// shaped.append(&s, ExpectedVersion::Any, vec![NewEvent::raw("OrderCreated", &br#"{"total":5}"#[..])]).await.unwrap();
 /// let read = shaped.read_stream(&s, ReadStream::forward()).await.unwrap();
-/// assert_eq!((read[0].schema_version, read[0].data.as_bytes()), (2, &br#"{"currency":"USD","total":5}"#[..]));
+/// assert_eq!((read[0].schema_version, read[0].data.as_bytes()), (2, &br#"{"total":5,"currency":"USD"}"#[..]));
 /// let stored = raw.read_stream(&s, ReadStream::forward()).await.unwrap();
 /// assert_eq!(stored[0].schema_version, 1);
 /// # });

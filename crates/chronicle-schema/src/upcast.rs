@@ -18,6 +18,8 @@ struct Link {
     transform: Transform,
     /// The declarative steps, when it was declared (listed by the catalog).
     steps: Option<Vec<Step>>,
+    /// When every step sets a top-level default: the fast path.
+    defaults: Option<crate::defaults::Defaults>,
 }
 
 /// A registry of upcasters.
@@ -67,7 +69,7 @@ impl Upcasters {
         transform: impl Fn(Value) -> std::result::Result<Value, String> + Send + Sync + 'static,
     ) -> Self {
         debug_assert!(to > from, "an upcaster must raise the version");
-        self.insert(event_type, from, Link { to, transform: Arc::new(transform), steps: None });
+        self.insert(event_type, from, Link { to, transform: Arc::new(transform), steps: None, defaults: None });
         self
     }
 
@@ -88,7 +90,8 @@ impl Upcasters {
             }
             Ok(data)
         });
-        self.insert(event_type, from, Link { to, transform, steps: Some(steps) });
+        let defaults = crate::defaults::of(&steps);
+        self.insert(event_type, from, Link { to, transform, steps: Some(steps), defaults });
         Ok(())
     }
 
@@ -136,6 +139,13 @@ impl Upcasters {
     }
 
     fn run(links: &HashMap<u32, Link, Fast>, event_type: &str, version: u32, first: &Link, data: &RawJson) -> Result<(u32, RawJson)> {
+        let chain = std::iter::successors(Some(first), |l| links.get(&l.to));
+        if let Some(defaults) = chain.clone().map(|l| l.defaults.as_ref()).collect::<Option<Vec<_>>>()
+            && let Some(out) = crate::defaults::apply(data.as_bytes(), defaults.into_iter())
+        {
+            let to = chain.last().map_or(version, |l| l.to);
+            return Ok((to, RawJson::from_trusted(out.into())));
+        }
         let fail = |from: u32, reason: String| SchemaError::Upcast { event_type: event_type.to_owned(), from, reason };
         let mut value: Value = data.to_value().map_err(|e| fail(version, e.to_string()))?;
         let (mut current, mut link) = (version, Some(first));
