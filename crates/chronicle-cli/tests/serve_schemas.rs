@@ -1,6 +1,7 @@
 //! `chronicle serve` with `[schemas]`, the seed-004 chain: OrderCreated
 //! stored at v1, v2 and v3 is read as v3 by HTTP, WebSocket, the remote
-//! backend (the CLI) and a Python client, and as stored with `raw=true`;
+//! backend (the CLI and the Rust client), a Python client, a webhook sink
+//! and a consumer group, and as stored with `raw=true`;
 //! an append that breaks the v3 schema is refused with 422 naming the
 //! pointer; a v4 registered through the API (with its upcast steps) takes
 //! effect at once, is immutable, and survives a restart.
@@ -28,7 +29,9 @@ fn shapes(events: &Value) -> Vec<(u64, Value)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reader_sees_the_current_shape() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("chronicle.toml"), served::seed004::write(dir.path())).unwrap();
+    let (hook_url, hook) = chronicle_testkit::webhook::endpoint("s3cret").await;
+    let sink = format!("\n[[publish.sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook_url}\"\nsecret = \"s3cret\"\n");
+    std::fs::write(dir.path().join("chronicle.toml"), served::seed004::write(dir.path()) + &sink).unwrap();
     let port = free_port();
     let server = serve(dir.path(), port);
     let url = format!("http://127.0.0.1:{port}");
@@ -91,6 +94,26 @@ async fn every_reader_sees_the_current_shape() {
     assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
     let from_python: Vec<Value> = String::from_utf8(python.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(shapes(&Value::Array(from_python)), current, "a Python client reads v3");
+
+    let published = async || {
+        let posts = hook.posts();
+        let events: Vec<(u64, Value)> =
+            posts.iter().flat_map(|p| p.events.iter()).map(|e| (e["schema_version"].as_u64().unwrap(), e["data"].clone())).collect();
+        events == current
+    };
+    wait(30, "the webhook sink delivering v3", published).await;
+
+    let group = json!({"from": "start", "strategy": "round_robin"});
+    assert_eq!(http.put(format!("{url}/subscriptions/billing")).json(&group).send().await.unwrap().status(), 201);
+    let (mut consumer, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/subscriptions/billing/connect")).await.unwrap();
+    let mut delivered = Vec::new();
+    while delivered.len() < 3 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next()).await.unwrap().unwrap().unwrap();
+        let d: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+        delivered.push((d["event"]["schema_version"].as_u64().unwrap(), d["event"]["data"].clone()));
+    }
+    assert_eq!(delivered, current, "a consumer group delivers v3");
+    drop(consumer);
 
     // v4 through the API: total becomes amount, for every event at once.
     let v4 = json!({"schema": {"type": "object", "required": ["amount"]},
