@@ -73,27 +73,15 @@ impl Lifter {
     /// `event` in its current shape, checked against the schema of that
     /// version when one is registered.
     pub fn lift(&self, event: RecordedEvent) -> Result<RecordedEvent, LiftFailure> {
-        let fail = |e: &RecordedEvent, pointer: String, reason: String| LiftFailure {
-            position: e.global_position,
-            event_type: e.event_type.to_string(),
-            schema_version: e.schema_version,
-            pointer,
-            reason,
-        };
+        // Failures name the event as stored.
         let (position, event_type, schema_version) = (event.global_position, event.event_type.clone(), event.schema_version);
-        let lifted = self.upcasters.upcast_event(event).map_err(|e| LiftFailure {
-            position,
-            event_type: event_type.to_string(),
-            schema_version,
-            pointer: String::new(),
-            reason: e.to_string(),
-        })?;
+        let fail =
+            |pointer: String, reason: String| LiftFailure { position, event_type: event_type.to_string(), schema_version, pointer, reason };
+        let lifted = self.upcasters.upcast_event(event).map_err(|e| fail(String::new(), e.to_string()))?;
         if self.schemas.get(&lifted.event_type, lifted.schema_version).is_some() {
-            let data: serde_json::Value = lifted.data.to_value().map_err(|e| fail(&lifted, String::new(), format!("not JSON: {e}")))?;
+            let data: serde_json::Value = lifted.data.to_value().map_err(|e| fail(String::new(), format!("not JSON: {e}")))?;
             if let Some(f) = self.schemas.check(&lifted.event_type, lifted.schema_version, &data) {
-                let mut failure = fail(&lifted, f.pointer, format!("as v{}: {}", lifted.schema_version, f.reason));
-                failure.schema_version = schema_version;
-                return Err(failure);
+                return Err(fail(f.pointer, format!("as v{}: {}", lifted.schema_version, f.reason)));
             }
         }
         Ok(lifted)
