@@ -109,11 +109,6 @@ impl Upcasters {
         self.links.is_empty()
     }
 
-    /// Whether an event of `event_type` at `version` would change.
-    pub fn applies(&self, event_type: &str, version: u32) -> bool {
-        self.links.get(event_type).is_some_and(|l| l.contains_key(&version))
-    }
-
     /// Every link: (event type, from, to, declarative steps if declared), sorted.
     pub fn chains(&self) -> Vec<(String, u32, u32, Option<Vec<Step>>)> {
         let mut out: Vec<_> = self

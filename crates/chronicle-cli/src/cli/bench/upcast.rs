@@ -8,7 +8,7 @@
 
 use super::{Target, append, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle::{EventStore, ExpectedVersion, NewEvent, Opened, ReadAll, StreamId};
+use chronicle::{EventStore, ExpectedVersion, NewEvent, Opened, ReadAll, RecordedEvent, StreamId};
 use chronicle_schema::{Catalog, Mode, SchemaHook, ShapedStore, Step, Unknown};
 use serde_json::json;
 use std::{sync::Arc, time::Instant};
@@ -30,13 +30,14 @@ fn catalog(types: &[&str]) -> CliResult<Arc<Catalog>> {
     Ok(Arc::new(catalog))
 }
 
-/// Reads the whole log in pages of 1,000; events/s.
-async fn read_all(store: &dyn EventStore, what: &str, expected: u64) -> CliResult<f64> {
+/// Reads the whole log in pages of 1,000, passing each event to `each`; events/s.
+async fn scan(store: &dyn EventStore, what: &str, expected: u64, mut each: impl FnMut(&RecordedEvent) -> CliResult) -> CliResult<f64> {
     let bar = progress_bar(expected, what);
     let start = Instant::now();
     let (mut from, mut n) = (1, 0u64);
     loop {
         let page = store.read_all(&ReadAll::forward().from(from).limit(1000)).await?;
+        page.events.iter().try_for_each(&mut each)?;
         n += page.events.len() as u64;
         bar.set_position(n);
         match page.next {
@@ -46,6 +47,11 @@ async fn read_all(store: &dyn EventStore, what: &str, expected: u64) -> CliResul
     }
     bar.finish_and_clear();
     Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Reads the whole log in pages of 1,000; events/s.
+async fn read_all(store: &dyn EventStore, what: &str, expected: u64) -> CliResult<f64> {
+    scan(store, what, expected, |_| Ok(())).await
 }
 
 fn row(workload: &'static str, target: &Target, events: u64, rate: f64) -> BenchResult {
@@ -101,25 +107,15 @@ async fn eager(target: &Target, source: &Arc<dyn EventStore>, catalog: &Catalog,
 
 /// Reads the whole log as stored and parses + serialises each event's data; events/s.
 async fn serde_roundtrip(store: &dyn EventStore, expected: u64) -> CliResult<f64> {
-    let bar = progress_bar(expected, "read: serde baseline");
-    let start = Instant::now();
-    let (mut from, mut n, mut bytes) = (1, 0u64, 0usize);
-    loop {
-        let page = store.read_all(&ReadAll::forward().from(from).limit(1000)).await?;
-        for e in &page.events {
-            let value: serde_json::Value = serde_json::from_slice(e.data.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
-            bytes += serde_json::to_vec(&value).map_err(|e| CliError::Usage(e.to_string()))?.len();
-        }
-        n += page.events.len() as u64;
-        bar.set_position(n);
-        match page.next {
-            Some(next) => from = next,
-            None => break,
-        }
-    }
-    bar.finish_and_clear();
+    let mut bytes = 0usize;
+    let rate = scan(store, "read: serde baseline", expected, |e| {
+        let value: serde_json::Value = serde_json::from_slice(e.data.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+        bytes += serde_json::to_vec(&value).map_err(|e| CliError::Usage(e.to_string()))?.len();
+        Ok(())
+    })
+    .await?;
     std::hint::black_box(bytes);
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+    Ok(rate)
 }
 
 /// 64 writers of single events, with and without a JSON Schema check.
