@@ -70,9 +70,7 @@ impl GroupRows {
 
     /// Creates a group reading after `read_through`; `false` if it exists.
     pub async fn create(&self, name: &str, spec: &str, read_through: u64) -> Result<bool> {
-        let client = self.store.client().await?;
-        let sql = format!("INSERT INTO {}.groups (name, spec, read_through) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", self.s());
-        Ok(client.execute(&sql, &[&name, &spec, &(read_through as i64)]).await.map_err(db_error)? == 1)
+        self.create_holding(name, spec, read_through, &[]).await
     }
 
     /// Creates a group that already read through `read_through` and holds
@@ -85,6 +83,10 @@ impl GroupRows {
         let sql = format!("INSERT INTO {s}.groups (name, spec, read_through) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
         if tx.execute(&sql, &[&name, &spec, &(read_through as i64)]).await.map_err(db_error)? == 0 {
             return Ok(false);
+        }
+        if unhandled.is_empty() {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(true);
         }
         let positions: Vec<i64> = unhandled.iter().map(|(e, _)| e.global_position as i64).collect();
         let ids: Vec<Uuid> = unhandled.iter().map(|(e, _)| e.event_id).collect();
