@@ -54,6 +54,10 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
             // Sealed and compressed by the writer before this process got
             // to it: take it whole.
             let buf = crate::io::read_segment(&*shared.storage, *segment, &*file)?;
+            // The file goes into the open set before the index names it: a
+            // reader holding a segments view must never see a location in
+            // a segment it cannot open.
+            write(&shared.segments).insert(*segment, file);
             let (mut index, mut snapshots) = (write(&shared.index), write(&shared.snapshots));
             let (seg, mut names) = (*segment, crate::rebuild::Names::default());
             scan_segment(&buf, &name, false, |_, records| {
@@ -62,7 +66,6 @@ fn step(shared: &Shared, segment: &mut u32, offset: &mut u64) -> Result<bool> {
             let head = index.len();
             index.publish(head);
             drop((index, snapshots));
-            write(&shared.segments).insert(*segment, file);
             shared.head.send_replace(head);
             *offset = buf.len() as u64;
             return Ok(true);
