@@ -52,6 +52,17 @@ pub struct Principal {
     /// Stream or category patterns the token is limited to (empty: every
     /// stream its role allows).
     pub grants: Vec<String>,
+    /// Cleared for personal data: reads show encrypted fields decrypted
+    /// (otherwise masked). Admins always are.
+    #[serde(default)]
+    pub pii: bool,
+}
+
+impl Principal {
+    /// Whether this caller may read encrypted fields in clear.
+    pub fn cleared(&self) -> bool {
+        self.pii || self.role == Role::Admin
+    }
 }
 
 /// Through which door an append entered.
@@ -75,7 +86,7 @@ pub enum EntryPoint {
 /// use chronicle_core::{AppendContext, EntryPoint, Principal, Role};
 /// let ctx = AppendContext::library();
 /// assert!(ctx.principal.is_none());
-/// let p = Principal { token_id: "ci".into(), role: Role::Writer, tenant: None, grants: vec![] };
+/// let p = Principal { token_id: "ci".into(), role: Role::Writer, tenant: None, grants: vec![], pii: false };
 /// let ctx = AppendContext::http(Some(p));
 /// assert_eq!(ctx.entry_point, EntryPoint::Http);
 /// assert_eq!(ctx.principal.unwrap().token_id, "ci");

@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn stamping_replaces_a_forged_actor_and_keeps_other_fields() {
         let p = AppendPipeline::default().with_hook(Arc::new(StampPrincipal));
-        let who = Principal { token_id: "svc".into(), role: Role::Writer, tenant: Some("acme".into()), grants: vec![] };
+        let who = Principal { token_id: "svc".into(), role: Role::Writer, tenant: Some("acme".into()), grants: vec![], pii: false };
         let ctx = AppendContext::http(Some(who));
         let prepared = p.prepare(&ctx, request(r#"{"actor":{"type":"user","id":"root"},"tenant":"evil","correlation_id":"c"}"#)).unwrap();
         let event = &prepared.streams[0].events[0];

@@ -80,7 +80,7 @@ pub use maintenance::{Maintenance, NoMaintenance, ScavengeReport, StoreStats, Ve
 pub use metadata::{Actor, MAX_METADATA_VALUE_BYTES, Metadata};
 pub use metrics::{Health, Metrics, StoreMetrics, SubscriptionGauge};
 pub use parking::{DISCARD, ENTRY, ParkedEntry, ParkingLot, ParkingView, REDELIVERED, REPLAY, Selection};
-pub use pipeline::{AppendHook, AppendPipeline, Committed};
+pub use pipeline::{AppendHook, AppendPipeline, Committed, FieldSealer};
 pub use plan::{AppendPlan, AppendView, EventLocation, plan_append};
 pub use raw_json::RawJson;
 pub use read::{Direction, EventPage, Filter, ReadAll, ReadStream, SubscribeFrom};

@@ -41,6 +41,16 @@ pub trait AppendHook: Send + Sync + fmt::Debug {
     }
 }
 
+/// Stage 4 of the pipeline: rewrites marked fields of validated events
+/// (field-level encryption) after the before-store hooks, before the
+/// backend decides. Asynchronous, because it may have to create and store
+/// keys first; an error fails the append with nothing stored.
+#[async_trait::async_trait]
+pub trait FieldSealer: Send + Sync + fmt::Debug {
+    /// Seals the marked fields of `append` in place.
+    async fn seal(&self, context: &AppendContext, append: &mut PreparedAppend) -> Result<()>;
+}
+
 /// What a backend's commit step reports to [`AppendPipeline::run`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Committed {
@@ -69,6 +79,7 @@ pub struct Committed {
 pub struct AppendPipeline {
     limits: Limits,
     hooks: Vec<Arc<dyn AppendHook>>,
+    sealer: Option<Arc<dyn FieldSealer>>,
 }
 
 /// Two pipelines are equal when their limits are and they hold the very
@@ -78,6 +89,10 @@ impl PartialEq for AppendPipeline {
         self.limits == other.limits
             && self.hooks.len() == other.hooks.len()
             && self.hooks.iter().zip(&other.hooks).all(|(a, b)| Arc::ptr_eq(a, b))
+            && match (&self.sealer, &other.sealer) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
     }
 }
 
@@ -86,7 +101,18 @@ impl Eq for AppendPipeline {}
 impl AppendPipeline {
     /// A pipeline with these limits and no hooks.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, hooks: Vec::new() }
+        Self { limits, hooks: Vec::new(), sealer: None }
+    }
+
+    /// Installs the field sealer (stage 4; replaces an earlier one).
+    pub fn with_sealer(mut self, sealer: Arc<dyn FieldSealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// Whether a field sealer is installed.
+    pub fn seals(&self) -> bool {
+        self.sealer.is_some()
     }
 
     /// Adds a hook (hooks run in the order added).
@@ -157,7 +183,8 @@ impl AppendPipeline {
         self.hooks.iter().any(|h| h.observes_commits())
     }
 
-    /// The whole append: prepare (validation, hooks) → `commit` (the
+    /// The whole append: prepare (validation, hooks) → seal marked fields →
+    /// `commit` (the
     /// backend decides and stores; asked for the committed events when an
     /// after-store hook wants them) → `metrics` → after-store hooks. Every
     /// backend's append goes through here.
@@ -174,7 +201,13 @@ impl AppendPipeline {
     {
         let events = request.streams.iter().map(|s| s.events.len()).sum();
         let outcome = match self.prepare(context, request) {
-            Ok(prepared) => commit(prepared, self.observes_commits()).await,
+            Ok(mut prepared) => match &self.sealer {
+                Some(sealer) => match sealer.seal(context, &mut prepared).await {
+                    Ok(()) => commit(prepared, self.observes_commits()).await,
+                    Err(e) => Err(e),
+                },
+                None => commit(prepared, self.observes_commits()).await,
+            },
             Err(e) => Err(e),
         };
         let idempotent = matches!(outcome, Ok(Committed { idempotent: true, .. }));

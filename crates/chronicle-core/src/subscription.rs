@@ -86,6 +86,36 @@ impl Subscription {
         Self { rx, head }
     }
 
+    /// The same subscription with each event passed through the
+    /// asynchronous `f` (in order, by a task of its own; the head is
+    /// shared). An `Err` from `f` is delivered and ends the subscription.
+    pub fn then<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(RecordedEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<RecordedEvent>> + Send,
+    {
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let head = self.head.clone();
+        tokio::spawn(async move {
+            loop {
+                let item = tokio::select! {
+                    item = self.rx.recv() => item,
+                    () = tx.closed() => return,
+                };
+                let Some(item) = item else { return };
+                let item = match item {
+                    Ok(event) => f(event).await,
+                    Err(e) => Err(e),
+                };
+                let last = item.is_err();
+                if tx.send(item).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        Self { rx, head }
+    }
+
     /// The store's head as the subscription last saw it (when it read a
     /// page or was woken by a commit; 0 when unknown, e.g. a remote
     /// subscription): how far behind a delivered event is, without asking

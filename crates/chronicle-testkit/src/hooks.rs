@@ -71,7 +71,7 @@ impl AppendHook for Probe {
 
 /// The principal the cases append as.
 pub fn principal() -> Principal {
-    Principal { token_id: TOKEN_ID.into(), role: Role::Writer, tenant: None, grants: Vec::new() }
+    Principal { token_id: TOKEN_ID.into(), role: Role::Writer, tenant: None, grants: Vec::new(), pii: false }
 }
 
 fn part(stream: &str, types: &[&str]) -> StreamAppend {

@@ -1,0 +1,93 @@
+//! Crypto audit: every key made, every decryption for a caller, every
+//! forget and rotation, counted per (caller, action, subject) and handed
+//! to the audit log in batches ([`Keyring::drain_audit`]) — one entry per
+//! caller and subject, not one per event.
+//!
+//! [`Keyring::drain_audit`]: crate::Keyring::drain_audit
+
+use serde::Serialize;
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, PoisonError},
+};
+
+/// A crypto operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A data key was made for a subject.
+    KeyCreated,
+    /// Encrypted values were decrypted for a caller.
+    Decrypted,
+    /// A subject's keys were destroyed.
+    Forget,
+    /// A subject got a new data key.
+    Rotate,
+    /// Data keys were re-wrapped under a new KEK (the subject is its id).
+    RotateKek,
+}
+
+impl Action {
+    /// The name in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyCreated => "key_created",
+            Self::Decrypted => "decrypted",
+            Self::Forget => "forget",
+            Self::Rotate => "rotate",
+            Self::RotateKek => "rotate_kek",
+        }
+    }
+}
+
+/// One audit entry: `who` did `action` on `subject`, `count` times since
+/// the previous entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CryptoRecord {
+    /// The caller (a token id, `library` or `cli`).
+    pub who: String,
+    /// What.
+    pub action: Action,
+    /// The subject (the KEK id for a KEK rotation).
+    pub subject: String,
+    /// How many values or keys.
+    pub count: u64,
+}
+
+/// Entries kept before the oldest are written to the log as a summary
+/// (when nobody drains them: a library without an audit log).
+const MAX_PENDING: usize = 10_000;
+
+/// Counts not yet drained.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pending: Mutex<BTreeMap<(String, Action, String), u64>>,
+}
+
+impl Tally {
+    pub(crate) fn add(&self, who: &str, action: Action, subject: &str, count: u64) {
+        if count == 0 && action == Action::Decrypted {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        *pending.entry((who.to_owned(), action, subject.to_owned())).or_default() += count;
+        if pending.len() > MAX_PENDING {
+            let total: u64 = pending.values().sum();
+            tracing::info!(entries = pending.len(), operations = total, "crypto audit: nobody collects the audit entries; counted and dropped");
+            pending.clear();
+        }
+    }
+
+    pub(crate) fn drain(&self) -> Vec<CryptoRecord> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        pending.into_iter().map(|((who, action, subject), count)| CryptoRecord { who, action, subject, count }).collect()
+    }
+}
+
+impl crate::Keyring {
+    /// The crypto operations counted since the last call, for the audit
+    /// log (the server writes them every few seconds).
+    pub fn drain_audit(&self) -> Vec<CryptoRecord> {
+        self.tally.drain()
+    }
+}

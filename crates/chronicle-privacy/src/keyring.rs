@@ -1,0 +1,256 @@
+//! [`Keyring`]: the data keys in use — made on first use per subject,
+//! unwrapped once and cached, destroyed by a forget, re-wrapped by a KEK
+//! rotation — over a [`KeyStore`] and a [`KeyProvider`].
+
+use crate::{
+    DataKey, PrivacyError, Result,
+    audit::{Action, Tally},
+    kek::{KeyProvider, random_key},
+    keystore::{Destroyed, KeyCounts, KeyRecord, KeyStore},
+};
+use chronicle_core::Timestamp;
+use serde::Serialize;
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock, PoisonError, RwLock},
+};
+
+/// What the cache knows of a key id.
+#[derive(Clone, Debug)]
+pub(crate) enum Slot {
+    /// A live key and its subject.
+    Live(Arc<DataKey>, Arc<str>),
+    /// Destroyed (or never stored here): its values read as erased.
+    Gone,
+}
+
+/// `chronicle keys status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyStatus {
+    /// The current KEK's id.
+    pub kek_id: String,
+    /// The ids of the older KEKs configured.
+    pub previous_kek_ids: Vec<String>,
+    /// Where the data keys are.
+    pub key_store: String,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: KeyCounts,
+}
+
+/// The data keys of one store.
+#[derive(Debug)]
+pub struct Keyring {
+    provider: Arc<dyn KeyProvider>,
+    store: OnceLock<Arc<dyn KeyStore>>,
+    current: RwLock<HashMap<String, Arc<DataKey>>>,
+    by_kid: RwLock<HashMap<String, Slot>>,
+    /// Crypto operations not yet written to the audit log.
+    pub(crate) tally: Tally,
+}
+
+fn kid() -> Result<String> {
+    let bytes = random_key()?;
+    Ok(format!("k-{}", bytes.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+impl Keyring {
+    /// A keyring over `provider`'s KEKs; [`Keyring::attach`] gives it its
+    /// key store (the store may live in the backend opened after it).
+    pub fn new(provider: Arc<dyn KeyProvider>) -> Arc<Self> {
+        Arc::new(Self {
+            provider,
+            store: OnceLock::new(),
+            current: RwLock::default(),
+            by_kid: RwLock::default(),
+            tally: Tally::default(),
+        })
+    }
+
+    /// Gives the keyring its key store, after checking that the KEKs open
+    /// the keys stored there ([`PrivacyError::WrongKek`] otherwise, before
+    /// anything is read or written).
+    pub async fn attach(&self, store: Arc<dyn KeyStore>) -> Result<()> {
+        for sample in store.samples().await? {
+            let kek = self.provider.find(&sample.kek_id).ok_or_else(|| PrivacyError::WrongKek {
+                given: self.provider.current().id().to_owned(),
+                stored: sample.kek_id.clone(),
+            })?;
+            kek.unwrap(&sample.kid, &sample.wrapped, &sample.kek_id)?;
+        }
+        self.store.set(store).map_err(|_| PrivacyError::key_store("keyring", "attached twice"))
+    }
+
+    pub(crate) fn store(&self) -> Result<&Arc<dyn KeyStore>> {
+        self.store.get().ok_or_else(|| PrivacyError::key_store("keyring", "no key store attached yet"))
+    }
+
+    fn unwrap(&self, record: &KeyRecord) -> Result<Arc<DataKey>> {
+        let kek = self.provider.find(&record.kek_id).ok_or_else(|| PrivacyError::WrongKek {
+            given: self.provider.current().id().to_owned(),
+            stored: record.kek_id.clone(),
+        })?;
+        Ok(Arc::new(kek.unwrap(&record.kid, &record.wrapped, &record.kek_id)?))
+    }
+
+    fn remember(&self, record: &KeyRecord, key: &Arc<DataKey>, current: bool) {
+        if current {
+            self.current.write().unwrap_or_else(PoisonError::into_inner).insert(record.subject.clone(), key.clone());
+        }
+        let slot = Slot::Live(key.clone(), Arc::from(record.subject.as_str()));
+        self.by_kid.write().unwrap_or_else(PoisonError::into_inner).insert(record.kid.clone(), slot);
+    }
+
+    fn new_record(&self, subject: &str) -> Result<KeyRecord> {
+        let (kid, kek) = (kid()?, self.provider.current());
+        let wrapped = kek.wrap(&kid, &random_key()?)?;
+        Ok(KeyRecord { kid, subject: subject.to_owned(), generation: 0, kek_id: kek.id().to_owned(), wrapped, created_at: Timestamp::now() })
+    }
+
+    /// The current key of each subject, made (and stored durably) for
+    /// those that have none; `who` is audited for the keys made.
+    pub async fn keys_for(&self, subjects: &[String], who: &str) -> Result<HashMap<String, Arc<DataKey>>> {
+        let mut found = HashMap::with_capacity(subjects.len());
+        let mut missing = Vec::new();
+        {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            for s in subjects {
+                match current.get(s) {
+                    Some(k) => drop(found.insert(s.clone(), k.clone())),
+                    None if !missing.contains(s) => missing.push(s.clone()),
+                    None => {}
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let store = self.store()?;
+        let mut stored = store.current(&missing).await?;
+        let have: Vec<&str> = stored.iter().map(|r| r.subject.as_str()).collect();
+        let new: Vec<KeyRecord> = missing.iter().filter(|s| !have.contains(&s.as_str())).map(|s| self.new_record(s)).collect::<Result<_>>()?;
+        if !new.is_empty() {
+            let made: Vec<String> = new.iter().map(|r| r.kid.clone()).collect();
+            let created = store.create(new, false).await?;
+            for r in created.iter().filter(|r| made.contains(&r.kid)) {
+                self.tally.add(who, Action::KeyCreated, &r.subject, 1);
+            }
+            stored.extend(created);
+        }
+        for record in stored {
+            let key = self.unwrap(&record)?;
+            self.remember(&record, &key, true);
+            found.insert(record.subject.clone(), key);
+        }
+        Ok(found)
+    }
+
+    /// Makes sure the cache knows every id in `kids` (live or gone).
+    pub(crate) async fn load(&self, kids: &[String]) -> Result<()> {
+        let unknown: Vec<String> = {
+            let cache = self.by_kid.read().unwrap_or_else(PoisonError::into_inner);
+            let mut unknown: Vec<String> = kids.iter().filter(|k| !cache.contains_key(*k)).cloned().collect();
+            unknown.sort();
+            unknown.dedup();
+            unknown
+        };
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let records = self.store()?.by_kid(&unknown).await?;
+        for record in &records {
+            let key = self.unwrap(record)?;
+            self.remember(record, &key, false);
+        }
+        let mut cache = self.by_kid.write().unwrap_or_else(PoisonError::into_inner);
+        for kid in unknown {
+            cache.entry(kid).or_insert(Slot::Gone);
+        }
+        Ok(())
+    }
+
+    /// What the cache knows of `kid` (call [`Keyring::load`] first).
+    pub(crate) fn slot(&self, kid: &str) -> Slot {
+        self.by_kid.read().unwrap_or_else(PoisonError::into_inner).get(kid).cloned().unwrap_or(Slot::Gone)
+    }
+
+    /// The subject of a cached live key.
+    pub(crate) fn subject_of(&self, kid: &str) -> Option<String> {
+        match self.slot(kid) {
+            Slot::Live(_, subject) => Some(subject.to_string()),
+            Slot::Gone => None,
+        }
+    }
+
+    /// Destroys every key of `subject` (up to generation `through`, all
+    /// when `None`) in the key store and in this cache.
+    pub async fn destroy(&self, subject: &str, through: Option<u32>, who: &str) -> Result<Destroyed> {
+        let destroyed = self.store()?.forget(subject, through).await?;
+        self.evict(subject);
+        self.tally.add(who, Action::Forget, subject, destroyed.kids.len() as u64);
+        Ok(destroyed)
+    }
+
+    /// Drops every cached key of `subject`: the next use asks the key
+    /// store again (what another node's forget means here).
+    pub fn evict(&self, subject: &str) {
+        self.current.write().unwrap_or_else(PoisonError::into_inner).remove(subject);
+        self.by_kid.write().unwrap_or_else(PoisonError::into_inner).retain(|_, slot| !matches!(slot, Slot::Live(_, s) if &**s == subject));
+    }
+
+    /// Starts a new data key for `subject`'s future events (older events
+    /// keep theirs); returns its generation.
+    pub async fn rotate(&self, subject: &str, who: &str) -> Result<u32> {
+        let stored = self.store()?.create(vec![self.new_record(subject)?], true).await?;
+        let record = stored.into_iter().next().ok_or_else(|| PrivacyError::key_store("keyring", "no key stored"))?;
+        let key = self.unwrap(&record)?;
+        self.remember(&record, &key, true);
+        self.tally.add(who, Action::Rotate, subject, 1);
+        Ok(record.generation)
+    }
+
+    /// Forgets the cached current key of `subject` (another node rotated it).
+    pub fn evict_current(&self, subject: &str) {
+        self.current.write().unwrap_or_else(PoisonError::into_inner).remove(subject);
+    }
+
+    /// Re-wraps every data key not under the current KEK, `batch` at a
+    /// time (resumable: a rerun continues with what is left); calls
+    /// `progress` with the running count. Events are not touched.
+    pub async fn rotate_kek(&self, batch: usize, who: &str, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+        let (store, kek) = (self.store()?, self.provider.current());
+        let mut done = 0u64;
+        loop {
+            let records = store.not_wrapped_by(kek.id(), batch.max(1)).await?;
+            if records.is_empty() {
+                break;
+            }
+            let mut rewrapped = Vec::with_capacity(records.len());
+            for mut r in records {
+                let old = self.provider.find(&r.kek_id).ok_or_else(|| PrivacyError::WrongKek {
+                    given: kek.id().to_owned(),
+                    stored: r.kek_id.clone(),
+                })?;
+                r.wrapped = kek.wrap(&r.kid, &old.unwrap_bytes(&r.kid, &r.wrapped, &r.kek_id)?)?;
+                r.kek_id = kek.id().to_owned();
+                rewrapped.push(r);
+            }
+            done += rewrapped.len() as u64;
+            store.rewrap(rewrapped).await?;
+            progress(done);
+        }
+        self.tally.add(who, Action::RotateKek, kek.id(), done);
+        Ok(done)
+    }
+
+    /// The KEK ids and key counts.
+    pub async fn status(&self) -> Result<KeyStatus> {
+        let store = self.store()?;
+        Ok(KeyStatus {
+            kek_id: self.provider.current().id().to_owned(),
+            previous_kek_ids: self.provider.previous().iter().map(|k| k.id().to_owned()).collect(),
+            key_store: store.describe(),
+            counts: store.counts().await?,
+        })
+    }
+}

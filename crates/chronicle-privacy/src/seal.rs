@@ -1,0 +1,121 @@
+//! [`Sealer`]: stage 4 of the append pipeline. For each event with a
+//! [`FieldRule`](crate::FieldRule), it reads the subject, gets (or makes)
+//! the subject's data key and replaces every marked field present with its
+//! envelope, then lists the encrypted fields in the metadata member
+//! `$encrypted`. The backend never sees the plaintext. `$` streams are
+//! left alone.
+
+use crate::{Keyring, Policy, policy::ENCRYPTED_MEMBER};
+use chronicle_core::{AppendContext, Error, FieldSealer, PreparedAppend, RawJson, Result, async_trait};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Encrypts marked fields on append.
+#[derive(Debug)]
+pub struct Sealer {
+    policy: Arc<Policy>,
+    keyring: Arc<Keyring>,
+}
+
+impl Sealer {
+    /// Seals what `policy` marks with `keyring`'s keys.
+    pub fn new(policy: Arc<Policy>, keyring: Arc<Keyring>) -> Self {
+        Self { policy, keyring }
+    }
+}
+
+/// Who an append or a read is by, for the audit log.
+pub fn caller(context: &AppendContext) -> String {
+    match &context.principal {
+        Some(p) => p.token_id.clone(),
+        None => format!("{:?}", context.entry_point).to_lowercase(),
+    }
+}
+
+/// An event to seal: where it is, its parsed data and its subject.
+struct Work {
+    part: usize,
+    index: usize,
+    data: Value,
+    subject: String,
+}
+
+fn field(single: bool, part: usize, index: usize, name: &str) -> String {
+    match single {
+        true => format!("events[{index}].{name}"),
+        false => format!("streams[{part}].events[{index}].{name}"),
+    }
+}
+
+/// The subject's id at `pointer`: a non-empty string, or a number.
+fn subject_at(data: &Value, pointer: &str) -> Option<String> {
+    match data.pointer(pointer)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl FieldSealer for Sealer {
+    async fn seal(&self, context: &AppendContext, append: &mut PreparedAppend) -> Result<()> {
+        let single = append.streams.len() == 1;
+        let mut work = Vec::new();
+        for (part, stream) in append.streams.iter().enumerate() {
+            if stream.stream.as_str().starts_with('$') {
+                continue;
+            }
+            for (index, event) in stream.events.iter().enumerate() {
+                let Some(rule) = self.policy.rule(&event.event_type, event.schema_version) else { continue };
+                let data = event.data.to_value().map_err(|e| Error::invalid(field(single, part, index, "data"), e.to_string()))?;
+                let subject = subject_at(&data, &rule.subject).ok_or_else(|| {
+                    Error::invalid(
+                        field(single, part, index, "data"),
+                        format!("{} events name their subject at {} (a non-empty string or a number)", event.event_type, rule.subject),
+                    )
+                })?;
+                work.push(Work { part, index, data, subject });
+            }
+        }
+        if work.is_empty() {
+            return Ok(());
+        }
+        let subjects: Vec<String> = work.iter().map(|w| w.subject.clone()).collect();
+        let keys = self.keyring.keys_for(&subjects, &caller(context)).await?;
+        for Work { part, index, mut data, subject } in work {
+            let Some(event) = append.streams.get_mut(part).and_then(|s| s.events.get_mut(index)) else { continue };
+            let Some(rule) = self.policy.rule(&event.event_type, event.schema_version) else { continue };
+            let key = keys.get(&subject).ok_or_else(|| Error::Unavailable { reason: format!("no data key for a subject of {}", event.event_type) })?;
+            let mut sealed = Vec::new();
+            for pointer in &rule.encrypt {
+                if let Some(value) = data.pointer_mut(pointer) {
+                    *value = key.seal(value)?;
+                    sealed.push(format!("/data{pointer}"));
+                }
+            }
+            let mut metadata = None;
+            if !rule.encrypt_metadata.is_empty() {
+                let mut meta = event.metadata().to_value().map_err(|e| Error::invalid(field(single, part, index, "metadata"), e.to_string()))?;
+                for pointer in &rule.encrypt_metadata {
+                    if let Some(value) = meta.pointer_mut(pointer) {
+                        *value = key.seal(value)?;
+                        sealed.push(format!("/metadata{pointer}"));
+                    }
+                }
+                metadata = Some(meta);
+            }
+            if sealed.is_empty() {
+                continue;
+            }
+            let bad = |e: serde_json::Error| Error::invalid(field(single, part, index, "data"), e.to_string());
+            event.data = RawJson::from_serialize(&data).map_err(bad)?;
+            let mut meta = match metadata {
+                Some(Value::Object(map)) => map,
+                _ => event.metadata().decode().map_err(bad)?,
+            };
+            meta.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(sealed));
+            event.set_metadata(RawJson::from_serialize(&meta).map_err(bad)?)?;
+        }
+        Ok(())
+    }
+}
