@@ -30,6 +30,7 @@ mod export;
 mod group_claim;
 mod group_rows;
 mod import;
+mod key_rows;
 mod lease;
 mod listen;
 mod maintenance;
@@ -41,6 +42,7 @@ mod write;
 
 pub use group_claim::{ClaimRules, ClaimedRow, Heartbeat};
 pub use group_rows::{GroupRowStatus, GroupRows};
+pub use key_rows::{KeyRow, KeyRows};
 pub use lease::PgLeases;
 pub use maintenance::PgMaintenance;
 pub use schema::{dry_run, validate_schema_name};

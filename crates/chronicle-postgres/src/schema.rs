@@ -13,7 +13,7 @@ pub fn validate_schema_name(schema: &str) -> Result<()> {
 }
 
 /// The migrations, in order: (version, description, SQL with `{s}` for the schema).
-const MIGRATIONS: [(i32, &str, &str); 4] = [
+const MIGRATIONS: [(i32, &str, &str); 5] = [
     (
         1,
         "events, streams, head, snapshots, checkpoints",
@@ -172,6 +172,29 @@ SELECT (SELECT position FROM {s}.head), stream_id, true, deleted_through FROM {s
 INSERT INTO {s}.stream_changes (head, stream_id, max_age, max_count, truncate_before)
 SELECT (SELECT position FROM {s}.head), stream_id, max_age, max_count, truncate_before FROM {s}.streams
 WHERE max_age IS NOT NULL OR max_count IS NOT NULL OR truncate_before IS NOT NULL ORDER BY stream_id;
+"#,
+    ),
+    (
+        5,
+        "privacy: wrapped data keys per subject, forgotten subjects",
+        r#"
+-- Data keys (wrapped by a key-encryption key), outside the event tables
+-- so a copy of the events never holds them; a forget deletes the rows.
+CREATE TABLE {s}.privacy_keys (
+    kid text PRIMARY KEY,
+    subject text NOT NULL,
+    generation integer NOT NULL,
+    kek_id text NOT NULL,
+    wrapped bytea NOT NULL,
+    created_at bigint NOT NULL,
+    UNIQUE (subject, generation)
+);
+CREATE INDEX privacy_keys_kek ON {s}.privacy_keys (kek_id);
+-- Subjects forgotten, and through which generation.
+CREATE TABLE {s}.privacy_forgotten (
+    subject text PRIMARY KEY,
+    through integer NOT NULL
+);
 "#,
     ),
 ];

@@ -81,6 +81,11 @@ impl Keyring {
         self.store.set(store).map_err(|_| PrivacyError::key_store("keyring", "attached twice"))
     }
 
+    /// Whether [`Keyring::attach`] gave it a key store.
+    pub fn is_attached(&self) -> bool {
+        self.store.get().is_some()
+    }
+
     pub(crate) fn store(&self) -> Result<&Arc<dyn KeyStore>> {
         self.store.get().ok_or_else(|| PrivacyError::key_store("keyring", "no key store attached yet"))
     }
@@ -217,7 +222,7 @@ impl Keyring {
     /// Re-wraps every data key not under the current KEK, `batch` at a
     /// time (resumable: a rerun continues with what is left); calls
     /// `progress` with the running count. Events are not touched.
-    pub async fn rotate_kek(&self, batch: usize, who: &str, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+    pub async fn rotate_kek(&self, batch: usize, who: &str, progress: &mut (dyn FnMut(u64) + Send)) -> Result<u64> {
         let (store, kek) = (self.store()?, self.provider.current());
         let mut done = 0u64;
         loop {

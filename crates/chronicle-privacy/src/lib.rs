@@ -22,7 +22,7 @@
 //! let privacy = Privacy::new(policy, Keyring::new(Arc::new(StaticKeys::new(kek, vec![]))));
 //! let pipeline = chronicle_core::AppendPipeline::default().with_sealer(privacy.sealer());
 //! let raw: Arc<dyn EventStore> = Arc::new(chronicle_memory::MemoryStore::with_pipeline(pipeline));
-//! privacy.attach(Arc::new(MemoryKeys::default()), &*raw).await.unwrap();
+//! privacy.attach(Arc::new(MemoryKeys::default())).await.unwrap();
 //!
 //! let s = StreamId::new("customer-7").unwrap();
 //! raw.append(&s, ExpectedVersion::Any, vec![NewEvent::raw("CustomerRegistered", &br#"{"id":"c7","email":"ann@example.com"}"#[..])]).await.unwrap();
@@ -61,6 +61,8 @@ pub use audit::{Action, CryptoRecord};
 pub use envelope::DataKey;
 pub use error::{PrivacyError, Result};
 pub use file_keys::FileKeys;
+#[cfg(feature = "postgres")]
+pub use pg_keys::PgKeys;
 pub use kek::{KEK_ENV, Kek, KeyProvider, StaticKeys};
 pub use keyring::{KeyStatus, Keyring};
 pub use keystore::{Destroyed, KeyCounts, KeyRecord, KeyStore, KeyTable, MemoryKeys};

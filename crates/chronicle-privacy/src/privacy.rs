@@ -77,11 +77,12 @@ impl Privacy {
         Arc::new(Sealer::new(self.policy.clone(), self.keyring.clone()))
     }
 
-    /// Gives the keyring its key store (checking the KEK) and reconciles
-    /// it with the facts in `store`'s `$privacy` stream.
-    pub async fn attach(&self, keys: Arc<dyn KeyStore>, store: &dyn EventStore) -> Result<()> {
-        self.keyring.attach(keys).await?;
-        self.reconcile(store).await
+    /// Gives the keyring its key store, after checking that the KEK opens
+    /// the keys there ([`PrivacyError::WrongKek`](crate::PrivacyError::WrongKek)
+    /// otherwise). Call before opening the store, so a wrong KEK stops
+    /// everything before the log is touched.
+    pub async fn attach(&self, keys: Arc<dyn KeyStore>) -> Result<()> {
+        self.keyring.attach(keys).await
     }
 
     /// `store` read by `who` with `clearance`.
@@ -100,7 +101,10 @@ impl Privacy {
         Ok(())
     }
 
-    async fn reconcile(&self, store: &dyn EventStore) -> Result<()> {
+    /// Reconciles the key store with the facts in `store`'s `$privacy`
+    /// stream, both ways (see the module documentation). Call once the
+    /// store is open.
+    pub async fn reconcile(&self, store: &dyn EventStore) -> Result<()> {
         let keys = self.keyring.store()?;
         let marks: HashMap<String, u32> = keys.forgotten().await?.into_iter().collect();
         let facts = Self::facts(store).await?;
@@ -146,7 +150,7 @@ impl Privacy {
     }
 
     /// Re-wraps every data key under the current KEK (resumable).
-    pub async fn rotate_kek(&self, store: &dyn EventStore, who: &str, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+    pub async fn rotate_kek(&self, store: &dyn EventStore, who: &str, progress: &mut (dyn FnMut(u64) + Send)) -> Result<u64> {
         let n = self.keyring.rotate_kek(500, who, progress).await?;
         let status = self.keyring.status().await?;
         Self::record(store, KEK_ROTATED, &serde_json::json!({"kek_id": status.kek_id, "keys": n, "by": who})).await?;

@@ -35,6 +35,86 @@ pub struct AuditRecord {
     /// When it was decided.
     #[schema(value_type = String)]
     pub at: Timestamp,
+    /// A crypto operation (method `CRYPTO`): what, on whose data, how many
+    /// times since the previous entry of the same caller and subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto: Option<CryptoEntry>,
+}
+
+/// What a `CRYPTO` audit entry counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CryptoEntry {
+    /// `key_created`, `decrypted`, `forget`, `rotate` or `rotate_kek`.
+    pub action: String,
+    /// The subject (the KEK id for `rotate_kek`).
+    pub subject: String,
+    /// How many values or keys.
+    pub count: u64,
+}
+
+impl AuditRecord {
+    /// The audit entry of a crypto operation.
+    pub fn crypto(op: &chronicle_privacy::CryptoRecord) -> Self {
+        Self {
+            token_id: op.who.clone(),
+            role: None,
+            method: "CRYPTO".into(),
+            path: op.action.as_str().to_owned(),
+            status: 200,
+            outcome: "allowed".into(),
+            at: Timestamp::now(),
+            crypto: Some(CryptoEntry { action: op.action.as_str().to_owned(), subject: op.subject.clone(), count: op.count }),
+        }
+    }
+}
+
+/// Moves the keyring's crypto counts into the audit log every few
+/// seconds, and once more at shutdown.
+#[derive(Debug)]
+pub(crate) struct CryptoAudit {
+    task: Option<(tokio::task::JoinHandle<()>, oneshot::Sender<()>)>,
+    log: AuditLog,
+    privacy: Option<Arc<chronicle_privacy::Privacy>>,
+}
+
+/// How often crypto counts are written.
+const CRYPTO_EVERY: Duration = Duration::from_secs(5);
+
+async fn drain(privacy: &chronicle_privacy::Privacy, log: &AuditLog) {
+    for op in privacy.keyring().drain_audit() {
+        log.record(AuditRecord::crypto(&op), true).await;
+    }
+}
+
+impl CryptoAudit {
+    pub(crate) fn start(state: &crate::AppState) -> Self {
+        let (log, privacy) = (state.audit.clone(), state.privacy.clone());
+        let task = privacy.clone().filter(|_| log.tx.is_some()).map(|p| {
+            let (stop, mut stopped) = oneshot::channel();
+            let log = log.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(CRYPTO_EVERY) => drain(&p, &log).await,
+                        _ = &mut stopped => return,
+                    }
+                }
+            });
+            (task, stop)
+        });
+        Self { task, log, privacy }
+    }
+
+    /// Stops the task and writes what is left.
+    pub(crate) async fn stop(self) {
+        if let Some((task, stop)) = self.task {
+            let _ = stop.send(());
+            let _ = task.await;
+            if let Some(p) = &self.privacy {
+                drain(p, &self.log).await;
+            }
+        }
+    }
 }
 
 impl AuditRecord {
@@ -48,6 +128,7 @@ impl AuditRecord {
             status,
             outcome: outcome.to_owned(),
             at: Timestamp::now(),
+            crypto: None,
         }
     }
 }

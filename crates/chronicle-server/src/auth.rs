@@ -40,6 +40,10 @@ pub struct TokenEntry {
     /// tenant's rate limit too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// Cleared for personal data: reads show `[privacy]`-encrypted fields
+    /// decrypted (otherwise `"***"`). Admin tokens always are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pii: bool,
 }
 
 impl TokenEntry {
@@ -55,7 +59,7 @@ impl TokenEntry {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let secret = format!("chr_{}", hex(&bytes));
-        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret), tenant: None };
+        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret), tenant: None, pii: false };
         Ok((secret, entry))
     }
 
@@ -65,6 +69,9 @@ impl TokenEntry {
         let mut text = format!("[[auth.tokens]]\nid = {id}\nrole = \"{}\"\nsha256 = \"{}\"\n", self.role, self.sha256);
         if let Some(tenant) = &self.tenant {
             text += &format!("tenant = {}\n", serde_json::to_string(tenant).unwrap_or_else(|_| "\"\"".into()));
+        }
+        if self.pii {
+            text += "pii = true\n";
         }
         text
     }
@@ -91,12 +98,13 @@ struct Known {
     id: String,
     role: Role,
     tenant: Option<String>,
+    pii: bool,
 }
 
 impl Tokens {
     /// Tokens from their entries.
     pub fn new(entries: &[TokenEntry]) -> Self {
-        let known = |e: &TokenEntry| Known { id: e.id.clone(), role: e.role, tenant: e.tenant.clone() };
+        let known = |e: &TokenEntry| Known { id: e.id.clone(), role: e.role, tenant: e.tenant.clone(), pii: e.pii };
         Self { by_hash: entries.iter().map(|e| (e.sha256.to_ascii_lowercase(), known(e))).collect() }
     }
 
@@ -119,6 +127,7 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     let read = *method == Method::GET || *method == Method::HEAD;
     let publish_change = (path.starts_with("/publish/") || path.starts_with("/subscriptions/") || path.starts_with("/schemas/")) && !read;
     if publish_change
+        || path.starts_with("/privacy/")
         || path == "/audit"
         || path.starts_with("/admin/")
         || stream.is_some_and(|s| s.starts_with("$audit") || s.starts_with("%24audit"))
@@ -158,7 +167,7 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(ErrorCode::Unauthorized, "send Authorization: Bearer TOKEN".into());
     };
-    let Some(Known { id, role, tenant }) = state.tokens.lookup(secret.trim()).cloned() else {
+    let Some(Known { id, role, tenant, pii }) = state.tokens.lookup(secret.trim()).cloned() else {
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(ErrorCode::Unauthorized, "unknown token".into());
     };
@@ -175,7 +184,7 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         }
         return response;
     }
-    let principal = Principal { token_id: id.clone(), role, tenant, grants: Vec::new() };
+    let principal = Principal { token_id: id.clone(), role, tenant, grants: Vec::new(), pii };
     let mut request = request;
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
@@ -240,6 +249,8 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/subscriptions/g"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/subscriptions/g/parked/replay"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/%24audit"), Some(Role::Admin));
+        assert_eq!(r(Method::POST, "/privacy/forget/c-1"), Some(Role::Admin));
+        assert_eq!(r(Method::GET, "/privacy/keys"), Some(Role::Admin));
     }
 
     #[test]
@@ -247,7 +258,7 @@ mod tests {
         let (secret, entry) = TokenEntry::generate("ops", Role::Admin).unwrap();
         assert_eq!(secret.len(), 68);
         let tokens = Tokens::new(&[entry]);
-        assert_eq!(tokens.lookup(&secret), Some(&Known { id: "ops".to_owned(), role: Role::Admin, tenant: None }));
+        assert_eq!(tokens.lookup(&secret), Some(&Known { id: "ops".to_owned(), role: Role::Admin, tenant: None, pii: false }));
         assert_eq!(tokens.lookup("chr_guess"), None);
         let parsed: toml::Value = toml::from_str(&TokenEntry::generate("a\"b", Role::Reader).unwrap().1.to_toml()).unwrap();
         assert_eq!(parsed["auth"]["tokens"][0]["id"].as_str(), Some("a\"b"));

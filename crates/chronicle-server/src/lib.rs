@@ -33,8 +33,8 @@ pub use metrics::HttpMetrics;
 pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
-use chronicle_core::{EventStore, Maintenance, NoMaintenance};
-use routes::{events, groups, listing, ops, publish, retention, schemas, streams, subscribe, transfer, ws};
+use chronicle_core::{EventStore, Maintenance, NoMaintenance, Principal};
+use routes::{events, groups, listing, ops, privacy, publish, retention, schemas, streams, subscribe, transfer, ws};
 use std::{future::Future, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -69,12 +69,28 @@ pub(crate) struct AppState {
     pub(crate) groups: Option<Arc<chronicle_groups::Groups>>,
     /// Retention (`None`: not offered; 404 at `/admin/retention`).
     pub(crate) retention: Option<Arc<chronicle_retention::Retention>>,
+    /// The privacy layer (`None`: nothing encrypted; 404 at `/privacy/…`).
+    pub(crate) privacy: Option<Arc<chronicle_privacy::Privacy>>,
 }
 
 impl AppState {
-    /// The store to read from: as stored when `raw`, else in the current shape.
-    pub(crate) fn reader(&self, raw: Option<bool>) -> &Arc<dyn EventStore> {
-        if raw == Some(true) { &self.raw } else { &self.store }
+    /// The store `principal` reads from: as stored when `raw`, else in
+    /// the current shape; encrypted fields decrypted for a caller cleared
+    /// for personal data, masked for everyone else.
+    pub(crate) fn reader(&self, principal: Option<&Principal>, raw: Option<bool>) -> Arc<dyn EventStore> {
+        let store = if raw == Some(true) { &self.raw } else { &self.store };
+        match &self.privacy {
+            Some(p) => Arc::new(p.reader(store.clone(), clearance(principal), principal.map_or("anonymous", |p| p.token_id.as_str()))),
+            None => store.clone(),
+        }
+    }
+}
+
+/// Who may see encrypted fields in clear: a token with `pii = true`, or an admin.
+pub(crate) fn clearance(principal: Option<&Principal>) -> chronicle_privacy::Clearance {
+    match principal.is_some_and(Principal::cleared) {
+        true => chronicle_privacy::Clearance::Clear,
+        false => chronicle_privacy::Clearance::Masked,
     }
 }
 
@@ -113,6 +129,7 @@ impl Server {
                 publisher: None,
                 groups: None,
                 retention: None,
+                privacy: None,
             },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -179,6 +196,15 @@ impl Server {
         self
     }
 
+    /// Encrypts and reveals `[privacy]` fields: reads show them decrypted
+    /// to tokens with `pii = true` and admins, `"***"` to everyone else;
+    /// `/privacy/…` forgets subjects and rotates keys (admin); crypto
+    /// operations go to the audit log.
+    pub fn with_privacy(mut self, privacy: Arc<chronicle_privacy::Privacy>) -> Self {
+        self.state.privacy = Some(privacy);
+        self
+    }
+
     /// Changes the request body limit.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -219,6 +245,10 @@ impl Server {
             .routes(routes!(schemas::list))
             .routes(routes!(schemas::get))
             .routes(routes!(schemas::put))
+            .routes(routes!(privacy::forget))
+            .routes(routes!(privacy::status))
+            .routes(routes!(privacy::rotate_kek))
+            .routes(routes!(privacy::rotate))
     }
 
     /// The OpenAPI document of every route, with every constraint and
@@ -252,6 +282,7 @@ impl Server {
     /// waits for in-flight requests (appends finish and are durable).
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let router = self.router();
+        let crypto = audit::CryptoAudit::start(&self.state);
         let switch = self.shutdown;
         let audit = self.state.audit.clone();
         axum::serve(listener, router)
@@ -261,6 +292,7 @@ impl Server {
                 let _ = switch.send(true);
             })
             .await?;
+        crypto.stop().await;
         audit.flush().await; // every audited request's record is stored before we return
         Ok(())
     }
@@ -280,6 +312,7 @@ impl Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
         let router = self.router();
+        let crypto = audit::CryptoAudit::start(&self.state);
         let handle = axum_server::Handle::new();
         let (switch, audit, stopper) = (self.shutdown, self.state.audit.clone(), handle.clone());
         tokio::spawn(async move {
@@ -289,6 +322,7 @@ impl Server {
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
         });
         axum_server::from_tcp_rustls(listener.into_std()?, config).handle(handle).serve(router.into_make_service()).await?;
+        crypto.stop().await;
         audit.flush().await;
         Ok(())
     }

@@ -24,10 +24,20 @@ pub struct Opened {
     pub postgres: Option<chronicle_postgres::PgStore>,
     /// The schemas and upcasters (`[schemas]` plus the registrations in
     /// `$schemas`): `store` checks appends against them and reads in the
-    /// current shape. `None` on the remote backend (the server does it).
+    /// current shape (and, with `[privacy]`, decrypted: this process holds
+    /// the key-encryption key). `None` on the remote backend (the server
+    /// does it).
     pub catalog: Option<Arc<chronicle_schema::Catalog>>,
-    /// The store as stored: reads give each event's stored shape.
+    /// The store as stored: reads give each event's stored shape (and
+    /// encrypted fields sealed).
     pub raw: Arc<dyn EventStore>,
+    /// The store in the current shape with encrypted fields still sealed:
+    /// what a server reveals per caller (the same as `store` without
+    /// `[privacy]`).
+    pub shaped: Arc<dyn EventStore>,
+    /// The privacy layer (`[privacy]`): keys, forget, rotation. `None`
+    /// without one, and on the remote backend (the server does it).
+    pub privacy: Option<Arc<chronicle_privacy::Privacy>>,
 }
 
 /// Opens the configured backend with the pipeline the configuration asks
@@ -73,10 +83,57 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
         return open_backend(config, pipeline).await;
     }
     let catalog = catalog_of(config)?;
-    let pipeline = pipeline.with_hook(Arc::new(chronicle_schema::SchemaHook(catalog.clone())));
+    let privacy = privacy_of(config)?;
+    let mut pipeline = pipeline.with_hook(Arc::new(chronicle_schema::SchemaHook(catalog.clone())));
+    if let Some(p) = &privacy {
+        pipeline = pipeline.with_sealer(p.sealer());
+        if let Some(keys) = local_keys(config, true)? {
+            p.attach(keys).await?; // before the store opens: a wrong KEK touches nothing
+        }
+    }
     let opened = open_backend(config, pipeline).await?;
-    let store = shaped(opened.raw.clone(), catalog.clone()).await?;
-    Ok(Opened { store, catalog: Some(catalog), ..opened })
+    if let Some(p) = &privacy {
+        if !p.keyring().is_attached() {
+            p.attach(backend_keys(config, &opened)?).await?;
+        }
+        p.reconcile(&*opened.raw).await?;
+    }
+    let shaped = shaped(opened.raw.clone(), catalog.clone()).await?;
+    Ok(Opened { store: revealed(&privacy, shaped.clone()), shaped, catalog: Some(catalog), privacy, ..opened })
+}
+
+/// The privacy layer `[privacy]` asks for (KEK files read from the working directory).
+fn privacy_of(config: &Config) -> Result<Option<Arc<chronicle_privacy::Privacy>>, ConfigError> {
+    let settings = chronicle_privacy::PrivacySettings::from_table(&config.privacy)?;
+    Ok(chronicle_privacy::Privacy::from_settings(&settings, Path::new("."))?.map(Arc::new))
+}
+
+/// `store` revealed to this process (it holds the KEK): decrypted.
+fn revealed(privacy: &Option<Arc<chronicle_privacy::Privacy>>, store: Arc<dyn EventStore>) -> Arc<dyn EventStore> {
+    match privacy {
+        Some(p) => Arc::new(p.reader(store, chronicle_privacy::Clearance::Clear, "library")),
+        None => store,
+    }
+}
+
+/// The key store that lives beside the store's files (file: `{data_dir}/keys`;
+/// memory: in memory); `None` for a backend that keeps keys in itself.
+fn local_keys(config: &Config, writable: bool) -> Result<Option<Arc<dyn chronicle_privacy::KeyStore>>, ConfigError> {
+    Ok(match config.backend {
+        BackendKind::File => Some(Arc::new(chronicle_privacy::FileKeys::open(&config.data_dir.join("keys"), writable)?)),
+        BackendKind::Memory => Some(Arc::new(chronicle_privacy::MemoryKeys::default())),
+        _ => None,
+    })
+}
+
+/// The key store kept by the backend itself (PostgreSQL's key tables).
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+fn backend_keys(config: &Config, opened: &Opened) -> Result<Arc<dyn chronicle_privacy::KeyStore>, ConfigError> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = &opened.postgres {
+        return Ok(Arc::new(chronicle_privacy::PgKeys(pg.key_rows())));
+    }
+    Err(ConfigError::BackendUnavailable { backend: config.backend, reason: "this backend keeps no data keys for [privacy]".into() })
 }
 
 /// The catalog `[schemas]` asks for (files read from the working directory).
@@ -127,7 +184,11 @@ pub async fn open_read_only(config: &Config) -> Result<Arc<dyn EventStore>, Conf
         #[cfg(feature = "file")]
         BackendKind::File => {
             let (raw, catalog) = open_read_only_raw(config).await?;
-            Ok(Arc::new(chronicle_schema::ShapedStore::new(raw, catalog)))
+            let privacy = privacy_of(config)?;
+            if let (Some(p), Some(keys)) = (&privacy, local_keys(config, false)?) {
+                p.attach(keys).await?;
+            }
+            Ok(revealed(&privacy, Arc::new(chronicle_schema::ShapedStore::new(raw, catalog))))
         }
         _ => open(config).await,
     }
@@ -168,8 +229,10 @@ pub fn maintenance(config: &Config) -> Result<Arc<dyn Maintenance>, ConfigError>
 fn without_maintenance(kind: BackendKind, store: Arc<dyn EventStore>) -> Opened {
     Opened {
         raw: store.clone(),
+        shaped: store.clone(),
         store,
         catalog: None,
+        privacy: None,
         maintenance: Arc::new(NoMaintenance(name(kind))),
         leases: Arc::new(LocalLeases::default()),
         #[cfg(feature = "postgres")]

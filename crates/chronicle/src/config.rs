@@ -223,6 +223,11 @@ pub struct Config {
     /// upcasters, kept raw and typed by `chronicle_schema::SchemaSettings`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub schemas: toml::Table,
+    /// `[privacy]`: the key-encryption key's file and the sensitive fields
+    /// (`[[privacy.fields]]`), kept raw and typed by
+    /// `chronicle_privacy::PrivacySettings`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub privacy: toml::Table,
 }
 
 impl Default for Config {
@@ -243,6 +248,7 @@ impl Default for Config {
             publish: toml::Table::new(),
             retention: toml::Table::new(),
             schemas: toml::Table::new(),
+            privacy: toml::Table::new(),
         }
     }
 }

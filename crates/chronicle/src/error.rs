@@ -45,6 +45,10 @@ pub enum ConfigError {
     /// (`field` names it), or a registration in the store conflicts.
     #[error("{0}")]
     Schemas(#[from] chronicle_schema::SchemaError),
+    /// `[privacy]` is invalid, its key-encryption key is missing or wrong,
+    /// or the key store cannot be read.
+    #[error("{0}")]
+    Privacy(#[from] chronicle_privacy::PrivacyError),
     /// The store failed while opening.
     #[error(transparent)]
     Store(#[from] chronicle_core::Error),

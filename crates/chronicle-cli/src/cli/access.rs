@@ -25,13 +25,17 @@ enum TokenCommand {
         /// A name for the token (shown in the audit log; default: the role and a random suffix).
         #[arg(long)]
         id: Option<String>,
+        /// Cleared for personal data: reads show `[privacy]`-encrypted fields decrypted (admins always are).
+        #[arg(long)]
+        pii: bool,
     },
 }
 
 pub(crate) fn token(args: TokenArgs) -> CliResult {
-    let TokenCommand::Create { role, id } = args.command;
+    let TokenCommand::Create { role, id, pii } = args.command;
     let (secret, mut entry) = TokenEntry::generate("", role).map_err(|e| CliError::Usage(format!("no randomness for the token: {e}")))?;
     entry.id = id.unwrap_or_else(|| format!("{role}-{}", secret.get(4..12).unwrap_or_default()));
+    entry.pii = pii;
     Ok(output::print(format!("{secret}\n{}", entry.to_toml()).as_bytes())?)
 }
 

@@ -9,6 +9,7 @@ mod backup;
 mod bench;
 mod import;
 mod output;
+mod privacy;
 mod projections;
 mod publish;
 mod read;
@@ -66,6 +67,10 @@ enum Command {
     Upcast(upcast::UpcastArgs),
     /// The event types the store holds, per schema version, with the registered schemas and upcaster chains.
     Catalog(upcast::CatalogArgs),
+    /// Erase a subject's personal data (crypto-shredding): destroy their data keys, record `SubjectForgotten`.
+    Forget(privacy::ForgetArgs),
+    /// Keys of `[privacy]`: `keys status`, `keys rotate SUBJECT`, `keys rotate-kek`, `keys new-kek`.
+    Keys(privacy::KeysArgs),
     /// Show the size and shape of the store.
     Stats(stats::StatsArgs),
     /// Check checksums, framing, gapless positions, version order and index files (read-only unless --rebuild-index).
@@ -156,6 +161,8 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
         Command::Migrate(args) => backup::migrate(args).await,
         Command::Upcast(args) => upcast::upcast(&config, args).await,
         Command::Catalog(args) => upcast::catalog(&config, args).await,
+        Command::Forget(args) => privacy::forget(&config, args).await,
+        Command::Keys(args) => privacy::keys(&config, args).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::Verify(args) => stats::verify(&config, args),
         Command::Scavenge(args) => scavenge::run(&config, args),

@@ -100,7 +100,12 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
     tracing::info!("audit log at {}", audit_dir.display());
-    let publisher = Arc::new(Publisher::new(opened.store.clone(), opened.leases.clone(), &publishing, &node_name(local)));
+    // Sinks see encrypted fields masked ("***"), as any reader without clearance does.
+    let published = match &opened.privacy {
+        Some(p) => Arc::new(p.reader(opened.shaped.clone(), chronicle_privacy::Clearance::Masked, "publish")) as Arc<dyn chronicle::EventStore>,
+        None => opened.shaped.clone(),
+    };
+    let publisher = Arc::new(Publisher::new(published, opened.leases.clone(), &publishing, &node_name(local)));
     if !publisher.is_empty() {
         publisher.start();
         let names: Vec<&str> = publishing.sinks.iter().map(|s| s.name()).collect();
@@ -109,7 +114,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     // Consumer groups: in the store when one node serves it, in shared rows on PostgreSQL.
     let groups = match (&opened.postgres, config.backend) {
         (Some(pg), _) => Some(chronicle_groups::Groups::postgres(pg.clone(), opened.leases.clone(), &node_name(local)).await),
-        (None, BackendKind::File | BackendKind::Memory) => Some(chronicle_groups::Groups::open(opened.store.clone()).await),
+        (None, BackendKind::File | BackendKind::Memory) => Some(chronicle_groups::Groups::open(opened.shaped.clone()).await),
         _ => None,
     };
     let groups = groups.transpose().map_err(|e| CliError::Usage(format!("loading the consumer groups: {e}")))?;
@@ -119,7 +124,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     }
     let retention = Arc::new(chronicle_retention::Retention::new(opened.raw.clone(), opened.maintenance.clone(), retention));
     let retention_task = tokio::spawn(retention.clone().schedule(opened.leases.clone(), node_name(local), retention_stopped));
-    let mut server = Server::new(opened.store)
+    let mut server = Server::new(opened.shaped.clone())
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
         .with_retention(retention)
@@ -128,6 +133,12 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .with_audit(audit, auth.audit_access);
     if let Some(groups) = &groups {
         server = server.with_groups(groups.clone());
+    }
+    if let Some(privacy) = &opened.privacy {
+        server = server.with_privacy(privacy.clone());
+        tokio::spawn(privacy.clone().follow(opened.raw.clone()));
+        let status = privacy.status().await.map_err(|e| CliError::Usage(e.to_string()))?;
+        tracing::info!("privacy: encrypting marked fields; KEK {}, {} subject(s), {} forgotten", status.kek_id, status.counts.subjects, status.counts.forgotten);
     }
     if let Some(catalog) = &opened.catalog {
         server = server.with_schemas(opened.raw.clone(), catalog.clone());

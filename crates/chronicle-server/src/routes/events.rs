@@ -1,7 +1,7 @@
 //! The global log: multi-stream/DCB appends, filtered reads with cursor
 //! paging (JSON pages or streamed NDJSON), lookups by id and correlation.
 
-use super::streams::context;
+use super::streams::{caller, context};
 use crate::{
     AppState,
     body::{AppendResultSchema, ErrorSchema, EventSchema, Object, PageSchema, RawJsonResponse, events_response, page_response},
@@ -120,6 +120,7 @@ const NDJSON_PAGE: usize = 1000;
     responses((status = 200, description = "A page (JSON) or every matching event (NDJSON)", body = PageSchema), (status = 400, body = ErrorSchema)))]
 pub(crate) async fn read_all(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
@@ -134,10 +135,10 @@ pub(crate) async fn read_all(
     let read = ReadAll { from: q.from, direction: q.direction.unwrap_or_default(), limit: q.limit, filter };
     read.validate()?;
     if ndjson {
-        return Ok(ndjson_stream(state.reader(q.raw).clone(), read));
+        return Ok(ndjson_stream(state.reader(caller(&principal), q.raw).clone(), read));
     }
     let started = Instant::now();
-    let page = state.reader(q.raw).read_all(&ReadAll { limit: Some(read.limit.unwrap_or(JSON_PAGE)), ..read }).await?;
+    let page = state.reader(caller(&principal), q.raw).read_all(&ReadAll { limit: Some(read.limit.unwrap_or(JSON_PAGE)), ..read }).await?;
     state.metrics.read_latency.observe(started.elapsed());
     Ok(page_response(&page.events, page.next, page.head).into_response())
 }
@@ -176,12 +177,13 @@ fn ndjson_stream(store: Arc<dyn EventStore>, read: ReadAll) -> Response {
     responses((status = 200, body = EventSchema), (status = 400, body = ErrorSchema), (status = 404, body = ErrorSchema)))]
 pub(crate) async fn get_event(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<Uuid>, PathRejection>,
     query: Result<Query<RawQuery>, QueryRejection>,
 ) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
     let Query(q) = query?;
-    let event = state.reader(q.raw).get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event = state.reader(caller(&principal), q.raw).get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
     Ok(RawJsonResponse(event.to_json().into_bytes()))
 }
 
@@ -191,10 +193,11 @@ pub(crate) async fn get_event(
     responses((status = 200, body = Vec<EventSchema>), (status = 400, body = ErrorSchema)))]
 pub(crate) async fn by_correlation(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<RawQuery>, QueryRejection>,
 ) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
     let Query(q) = query?;
-    Ok(events_response(&state.reader(q.raw).read_by_correlation(&id).await?))
+    Ok(events_response(&state.reader(caller(&principal), q.raw).read_by_correlation(&id).await?))
 }

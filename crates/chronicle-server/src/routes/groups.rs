@@ -126,6 +126,7 @@ pub(crate) async fn replay(
         (status = 501, body = ErrorSchema)))]
 pub(crate) async fn connect(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
     path: Result<Path<String>, PathRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
@@ -134,14 +135,31 @@ pub(crate) async fn connect(
     groups.status(&name).await?; // 404 before the upgrade
     let upgrade = super::ws::handshake(upgrade)?;
     let consumer = groups.connect(&name).await?;
-    Ok(upgrade.on_upgrade(move |socket| serve_consumer(socket, consumer, state)))
+    let revealer = state.privacy.as_ref().map(|p| {
+        let caller = super::streams::caller(&principal);
+        chronicle_privacy::Revealer::new(p.keyring().clone(), crate::clearance(caller), caller.map_or("anonymous", |p| p.token_id.as_str()))
+    });
+    Ok(upgrade.on_upgrade(move |socket| serve_consumer(socket, consumer, state, revealer)))
 }
 
 fn close(code: u16, reason: String) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
-async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppState) {
+/// A delivered event as this consumer may see it: in the current shape,
+/// encrypted fields revealed by its clearance.
+async fn shown(state: &AppState, revealer: Option<&chronicle_privacy::Revealer>, event: chronicle_core::RecordedEvent) -> chronicle_core::Result<chronicle_core::RecordedEvent> {
+    let event = match &state.catalog {
+        Some(c) => c.shape(event),
+        None => event,
+    };
+    match revealer {
+        Some(r) => r.event(event).await,
+        None => Ok(event),
+    }
+}
+
+async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppState, revealer: Option<chronicle_privacy::Revealer>) {
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {
@@ -149,7 +167,13 @@ async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppSta
                 Ok(batch) => {
                     // One flush per batch, not per event.
                     for d in batch {
-                        let event = match &state.catalog { Some(c) => c.shape(d.event), None => d.event };
+                        let event = match shown(&state, revealer.as_ref(), d.event).await {
+                            Ok(e) => e,
+                            Err(e) => {
+                                let _ = socket.send(close(close_code::ERROR, e.to_string())).await;
+                                return;
+                            }
+                        };
                         if socket.feed(Message::Text(chronicle_groups::delivery_json(&event, d.retry_count).into())).await.is_err() {
                             return;
                         }

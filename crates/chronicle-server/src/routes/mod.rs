@@ -5,6 +5,7 @@ pub(crate) mod groups;
 pub(crate) mod listing;
 pub(crate) mod ops;
 pub(crate) mod publish;
+pub(crate) mod privacy;
 pub(crate) mod pump;
 pub(crate) mod retention;
 pub(crate) mod schemas;

@@ -72,6 +72,11 @@ pub(crate) fn context(principal: Option<Extension<Principal>>) -> AppendContext 
     AppendContext::http(principal.map(|Extension(p)| p))
 }
 
+/// The caller of a request, when the server checks tokens.
+pub(crate) fn caller(principal: &Option<Extension<Principal>>) -> Option<&Principal> {
+    principal.as_ref().map(|Extension(p)| p)
+}
+
 /// Query of a stream read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -93,6 +98,7 @@ pub(crate) struct ReadQuery {
     responses((status = 200, body = Vec<EventSchema>), (status = 400, body = ErrorSchema), (status = 410, body = ErrorSchema)))]
 pub(crate) async fn read(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> ApiResult<RawJsonResponse> {
@@ -100,7 +106,7 @@ pub(crate) async fn read(
     let Query(q) = query?;
     let started = Instant::now();
     let events = state
-        .reader(q.raw)
+        .reader(caller(&principal), q.raw)
         .read_stream(&stream, ReadStream { from: q.from, direction: q.direction.unwrap_or_default(), limit: q.limit })
         .await?;
     state.metrics.read_latency.observe(started.elapsed());
@@ -173,9 +179,10 @@ pub(crate) async fn set_metadata(
 #[utoipa::path(get, path = "/streams/{stream}/snapshot", tag = "snapshots",
     params(("stream" = String, Path, description = "Stream id")),
     responses((status = 200, description = "{stream_id, version, schema_version, state}", body = Object), (status = 404, body = ErrorSchema)))]
-pub(crate) async fn load_snapshot(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<Snapshot>> {
+pub(crate) async fn load_snapshot(State(state): State<AppState>,
+    principal: Option<Extension<Principal>>, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<Snapshot>> {
     let stream = stream_id(path)?;
-    let snap = state.store.load_snapshot(&stream).await?;
+    let snap = state.reader(caller(&principal), None).load_snapshot(&stream).await?;
     snap.map(Json).ok_or_else(|| ApiError::not_found(format!("no snapshot of stream {stream}")))
 }
 
@@ -185,12 +192,13 @@ pub(crate) async fn load_snapshot(State(state): State<AppState>, path: Result<Pa
     responses((status = 204, description = "Saved"), (status = 400, body = ErrorSchema)))]
 pub(crate) async fn save_snapshot(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<Object<SnapshotBody>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let stream_id = stream_id(path)?;
     let Json(Object(b)) = body?;
     let snapshot = Snapshot { stream_id, version: b.version, schema_version: b.schema_version.unwrap_or(1), state: b.state };
-    state.store.save_snapshot(snapshot).await?;
+    state.reader(caller(&principal), None).save_snapshot(snapshot).await?;
     Ok(StatusCode::NO_CONTENT)
 }

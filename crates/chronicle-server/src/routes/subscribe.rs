@@ -6,6 +6,9 @@ use super::{
     events::EventsQuery,
     pump::{Sink, pump, start},
 };
+use super::streams::caller;
+use axum::Extension;
+use chronicle_core::Principal;
 use crate::{
     AppState,
     body::ErrorSchema,
@@ -29,6 +32,7 @@ use tokio::sync::mpsc;
         (status = 400, body = ErrorSchema)))]
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
@@ -41,7 +45,7 @@ pub(crate) async fn subscribe(
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID", "must be a position"))
     });
     let from = start(resume.transpose()?, q.from, filter.since)?;
-    let sub = state.reader(q.raw).subscribe(from, filter).await?;
+    let sub = state.reader(caller(&principal), q.raw).subscribe(from, filter).await?;
     // A small bounded channel: a slow client slows the pump down
     // (backpressure, never loss).
     let (tx, rx) = mpsc::channel(64);

@@ -9,6 +9,9 @@ use super::{
     events::EventsQuery,
     pump::{Sink, pump, start},
 };
+use super::streams::caller;
+use axum::Extension;
+use chronicle_core::Principal;
 use crate::{
     AppState,
     body::ErrorSchema,
@@ -39,6 +42,7 @@ pub(crate) fn handshake(
         (status = 400, body = ErrorSchema)))]
 pub(crate) async fn ws(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     query: Result<Query<EventsQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
@@ -46,7 +50,7 @@ pub(crate) async fn ws(
     let filter = q.filter()?;
     let from = start(None, q.from, filter.since)?;
     let upgrade = handshake(upgrade)?;
-    let sub = state.reader(q.raw).subscribe(from, filter).await?;
+    let sub = state.reader(caller(&principal), q.raw).subscribe(from, filter).await?;
     Ok(upgrade.on_upgrade(move |socket| async move { pump(sub, WsSink(socket), &state, &state.metrics.ws_subscribers).await }))
 }
 
