@@ -8,3 +8,4 @@ async fn store(pipeline: chronicle_core::AppendPipeline) -> Option<FileStore> {
 
 chronicle_testkit::hooks_conformance!(store);
 chronicle_testkit::schema_conformance!(store);
+chronicle_testkit::privacy_conformance!(store);

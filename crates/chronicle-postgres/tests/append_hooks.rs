@@ -10,3 +10,4 @@ async fn store(pipeline: chronicle_core::AppendPipeline) -> Option<chronicle_pos
 
 chronicle_testkit::hooks_conformance!(store);
 chronicle_testkit::schema_conformance!(store);
+chronicle_testkit::privacy_conformance!(store);

@@ -102,9 +102,12 @@ impl Privacy {
     }
 
     /// Reconciles the key store with the facts in `store`'s `$privacy`
-    /// stream, both ways (see the module documentation). Call once the
-    /// store is open.
-    pub async fn reconcile(&self, store: &dyn EventStore) -> Result<()> {
+    /// stream, both ways (see the module documentation): returns how many
+    /// recorded forgets were re-applied to the key store and how many
+    /// forgets of the key store were recorded anew. An empty store gets no
+    /// facts (a restore into it must find it empty): reconcile again once
+    /// it is restored.
+    pub async fn reconcile(&self, store: &dyn EventStore) -> Result<(u64, u64)> {
         let keys = self.keyring.store()?;
         let marks: HashMap<String, u32> = keys.forgotten().await?.into_iter().collect();
         let facts = Self::facts(store).await?;
@@ -113,19 +116,27 @@ impl Privacy {
             let t = in_log.entry(fact.subject.as_str()).or_default();
             *t = (*t).max(fact.through);
         }
+        let (mut applied, mut recorded) = (0, 0);
         for (subject, &through) in &in_log {
             if marks.get(*subject).is_none_or(|&m| m < through) {
-                let destroyed = self.keyring.destroy(subject, Some(through), "reconcile").await?;
-                tracing::info!(keys = destroyed.kids.len(), "re-applied a recorded forget to the key store");
+                self.keyring.destroy(subject, Some(through), "reconcile").await?;
+                applied += 1;
             }
+        }
+        if store.head().await? == 0 {
+            return Ok((applied, 0));
         }
         for (subject, through) in marks {
             if in_log.get(subject.as_str()).is_none_or(|&t| t < through) {
                 let fact = Forgotten { subject, through, keys_destroyed: 0, by: "reconcile".into() };
                 Self::record(store, SUBJECT_FORGOTTEN, &fact).await?;
+                recorded += 1;
             }
         }
-        Ok(())
+        if applied + recorded > 0 {
+            tracing::info!(applied, recorded, "privacy: key store and $privacy reconciled");
+        }
+        Ok((applied, recorded))
     }
 
     /// Destroys every data key of `subject` and records the fact in

@@ -15,3 +15,12 @@ async fn store(pipeline: chronicle_core::AppendPipeline) -> Option<chronicle_rem
 
 chronicle_testkit::hooks_conformance!(store);
 chronicle_testkit::schema_conformance!(store);
+
+/// An admin token (the privacy cases also export the log).
+async fn admin_store(pipeline: chronicle_core::AppendPipeline) -> Option<chronicle_remote::RemoteStore> {
+    let file = FileStore::open_temporary(FileOptions { pipeline, ..FileOptions::default() }).expect("open a temporary store");
+    let (secret, entry) = TokenEntry::generate("conformance-admin", Role::Admin).expect("a token");
+    Some(common::served_with_tokens(Arc::new(file), &[entry], &secret).await)
+}
+
+chronicle_testkit::privacy_conformance!(admin_store);

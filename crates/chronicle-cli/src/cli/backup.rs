@@ -109,11 +109,18 @@ pub(crate) async fn restore(config: &Config, args: RestoreArgs) -> CliResult {
     };
     // Check the backup before opening (and so creating) the target store.
     chronicle_backup::Manifest::require(&args.from)?;
-    let store = open(config).await?;
+    let opened = chronicle::open_with(config, config.pipeline()).await?;
     let (bar, progress) = progress_bar("restoring");
-    let report = chronicle_backup::restore(&args.from, store, RestoreOptions { until, ..RestoreOptions::default() }, progress).await;
+    let report = chronicle_backup::restore(&args.from, opened.store, RestoreOptions { until, ..RestoreOptions::default() }, progress).await;
     bar.finish_and_clear();
     let report = report?;
+    if let Some(privacy) = &opened.privacy {
+        // Forgets made since the backup was taken stay in force.
+        let (_, recorded) = privacy.reconcile(&*opened.raw).await.map_err(|e| CliError::Config(e.into()))?;
+        if recorded > 0 {
+            eprintln!("re-applied {recorded} forget(s) made after the backup (recorded in $privacy)");
+        }
+    }
     let text = if args.json {
         json(&report)?
     } else {
