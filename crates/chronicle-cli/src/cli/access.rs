@@ -92,6 +92,10 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
                 r.method,
                 r.path
             );
+            if let Some(c) = &r.crypto {
+                text.pop();
+                let _ = writeln!(text, " {} x{}", c.subject, c.count);
+            }
         }
     }
     Ok(output::print(text.as_bytes())?)
@@ -100,5 +104,11 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
 /// The configuration of the audit log: an embedded file store of its own
 /// in `dir` (so audit records never mix with the served events).
 pub(crate) fn audit_config(config: &Config, dir: &std::path::Path) -> Config {
-    Config { backend: BackendKind::File, data_dir: dir.to_owned(), pipeline: chronicle::PipelineOptions::default(), ..config.clone() }
+    Config {
+        backend: BackendKind::File,
+        data_dir: dir.to_owned(),
+        pipeline: chronicle::PipelineOptions::default(),
+        privacy: toml::Table::new(),
+        ..config.clone()
+    }
 }
