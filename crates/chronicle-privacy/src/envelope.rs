@@ -43,6 +43,12 @@ pub fn erased() -> Value {
 pub struct DataKey {
     kid: String,
     key: LessSafeKey,
+    /// Nonces of this instance: 96 random bits drawn when the key was
+    /// loaded, then counted up (NIST SP 800-38D's deterministic
+    /// construction with a random start): unique per seal without a system
+    /// call each, and two instances of the key (restarts, nodes) overlap
+    /// only with probability ~2^-64 per pair.
+    nonces: std::sync::Mutex<(u32, u64)>,
 }
 
 impl fmt::Debug for DataKey {
@@ -57,7 +63,12 @@ impl DataKey {
         let kid = kid.into();
         let key = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| PrivacyError::Tampered { kid: kid.clone(), reason: format!("a data key is {KEY_LEN} bytes") })?;
-        Ok(Self { kid, key: LessSafeKey::new(key) })
+        let mut start = [0u8; NONCE_LEN];
+        SystemRandom::new().fill(&mut start).map_err(|_| PrivacyError::Random)?;
+        let (high, low) = start.split_at(4);
+        let high = u32::from_be_bytes(high.try_into().map_err(|_| PrivacyError::Random)?);
+        let low = u64::from_be_bytes(low.try_into().map_err(|_| PrivacyError::Random)?);
+        Ok(Self { kid, key: LessSafeKey::new(key), nonces: std::sync::Mutex::new((high, low)) })
     }
 
     /// The key's id.
@@ -67,8 +78,18 @@ impl DataKey {
 
     /// `plaintext` sealed under this key (nonce ‖ ciphertext ‖ tag).
     pub(crate) fn seal_bytes(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).map_err(|_| PrivacyError::Random)?;
+        let nonce = {
+            let mut next = self.nonces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (high, low) = *next;
+            // Counting past 2^64 moves the high part on: never a repeat.
+            *next = match low.checked_add(1) {
+                Some(l) => (high, l),
+                None => (high.wrapping_add(1), 0),
+            };
+            let mut n = [0u8; NONCE_LEN];
+            n.iter_mut().zip(high.to_be_bytes().into_iter().chain(low.to_be_bytes())).for_each(|(d, s)| *d = s);
+            n
+        };
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
@@ -83,15 +104,29 @@ impl DataKey {
     /// The plaintext of `sealed` (from [`DataKey::seal_bytes`] with the
     /// same `aad`); an error if anything was changed.
     pub(crate) fn open_bytes(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.open_owned(sealed.to_vec(), aad)
+    }
+
+    /// [`DataKey::open_bytes`], decrypting in the buffer given.
+    fn open_owned(&self, mut sealed: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>> {
         let tampered = |reason: &str| PrivacyError::Tampered { kid: self.kid.clone(), reason: reason.to_owned() };
         if sealed.len() < NONCE_LEN + TAG_LEN {
             return Err(tampered("too short"));
         }
-        let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| tampered("bad nonce"))?;
-        let mut body = body.to_vec();
-        let plain = self.key.open_in_place(nonce, Aad::from(aad), &mut body).map_err(|_| tampered("authentication failed"))?;
-        Ok(plain.to_vec())
+        let nonce = Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN).unwrap_or_default()).map_err(|_| tampered("bad nonce"))?;
+        let len = self
+            .key
+            .open_within(nonce, Aad::from(aad), &mut sealed, NONCE_LEN..)
+            .map_err(|_| tampered("authentication failed"))?
+            .len();
+        sealed.truncate(len);
+        Ok(sealed)
+    }
+
+    /// The JSON text sealed in the envelope with this `ct` (base64).
+    pub(crate) fn open_text(&self, ct: &str) -> Result<Vec<u8>> {
+        let sealed = B64.decode(ct).map_err(|e| PrivacyError::Tampered { kid: self.kid.clone(), reason: format!("ct is not base64: {e}") })?;
+        self.open_owned(sealed, self.kid.as_bytes())
     }
 
     /// `value` sealed into an envelope.
@@ -152,8 +187,12 @@ pub fn parse(value: &Value) -> Option<Result<Envelope<'_>>> {
 /// Whether raw JSON bytes may hold an envelope (a cheap scan: most events
 /// hold none and are passed on without parsing).
 pub fn may_contain(bytes: &[u8]) -> bool {
-    memchr::memmem::find(bytes, b"\"$enc\"").is_some()
+    MARK.find(bytes).is_some()
 }
+
+/// The searcher for `"$enc"`, built once.
+pub(crate) static MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"$enc\""));
 
 /// Replaces every envelope inside `value` (at any depth) with what `f`
 /// makes of it; returns how many were replaced. Envelopes are not looked
@@ -167,6 +206,19 @@ pub fn replace_all(value: &mut Value, f: &mut dyn FnMut(Result<Envelope<'_>>) ->
         Value::Object(map) => map.values_mut().map(|v| replace_all(v, f)).sum(),
         Value::Array(items) => items.iter_mut().map(|v| replace_all(v, f)).sum(),
         _ => 0,
+    }
+}
+
+/// Every key id of the envelopes inside `value`, borrowed.
+pub(crate) fn kid_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    if let Some(Ok(env)) = parse(value) {
+        out.push(env.kid);
+        return;
+    }
+    match value {
+        Value::Object(map) => map.values().for_each(|v| kid_refs(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| kid_refs(v, out)),
+        _ => {}
     }
 }
 

@@ -94,24 +94,38 @@ impl FileKeys {
         Ok(())
     }
 
-    /// Runs `f` on the table, then appends `lines` and syncs.
+    /// Runs `f` on the table, then appends the lines it returns and
+    /// syncs. Should the write fail, the file is cut back and the table
+    /// read again from it (what is on disk is the truth).
     async fn append<T: Send + 'static>(&self, f: impl FnOnce(&mut KeyTable) -> (T, Vec<Line>) + Send + 'static) -> Result<T> {
         self.writable()?;
         let this = self.clone();
         run_blocking(move || {
             let mut state = this.state();
-            let mut table = state.table.clone();
-            let (out, lines) = f(&mut table);
+            let (out, lines) = f(&mut state.table);
             let mut text = Vec::new();
             for line in &lines {
                 serde_json::to_writer(&mut text, line).map_err(|e| this.err(e))?;
                 text.push(b'\n');
             }
-            let mut file = OpenOptions::new().create(true).append(true).open(this.path()).map_err(|e| this.err(e))?;
-            file.write_all(&text).and_then(|()| file.sync_data()).map_err(|e| this.err(e))?;
-            state.len += text.len() as u64;
-            state.table = table;
-            Ok(out)
+            let written = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(this.path())
+                .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_data()).map(|()| file));
+            match written {
+                Ok(_) => {
+                    state.len += text.len() as u64;
+                    Ok(out)
+                }
+                Err(e) => {
+                    if let Ok(file) = OpenOptions::new().write(true).open(this.path()) {
+                        let _ = file.set_len(state.len).and_then(|()| file.sync_data());
+                    }
+                    state.table = load(&this.path(), false).map(|(table, _)| table).unwrap_or_default();
+                    Err(this.err(e))
+                }
+            }
         })
         .await
     }

@@ -45,6 +45,10 @@ pub struct Keyring {
     store: OnceLock<Arc<dyn KeyStore>>,
     current: RwLock<HashMap<String, Arc<DataKey>>>,
     by_kid: RwLock<HashMap<String, Slot>>,
+    /// Subjects waiting for a key (and who asked), made by the next leader.
+    pending: std::sync::Mutex<Vec<(String, String)>>,
+    /// Held by the caller storing new keys.
+    creating: tokio::sync::Mutex<()>,
     /// Crypto operations not yet written to the audit log.
     pub(crate) tally: Tally,
 }
@@ -63,6 +67,8 @@ impl Keyring {
             store: OnceLock::new(),
             current: RwLock::default(),
             by_kid: RwLock::default(),
+            pending: std::sync::Mutex::default(),
+            creating: tokio::sync::Mutex::default(),
             tally: Tally::default(),
         })
     }
@@ -112,49 +118,79 @@ impl Keyring {
         Ok(KeyRecord { kid, subject: subject.to_owned(), generation: 0, kek_id: kek.id().to_owned(), wrapped, created_at: Timestamp::now() })
     }
 
-    /// The current key of each subject, made (and stored durably) for
-    /// those that have none; `who` is audited for the keys made.
-    pub async fn keys_for(&self, subjects: &[String], who: &str) -> Result<HashMap<String, Arc<DataKey>>> {
-        let mut found = HashMap::with_capacity(subjects.len());
-        let mut missing = Vec::new();
-        {
-            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-            for s in subjects {
-                match current.get(s) {
-                    Some(k) => drop(found.insert(s.clone(), k.clone())),
-                    None if !missing.contains(s) => missing.push(s.clone()),
-                    None => {}
-                }
+    /// The cached current keys of `subjects`, and the subjects without one.
+    fn cached(&self, subjects: &[String]) -> (HashMap<String, Arc<DataKey>>, Vec<String>) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let (mut found, mut missing) = (HashMap::with_capacity(subjects.len()), Vec::new());
+        for s in subjects {
+            match current.get(s) {
+                Some(k) => drop(found.insert(s.clone(), k.clone())),
+                None if !missing.contains(s) => missing.push(s.clone()),
+                None => {}
             }
         }
+        (found, missing)
+    }
+
+    /// The current key of each subject, made (and stored durably) for
+    /// those that have none; `who` is audited for the keys made. Keys
+    /// wanted at the same time are made together: one caller at a time
+    /// stores every key queued meanwhile (one write, one sync).
+    pub async fn keys_for(&self, subjects: &[String], who: &str) -> Result<HashMap<String, Arc<DataKey>>> {
+        let (mut found, missing) = self.cached(subjects);
         if missing.is_empty() {
             return Ok(found);
         }
-        let store = self.store()?;
-        let mut stored = store.current(&missing).await?;
-        let have: Vec<&str> = stored.iter().map(|r| r.subject.as_str()).collect();
-        let new: Vec<KeyRecord> = missing.iter().filter(|s| !have.contains(&s.as_str())).map(|s| self.new_record(s)).collect::<Result<_>>()?;
-        if !new.is_empty() {
-            let made: Vec<String> = new.iter().map(|r| r.kid.clone()).collect();
-            let created = store.create(new, false).await?;
-            for r in created.iter().filter(|r| made.contains(&r.kid)) {
-                self.tally.add(who, Action::KeyCreated, &r.subject, 1);
-            }
-            stored.extend(created);
-        }
-        for record in stored {
+        for record in self.store()?.current(&missing).await? {
             let key = self.unwrap(&record)?;
             self.remember(&record, &key, true);
-            found.insert(record.subject.clone(), key);
         }
-        Ok(found)
+        let (known, mut missing) = self.cached(&missing);
+        found.extend(known);
+        for _ in 0..3 {
+            if missing.is_empty() {
+                return Ok(found);
+            }
+            self.pending.lock().unwrap_or_else(PoisonError::into_inner).extend(missing.iter().map(|s| (s.clone(), who.to_owned())));
+            let leader = self.creating.lock().await;
+            let queued = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+            let outcome = self.create(queued).await;
+            drop(leader);
+            outcome?;
+            let (known, still) = self.cached(&missing);
+            found.extend(known);
+            missing = still; // queued by a leader whose store failed: queue again
+        }
+        Err(PrivacyError::key_store("keyring", "could not make data keys"))
+    }
+
+    /// Makes and stores keys for the queued subjects that still have none.
+    async fn create(&self, mut queued: Vec<(String, String)>) -> Result<()> {
+        queued.sort();
+        queued.dedup_by(|a, b| a.0 == b.0);
+        let subjects: Vec<String> = queued.iter().map(|(s, _)| s.clone()).collect();
+        let (_, todo) = self.cached(&subjects);
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let new: Vec<KeyRecord> = todo.iter().map(|s| self.new_record(s)).collect::<Result<_>>()?;
+        let made: HashMap<String, String> = new.iter().map(|r| (r.kid.clone(), r.subject.clone())).collect();
+        for record in self.store()?.create(new, false).await? {
+            if made.contains_key(&record.kid) {
+                let who = queued.iter().find(|(s, _)| *s == record.subject).map_or("?", |(_, w)| w.as_str());
+                self.tally.add(who, Action::KeyCreated, &record.subject, 1);
+            }
+            let key = self.unwrap(&record)?;
+            self.remember(&record, &key, true);
+        }
+        Ok(())
     }
 
     /// Makes sure the cache knows every id in `kids` (live or gone).
-    pub(crate) async fn load(&self, kids: &[String]) -> Result<()> {
+    pub(crate) async fn load<S: AsRef<str>>(&self, kids: &[S]) -> Result<()> {
         let unknown: Vec<String> = {
             let cache = self.by_kid.read().unwrap_or_else(PoisonError::into_inner);
-            let mut unknown: Vec<String> = kids.iter().filter(|k| !cache.contains_key(*k)).cloned().collect();
+            let mut unknown: Vec<String> = kids.iter().map(AsRef::as_ref).filter(|k| !cache.contains_key(*k)).map(str::to_owned).collect();
             unknown.sort();
             unknown.dedup();
             unknown

@@ -56,6 +56,7 @@ mod privacy;
 mod private_store;
 mod reveal;
 mod seal;
+mod splice;
 
 pub use audit::{Action, CryptoRecord};
 pub use envelope::DataKey;

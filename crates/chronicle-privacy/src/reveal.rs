@@ -8,6 +8,7 @@ use crate::{
     audit::Action,
     envelope::{self, MASK, erased},
     keyring::Slot,
+    splice,
 };
 use chronicle_core::{Error, RawJson, RecordedEvent, Result};
 use serde_json::Value;
@@ -20,6 +21,37 @@ pub enum Clearance {
     Clear,
     /// Encrypted fields replaced by `"***"`.
     Masked,
+}
+
+/// How a document's envelopes are found.
+enum Doc {
+    /// None in it.
+    Plain,
+    /// Found in the bytes (the fast path).
+    Compact(Vec<splice::Found>),
+    /// Not all compact: parsed.
+    Parsed(Value),
+}
+
+impl Doc {
+    fn of(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        if !envelope::may_contain(bytes) {
+            return Ok(Self::Plain);
+        }
+        match splice::find(bytes) {
+            Some(found) if found.is_empty() => Ok(Self::Plain),
+            Some(found) => Ok(Self::Compact(found)),
+            None => serde_json::from_slice(bytes).map(Self::Parsed),
+        }
+    }
+
+    fn kids<'a>(&'a self, bytes: &'a [u8], out: &mut Vec<&'a str>) {
+        match self {
+            Self::Plain => {}
+            Self::Compact(found) => out.extend(found.iter().map(|f| splice::text(bytes, &f.kid))),
+            Self::Parsed(value) => envelope::kid_refs(value, out),
+        }
+    }
 }
 
 /// Reveals events to one caller.
@@ -79,50 +111,77 @@ impl Revealer {
 
     /// Events, revealed (keys looked up once for the whole batch).
     pub async fn events(&self, mut events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
-        let sealed: Vec<usize> = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| envelope::may_contain(e.data.as_bytes()) || envelope::may_contain(e.metadata.as_bytes()))
-            .map(|(i, _)| i)
-            .collect();
-        if sealed.is_empty() {
+        let mut work = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let (data, meta) = (Doc::of(e.data.as_bytes()).map_err(|err| corrupt(e, err))?, Doc::of(e.metadata.as_bytes()).map_err(|err| corrupt(e, err))?);
+            if !matches!((&data, &meta), (Doc::Plain, Doc::Plain)) {
+                work.push((i, data, meta));
+            }
+        }
+        if work.is_empty() {
             return Ok(events);
         }
-        let mut parsed = Vec::with_capacity(sealed.len());
-        let mut kids = Vec::new();
-        for &i in &sealed {
-            let Some(e) = events.get(i) else { continue };
-            let data = e.data.to_value().map_err(|err| corrupt(e, err))?;
-            let meta = e.metadata.to_value().map_err(|err| corrupt(e, err))?;
-            envelope::kids(&data, &mut kids);
-            envelope::kids(&meta, &mut kids);
-            parsed.push((i, data, meta));
-        }
-        self.keyring.load(&kids).await?;
-        let mut counts: HashMap<Arc<str>, u64> = HashMap::new();
-        for (i, mut data, mut meta) in parsed {
-            let Some(e) = events.get_mut(i) else { continue };
-            let mut failure = None;
-            let mut open = |found: crate::Result<envelope::Envelope<'_>>| match self.reveal(found, &mut counts) {
-                Ok(v) => v,
-                Err(err) => {
-                    failure.get_or_insert(err);
-                    Value::Null
-                }
-            };
-            let changed = envelope::replace_all(&mut data, &mut open) + envelope::replace_all(&mut meta, &mut open);
-            if let Some(err) = failure {
-                return Err(corrupt(e, err));
+        {
+            let mut kids: Vec<&str> = Vec::new();
+            for (i, data, meta) in &work {
+                let Some(e) = events.get(*i) else { continue };
+                data.kids(e.data.as_bytes(), &mut kids);
+                meta.kids(e.metadata.as_bytes(), &mut kids);
             }
-            if changed > 0 {
-                e.data = RawJson::from_serialize(&data).map_err(|err| corrupt(e, err))?;
-                e.metadata = RawJson::from_serialize(&meta).map_err(|err| corrupt(e, err))?;
+            self.keyring.load(&kids).await?;
+        }
+        let mut counts: HashMap<Arc<str>, u64> = HashMap::new();
+        for (i, data, meta) in work {
+            let Some(e) = events.get_mut(i) else { continue };
+            if let Some(bytes) = self.apply(e.data.as_bytes(), data, &mut counts).map_err(|err| corrupt(e, err))? {
+                e.data = RawJson::from_trusted(bytes.into());
+            }
+            if let Some(bytes) = self.apply(e.metadata.as_bytes(), meta, &mut counts).map_err(|err| corrupt(e, err))? {
+                e.metadata = RawJson::from_trusted(bytes.into());
             }
         }
         for (subject, n) in counts {
             self.keyring.tally.add(&self.who, Action::Decrypted, &subject, n);
         }
         Ok(events)
+    }
+
+    /// A document's bytes with its envelopes revealed (`None`: unchanged).
+    fn apply(&self, bytes: &[u8], doc: Doc, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<Option<Vec<u8>>> {
+        match doc {
+            Doc::Plain => Ok(None),
+            Doc::Compact(found) => Ok(Some(splice::replace(bytes, &found, |f, out| {
+                self.reveal_into(splice::text(bytes, &f.kid), splice::text(bytes, &f.ct), out, counts)
+            })?)),
+            Doc::Parsed(mut value) => {
+                let mut failure = None;
+                let mut open = |found: crate::Result<envelope::Envelope<'_>>| match self.reveal(found, counts) {
+                    Ok(v) => v,
+                    Err(err) => {
+                        failure.get_or_insert(err);
+                        Value::Null
+                    }
+                };
+                envelope::replace_all(&mut value, &mut open);
+                match failure {
+                    Some(err) => Err(err),
+                    None => Ok(Some(serde_json::to_vec(&value).map_err(|e| crate::PrivacyError::invalid("event", e.to_string()))?)),
+                }
+            }
+        }
+    }
+
+    /// Appends what this reader sees of the envelope `kid`/`ct` to `out`.
+    fn reveal_into(&self, kid: &str, ct: &str, out: &mut Vec<u8>, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<()> {
+        match (self.keyring.slot(kid), self.clearance) {
+            (Slot::Gone, _) => out.extend_from_slice(br#"{"$erased":true}"#),
+            (Slot::Live(..), Clearance::Masked) => out.extend_from_slice(br#""***""#),
+            (Slot::Live(key, subject), Clearance::Clear) => {
+                out.extend_from_slice(&key.open_text(ct)?);
+                *counts.entry(subject).or_default() += 1;
+            }
+        }
+        Ok(())
     }
 
     fn reveal(&self, found: crate::Result<envelope::Envelope<'_>>, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<Value> {

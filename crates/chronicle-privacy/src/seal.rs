@@ -109,13 +109,39 @@ impl FieldSealer for Sealer {
             }
             let bad = |e: serde_json::Error| Error::invalid(field(single, part, index, "data"), e.to_string());
             event.data = RawJson::from_serialize(&data).map_err(bad)?;
-            let mut meta = match metadata {
-                Some(Value::Object(map)) => map,
-                _ => event.metadata().decode().map_err(bad)?,
+            let listed = match metadata {
+                Some(Value::Object(mut map)) => {
+                    map.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(sealed));
+                    RawJson::from_serialize(&map).map_err(bad)?
+                }
+                _ => with_member(event.metadata(), &sealed).map_err(bad)?,
             };
-            meta.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(sealed));
-            event.set_metadata(RawJson::from_serialize(&meta).map_err(bad)?)?;
+            event.set_metadata(listed)?;
         }
         Ok(())
     }
+}
+
+/// `metadata` (a compact JSON object) with `"$encrypted": fields` added
+/// first, spliced into the bytes (no parse) unless it has one already.
+fn with_member(metadata: &RawJson, fields: &[String]) -> Result<RawJson, serde_json::Error> {
+    let bytes = metadata.as_bytes();
+    if memchr::memmem::find(bytes, ENCRYPTED_MEMBER.as_bytes()).is_some() {
+        let mut map: serde_json::Map<String, Value> = metadata.decode()?;
+        map.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(fields));
+        return RawJson::from_serialize(&map);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 24 + fields.iter().map(|f| f.len() + 3).sum::<usize>());
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(ENCRYPTED_MEMBER.as_bytes());
+    out.extend_from_slice(b"\":");
+    serde_json::to_writer(&mut out, fields)?;
+    match bytes.get(1..) {
+        Some(b"}") | None => out.push(b'}'),
+        Some(rest) => {
+            out.push(b',');
+            out.extend_from_slice(rest);
+        }
+    }
+    Ok(RawJson::from_trusted(out.into()))
 }

@@ -9,6 +9,7 @@ mod groups;
 mod http;
 mod mixed;
 mod pg;
+mod privacy;
 mod projection;
 mod publish;
 mod raw;
@@ -77,6 +78,10 @@ pub(crate) struct BenchArgs {
     /// checked against a JSON Schema, each next to its same-run baseline.
     #[arg(long)]
     upcast: bool,
+    /// With `append`: also 64-writer appends with 3 encrypted fields per event, decrypting reads (every event and 10 %
+    /// encrypted), each next to its same-run baseline (file or memory).
+    #[arg(long)]
+    privacy: bool,
     /// Every workload at small sizes (well under a minute).
     #[arg(long)]
     quick: bool,
@@ -189,6 +194,12 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
                 };
                 for (i, (writers, batch, events)) in configs.into_iter().enumerate() {
                     results.push(append::run(&target, &format!("append-{i}"), writers, batch, events, sizes.event_size).await?);
+                }
+                if args.privacy {
+                    if backend == "postgres" {
+                        return Err(CliError::Usage("bench --privacy measures the file and memory backends".into()));
+                    }
+                    results.extend(privacy::run(&target, q).await?);
                 }
             }
             "http" => {
