@@ -101,7 +101,9 @@ impl KeyRows {
         let current = format!("SELECT {COLUMNS} FROM {s}.privacy_keys WHERE subject = $1 ORDER BY generation DESC LIMIT 1");
         let mut stored = Vec::with_capacity(rows.len());
         for r in rows {
-            tx.execute(&insert, &[&r.kid, &r.subject, &r.kek_id, &r.wrapped, &r.created_at.as_micros(), &rotate]).await.map_err(db_error)?;
+            tx.execute(&insert, &[&r.kid, &r.subject, &r.kek_id, &r.wrapped, &r.created_at.as_micros(), &rotate])
+                .await
+                .map_err(db_error)?;
             let found = tx.query_one(&current, &[&r.subject]).await.map_err(db_error)?;
             stored.push(row(&found)?);
         }
@@ -125,7 +127,8 @@ impl KeyRows {
             None => col(&tx.query_one(&all, &[&subject]).await.map_err(db_error)?, 0)?,
         };
         let delete = format!("DELETE FROM {s}.privacy_keys WHERE subject = $1 AND generation <= $2 RETURNING kid");
-        let mut kids: Vec<String> = tx.query(&delete, &[&subject, &through]).await.map_err(db_error)?.iter().map(|r| col(r, 0)).collect::<Result<_>>()?;
+        let mut kids: Vec<String> =
+            tx.query(&delete, &[&subject, &through]).await.map_err(db_error)?.iter().map(|r| col(r, 0)).collect::<Result<_>>()?;
         kids.sort();
         let mark = format!(
             "INSERT INTO {s}.privacy_forgotten (subject, through) VALUES ($1, $2)
@@ -156,13 +159,17 @@ impl KeyRows {
     pub async fn counts(&self) -> Result<(u64, u64, u64, Vec<(String, u64)>)> {
         let s = self.s();
         let client = self.store.client().await?;
-        let sql = format!(
-            "SELECT count(DISTINCT subject), count(*), (SELECT count(*) FROM {s}.privacy_forgotten) FROM {s}.privacy_keys"
-        );
+        let sql = format!("SELECT count(DISTINCT subject), count(*), (SELECT count(*) FROM {s}.privacy_forgotten) FROM {s}.privacy_keys");
         let r = client.query_one(&sql, &[]).await.map_err(db_error)?;
         let n = |i: usize| col::<i64>(&r, i).map(|v| v as u64);
         let by = format!("SELECT kek_id, count(*) FROM {s}.privacy_keys GROUP BY kek_id ORDER BY kek_id");
-        let by_kek = client.query(&by, &[]).await.map_err(db_error)?.iter().map(|r| Ok((col(r, 0)?, col::<i64>(r, 1)? as u64))).collect::<Result<_>>()?;
+        let by_kek = client
+            .query(&by, &[])
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| Ok((col(r, 0)?, col::<i64>(r, 1)? as u64)))
+            .collect::<Result<_>>()?;
         Ok((n(0)?, n(1)?, n(2)?, by_kek))
     }
 

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use std::{
     collections::BTreeMap,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 /// A crypto operation.
@@ -58,29 +58,44 @@ pub struct CryptoRecord {
 /// (when nobody drains them: a library without an audit log).
 const MAX_PENDING: usize = 10_000;
 
+/// (who, what, subject).
+type TallyKey = (Arc<str>, Action, Arc<str>);
+
 /// Counts not yet drained.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    pending: Mutex<BTreeMap<(String, Action, String), u64>>,
+    pending: Mutex<BTreeMap<TallyKey, u64>>,
 }
 
 impl Tally {
     pub(crate) fn add(&self, who: &str, action: Action, subject: &str, count: u64) {
+        self.add_shared(&Arc::from(who), action, Arc::from(subject), count);
+    }
+
+    /// [`Tally::add`] without copying the names (the read path).
+    pub(crate) fn add_shared(&self, who: &Arc<str>, action: Action, subject: Arc<str>, count: u64) {
         if count == 0 && action == Action::Decrypted {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        *pending.entry((who.to_owned(), action, subject.to_owned())).or_default() += count;
+        *pending.entry((who.clone(), action, subject)).or_default() += count;
         if pending.len() > MAX_PENDING {
             let total: u64 = pending.values().sum();
-            tracing::info!(entries = pending.len(), operations = total, "crypto audit: nobody collects the audit entries; counted and dropped");
+            tracing::info!(
+                entries = pending.len(),
+                operations = total,
+                "crypto audit: nobody collects the audit entries; counted and dropped"
+            );
             pending.clear();
         }
     }
 
     pub(crate) fn drain(&self) -> Vec<CryptoRecord> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        pending.into_iter().map(|((who, action, subject), count)| CryptoRecord { who, action, subject, count }).collect()
+        pending
+            .into_iter()
+            .map(|((who, action, subject), count)| CryptoRecord { who: who.to_string(), action, subject: subject.to_string(), count })
+            .collect()
     }
 }
 

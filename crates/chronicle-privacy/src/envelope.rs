@@ -90,13 +90,14 @@ impl DataKey {
             n.iter_mut().zip(high.to_be_bytes().into_iter().chain(low.to_be_bytes())).for_each(|(d, s)| *d = s);
             n
         };
-        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
+        let mut body = plaintext.to_vec();
         let tag = self
             .key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[NONCE_LEN..])
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
             .map_err(|_| PrivacyError::Random)?;
+        let mut out = Vec::with_capacity(NONCE_LEN + body.len() + TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
         out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
@@ -114,18 +115,16 @@ impl DataKey {
             return Err(tampered("too short"));
         }
         let nonce = Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN).unwrap_or_default()).map_err(|_| tampered("bad nonce"))?;
-        let len = self
-            .key
-            .open_within(nonce, Aad::from(aad), &mut sealed, NONCE_LEN..)
-            .map_err(|_| tampered("authentication failed"))?
-            .len();
+        let len =
+            self.key.open_within(nonce, Aad::from(aad), &mut sealed, NONCE_LEN..).map_err(|_| tampered("authentication failed"))?.len();
         sealed.truncate(len);
         Ok(sealed)
     }
 
     /// The JSON text sealed in the envelope with this `ct` (base64).
-    pub(crate) fn open_text(&self, ct: &str) -> Result<Vec<u8>> {
-        let sealed = B64.decode(ct).map_err(|e| PrivacyError::Tampered { kid: self.kid.clone(), reason: format!("ct is not base64: {e}") })?;
+    pub(crate) fn open_text(&self, ct: &[u8]) -> Result<Vec<u8>> {
+        let sealed =
+            B64.decode(ct).map_err(|e| PrivacyError::Tampered { kid: self.kid.clone(), reason: format!("ct is not base64: {e}") })?;
         self.open_owned(sealed, self.kid.as_bytes())
     }
 
@@ -189,6 +188,11 @@ pub fn parse(value: &Value) -> Option<Result<Envelope<'_>>> {
 pub fn may_contain(bytes: &[u8]) -> bool {
     MARK.find(bytes).is_some()
 }
+
+/// The searcher for `"$encrypted"` (the metadata member listing what the
+/// sealer encrypted), built once.
+pub(crate) static ENCRYPTED_MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"$encrypted\""));
 
 /// The searcher for `"$enc"`, built once.
 pub(crate) static MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =

@@ -100,7 +100,9 @@ impl Kek {
 
     /// The bytes of the data key `wrapped` holds (for re-wrapping).
     pub(crate) fn unwrap_bytes(&self, kid: &str, wrapped: &[u8], wrapped_by: &str) -> Result<Vec<u8>> {
-        self.key.open_bytes(wrapped, &aad(kid)).map_err(|_| PrivacyError::WrongKek { given: self.id.clone(), stored: wrapped_by.to_owned() })
+        self.key
+            .open_bytes(wrapped, &aad(kid))
+            .map_err(|_| PrivacyError::WrongKek { given: self.id.clone(), stored: wrapped_by.to_owned() })
     }
 }
 

@@ -44,7 +44,7 @@ pub struct Keyring {
     provider: Arc<dyn KeyProvider>,
     store: OnceLock<Arc<dyn KeyStore>>,
     current: RwLock<HashMap<String, Arc<DataKey>>>,
-    by_kid: RwLock<HashMap<String, Slot>>,
+    by_kid: RwLock<foldhash::HashMap<String, Slot>>,
     /// Subjects waiting for a key (and who asked), made by the next leader.
     pending: std::sync::Mutex<Vec<(String, String)>>,
     /// Held by the caller storing new keys.
@@ -78,10 +78,10 @@ impl Keyring {
     /// anything is read or written).
     pub async fn attach(&self, store: Arc<dyn KeyStore>) -> Result<()> {
         for sample in store.samples().await? {
-            let kek = self.provider.find(&sample.kek_id).ok_or_else(|| PrivacyError::WrongKek {
-                given: self.provider.current().id().to_owned(),
-                stored: sample.kek_id.clone(),
-            })?;
+            let kek = self
+                .provider
+                .find(&sample.kek_id)
+                .ok_or_else(|| PrivacyError::WrongKek { given: self.provider.current().id().to_owned(), stored: sample.kek_id.clone() })?;
             kek.unwrap(&sample.kid, &sample.wrapped, &sample.kek_id)?;
         }
         self.store.set(store).map_err(|_| PrivacyError::key_store("keyring", "attached twice"))
@@ -97,10 +97,10 @@ impl Keyring {
     }
 
     fn unwrap(&self, record: &KeyRecord) -> Result<Arc<DataKey>> {
-        let kek = self.provider.find(&record.kek_id).ok_or_else(|| PrivacyError::WrongKek {
-            given: self.provider.current().id().to_owned(),
-            stored: record.kek_id.clone(),
-        })?;
+        let kek = self
+            .provider
+            .find(&record.kek_id)
+            .ok_or_else(|| PrivacyError::WrongKek { given: self.provider.current().id().to_owned(), stored: record.kek_id.clone() })?;
         Ok(Arc::new(kek.unwrap(&record.kid, &record.wrapped, &record.kek_id)?))
     }
 
@@ -115,7 +115,14 @@ impl Keyring {
     fn new_record(&self, subject: &str) -> Result<KeyRecord> {
         let (kid, kek) = (kid()?, self.provider.current());
         let wrapped = kek.wrap(&kid, &random_key()?)?;
-        Ok(KeyRecord { kid, subject: subject.to_owned(), generation: 0, kek_id: kek.id().to_owned(), wrapped, created_at: Timestamp::now() })
+        Ok(KeyRecord {
+            kid,
+            subject: subject.to_owned(),
+            generation: 0,
+            kek_id: kek.id().to_owned(),
+            wrapped,
+            created_at: Timestamp::now(),
+        })
     }
 
     /// The cached current keys of `subjects`, and the subjects without one.
@@ -210,6 +217,20 @@ impl Keyring {
         Ok(())
     }
 
+    /// What each of `kids` is (live or gone), in order: one look-up each,
+    /// the key store asked once for those not cached.
+    pub(crate) async fn resolve(&self, kids: &[&str]) -> Result<Vec<Slot>> {
+        let lookup = |cache: &foldhash::HashMap<String, Slot>| kids.iter().map(|k| cache.get(*k).cloned()).collect::<Vec<_>>();
+        let found = lookup(&self.by_kid.read().unwrap_or_else(PoisonError::into_inner));
+        if found.iter().all(Option::is_some) {
+            return Ok(found.into_iter().flatten().collect());
+        }
+        let missing: Vec<&str> = kids.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| *k).collect();
+        self.load(&missing).await?;
+        let found = lookup(&self.by_kid.read().unwrap_or_else(PoisonError::into_inner));
+        Ok(found.into_iter().map(|f| f.unwrap_or(Slot::Gone)).collect())
+    }
+
     /// What the cache knows of `kid` (call [`Keyring::load`] first).
     pub(crate) fn slot(&self, kid: &str) -> Slot {
         self.by_kid.read().unwrap_or_else(PoisonError::into_inner).get(kid).cloned().unwrap_or(Slot::Gone)
@@ -268,10 +289,10 @@ impl Keyring {
             }
             let mut rewrapped = Vec::with_capacity(records.len());
             for mut r in records {
-                let old = self.provider.find(&r.kek_id).ok_or_else(|| PrivacyError::WrongKek {
-                    given: kek.id().to_owned(),
-                    stored: r.kek_id.clone(),
-                })?;
+                let old = self
+                    .provider
+                    .find(&r.kek_id)
+                    .ok_or_else(|| PrivacyError::WrongKek { given: kek.id().to_owned(), stored: r.kek_id.clone() })?;
                 r.wrapped = kek.wrap(&r.kid, &old.unwrap_bytes(&r.kid, &r.wrapped, &r.kek_id)?)?;
                 r.kek_id = kek.id().to_owned();
                 rewrapped.push(r);

@@ -121,9 +121,7 @@ impl KeyTable {
     /// subject has a live key and this is not a rotation (then that key
     /// stays); returns the key as stored.
     pub(crate) fn insert(&mut self, mut record: KeyRecord, rotate: bool) -> KeyRecord {
-        if !rotate
-            && let Some(stored) = self.current.get(&record.subject).and_then(|k| self.by_kid.get(k))
-        {
+        if !rotate && let Some(stored) = self.current.get(&record.subject).and_then(|k| self.by_kid.get(k)) {
             return stored.clone();
         }
         let generation = self.generations.entry(record.subject.clone()).or_default();

@@ -62,11 +62,11 @@ pub use audit::{Action, CryptoRecord};
 pub use envelope::DataKey;
 pub use error::{PrivacyError, Result};
 pub use file_keys::FileKeys;
-#[cfg(feature = "postgres")]
-pub use pg_keys::PgKeys;
 pub use kek::{KEK_ENV, Kek, KeyProvider, StaticKeys};
 pub use keyring::{KeyStatus, Keyring};
 pub use keystore::{Destroyed, KeyCounts, KeyRecord, KeyStore, KeyTable, MemoryKeys};
+#[cfg(feature = "postgres")]
+pub use pg_keys::PgKeys;
 pub use policy::{ENCRYPTED_MEMBER, FieldRule, INDEXED_METADATA, Policy, PrivacySettings};
 pub use privacy::{Forgotten, KEK_ROTATED, PRIVACY_STREAM, Privacy, SUBJECT_FORGOTTEN, SUBJECT_KEY_ROTATED};
 pub use private_store::PrivateStore;

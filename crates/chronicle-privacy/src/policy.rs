@@ -56,7 +56,13 @@ pub struct FieldRule {
 impl FieldRule {
     /// A rule for `event_type` whose subject is at `subject` in data.
     pub fn new(event_type: impl Into<String>, subject: impl Into<String>) -> Self {
-        Self { event_type: event_type.into(), schema_version: None, subject: subject.into(), encrypt: Vec::new(), encrypt_metadata: Vec::new() }
+        Self {
+            event_type: event_type.into(),
+            schema_version: None,
+            subject: subject.into(),
+            encrypt: Vec::new(),
+            encrypt_metadata: Vec::new(),
+        }
     }
 
     /// Adds data fields to encrypt.
@@ -205,7 +211,8 @@ encrypt = ["/email"]
         assert!(Policy::new(vec![FieldRule::new("A", "/id").encrypt(["/id2"])]).is_ok(), "/id2 does not hold /id");
         let twice = Policy::new(vec![FieldRule::new("A", "/i").encrypt(["/e"]), FieldRule::new("A", "/i").encrypt(["/f"])]);
         assert!(twice.is_err());
-        let versioned = Policy::new(vec![FieldRule::new("A", "/i").encrypt(["/e"]), FieldRule::new("A", "/i").encrypt(["/f"]).version(2)]).unwrap();
+        let versioned =
+            Policy::new(vec![FieldRule::new("A", "/i").encrypt(["/e"]), FieldRule::new("A", "/i").encrypt(["/f"]).version(2)]).unwrap();
         assert_eq!(versioned.rule("A", 2).unwrap().encrypt, ["/f"]);
         assert_eq!(versioned.rule("A", 1).unwrap().encrypt, ["/e"]);
         assert!(PrivacySettings::from_table(&toml::from_str("kek = 1").unwrap()).is_err());

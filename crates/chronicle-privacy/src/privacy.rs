@@ -7,9 +7,7 @@
 //! back the forgets made since it was taken, and a restored copy of the
 //! key store loses again the keys forgotten since.
 
-use crate::{
-    Clearance, KeyStatus, Keyring, Policy, PrivacySettings, PrivateStore, Result, Sealer, StaticKeys, keystore::KeyStore,
-};
+use crate::{Clearance, KeyStatus, Keyring, Policy, PrivacySettings, PrivateStore, Result, Sealer, StaticKeys, keystore::KeyStore};
 use chronicle_core::{EventStore, ExpectedVersion, FieldSealer, NewEvent, RawJson, ReadStream, StreamId};
 use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, path::Path, sync::Arc};
@@ -147,7 +145,12 @@ impl Privacy {
             return Err(crate::PrivacyError::invalid("subject", "is empty"));
         }
         let destroyed = self.keyring.destroy(subject, None, who).await?;
-        let fact = Forgotten { subject: subject.to_owned(), through: destroyed.through, keys_destroyed: destroyed.kids.len() as u64, by: who.to_owned() };
+        let fact = Forgotten {
+            subject: subject.to_owned(),
+            through: destroyed.through,
+            keys_destroyed: destroyed.kids.len() as u64,
+            by: who.to_owned(),
+        };
         Self::record(store, SUBJECT_FORGOTTEN, &fact).await?;
         Ok(fact)
     }

@@ -12,7 +12,7 @@ use crate::{
 };
 use chronicle_core::{Error, RawJson, RecordedEvent, Result};
 use serde_json::Value;
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 /// What a reader may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +22,9 @@ pub enum Clearance {
     /// Encrypted fields replaced by `"***"`.
     Masked,
 }
+
+/// Decryptions per subject in one batch.
+type Counts = foldhash::HashMap<Arc<str>, u64>;
 
 /// How a document's envelopes are found.
 enum Doc {
@@ -35,9 +38,6 @@ enum Doc {
 
 impl Doc {
     fn of(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        if !envelope::may_contain(bytes) {
-            return Ok(Self::Plain);
-        }
         match splice::find(bytes) {
             Some(found) if found.is_empty() => Ok(Self::Plain),
             Some(found) => Ok(Self::Compact(found)),
@@ -92,7 +92,7 @@ impl Revealer {
         envelope::kids(&value, &mut kids);
         kids.truncate(1);
         self.keyring.load(&kids).await?;
-        let mut counts = HashMap::new();
+        let mut counts = Counts::default();
         let revealed = match envelope::parse(&value) {
             Some(found) => self.reveal(found, &mut counts).map_err(Error::from)?,
             None => value,
@@ -113,7 +113,15 @@ impl Revealer {
     pub async fn events(&self, mut events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
         let mut work = Vec::new();
         for (i, e) in events.iter().enumerate() {
-            let (data, meta) = (Doc::of(e.data.as_bytes()).map_err(|err| corrupt(e, err))?, Doc::of(e.metadata.as_bytes()).map_err(|err| corrupt(e, err))?);
+            // The sealer lists what it encrypted in the metadata: events
+            // without that list hold no envelope of ours (and are not scanned).
+            if envelope::ENCRYPTED_MARK.find(e.metadata.as_bytes()).is_none() {
+                continue;
+            }
+            let (data, meta) = (
+                Doc::of(e.data.as_bytes()).map_err(|err| corrupt(e, err))?,
+                Doc::of(e.metadata.as_bytes()).map_err(|err| corrupt(e, err))?,
+            );
             if !matches!((&data, &meta), (Doc::Plain, Doc::Plain)) {
                 work.push((i, data, meta));
             }
@@ -121,45 +129,50 @@ impl Revealer {
         if work.is_empty() {
             return Ok(events);
         }
-        {
+        let slots = {
             let mut kids: Vec<&str> = Vec::new();
             for (i, data, meta) in &work {
                 let Some(e) = events.get(*i) else { continue };
                 data.kids(e.data.as_bytes(), &mut kids);
                 meta.kids(e.metadata.as_bytes(), &mut kids);
             }
-            self.keyring.load(&kids).await?;
-        }
-        let mut counts: HashMap<Arc<str>, u64> = HashMap::new();
+            self.keyring.resolve(&kids).await?
+        };
+        let mut slots = slots.into_iter();
+        let mut counts = Counts::default();
         for (i, data, meta) in work {
             let Some(e) = events.get_mut(i) else { continue };
-            if let Some(bytes) = self.apply(e.data.as_bytes(), data, &mut counts).map_err(|err| corrupt(e, err))? {
+            if let Some(bytes) = self.apply(e.data.as_bytes(), data, &mut slots, &mut counts).map_err(|err| corrupt(e, err))? {
                 e.data = RawJson::from_trusted(bytes.into());
             }
-            if let Some(bytes) = self.apply(e.metadata.as_bytes(), meta, &mut counts).map_err(|err| corrupt(e, err))? {
+            if let Some(bytes) = self.apply(e.metadata.as_bytes(), meta, &mut slots, &mut counts).map_err(|err| corrupt(e, err))? {
                 e.metadata = RawJson::from_trusted(bytes.into());
             }
         }
         for (subject, n) in counts {
-            self.keyring.tally.add(&self.who, Action::Decrypted, &subject, n);
+            self.keyring.tally.add_shared(&self.who, Action::Decrypted, subject, n);
         }
         Ok(events)
     }
 
-    /// A document's bytes with its envelopes revealed (`None`: unchanged).
-    fn apply(&self, bytes: &[u8], doc: Doc, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<Option<Vec<u8>>> {
+    /// A document's bytes with its envelopes revealed (`None`: unchanged);
+    /// `slots` holds what each envelope's key is, in document order.
+    fn apply(&self, bytes: &[u8], doc: Doc, slots: &mut impl Iterator<Item = Slot>, counts: &mut Counts) -> crate::Result<Option<Vec<u8>>> {
         match doc {
             Doc::Plain => Ok(None),
             Doc::Compact(found) => Ok(Some(splice::replace(bytes, &found, |f, out| {
-                self.reveal_into(splice::text(bytes, &f.kid), splice::text(bytes, &f.ct), out, counts)
+                self.reveal_into(slots.next().unwrap_or(Slot::Gone), splice::raw(bytes, &f.ct), out, counts)
             })?)),
             Doc::Parsed(mut value) => {
                 let mut failure = None;
-                let mut open = |found: crate::Result<envelope::Envelope<'_>>| match self.reveal(found, counts) {
-                    Ok(v) => v,
-                    Err(err) => {
-                        failure.get_or_insert(err);
-                        Value::Null
+                let mut open = |found: crate::Result<envelope::Envelope<'_>>| {
+                    let slot = slots.next().unwrap_or(Slot::Gone);
+                    match self.reveal_slot(slot, found, counts) {
+                        Ok(v) => v,
+                        Err(err) => {
+                            failure.get_or_insert(err);
+                            Value::Null
+                        }
                     }
                 };
                 envelope::replace_all(&mut value, &mut open);
@@ -171,9 +184,9 @@ impl Revealer {
         }
     }
 
-    /// Appends what this reader sees of the envelope `kid`/`ct` to `out`.
-    fn reveal_into(&self, kid: &str, ct: &str, out: &mut Vec<u8>, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<()> {
-        match (self.keyring.slot(kid), self.clearance) {
+    /// Appends what this reader sees of an envelope (its key's `slot`, its `ct`) to `out`.
+    fn reveal_into(&self, slot: Slot, ct: &[u8], out: &mut Vec<u8>, counts: &mut Counts) -> crate::Result<()> {
+        match (slot, self.clearance) {
             (Slot::Gone, _) => out.extend_from_slice(br#"{"$erased":true}"#),
             (Slot::Live(..), Clearance::Masked) => out.extend_from_slice(br#""***""#),
             (Slot::Live(key, subject), Clearance::Clear) => {
@@ -184,9 +197,9 @@ impl Revealer {
         Ok(())
     }
 
-    fn reveal(&self, found: crate::Result<envelope::Envelope<'_>>, counts: &mut HashMap<Arc<str>, u64>) -> crate::Result<Value> {
+    fn reveal_slot(&self, slot: Slot, found: crate::Result<envelope::Envelope<'_>>, counts: &mut Counts) -> crate::Result<Value> {
         let env = found?;
-        match (self.keyring.slot(env.kid), self.clearance) {
+        match (slot, self.clearance) {
             (Slot::Gone, _) => Ok(erased()),
             (Slot::Live(..), Clearance::Masked) => Ok(Value::from(MASK)),
             (Slot::Live(key, subject), Clearance::Clear) => {
@@ -195,5 +208,13 @@ impl Revealer {
                 Ok(value)
             }
         }
+    }
+
+    fn reveal(&self, found: crate::Result<envelope::Envelope<'_>>, counts: &mut Counts) -> crate::Result<Value> {
+        let slot = match &found {
+            Ok(env) => self.keyring.slot(env.kid),
+            Err(_) => Slot::Gone,
+        };
+        self.reveal_slot(slot, found, counts)
     }
 }

@@ -85,7 +85,9 @@ impl FieldSealer for Sealer {
         for Work { part, index, mut data, subject } in work {
             let Some(event) = append.streams.get_mut(part).and_then(|s| s.events.get_mut(index)) else { continue };
             let Some(rule) = self.policy.rule(&event.event_type, event.schema_version) else { continue };
-            let key = keys.get(&subject).ok_or_else(|| Error::Unavailable { reason: format!("no data key for a subject of {}", event.event_type) })?;
+            let key = keys
+                .get(&subject)
+                .ok_or_else(|| Error::Unavailable { reason: format!("no data key for a subject of {}", event.event_type) })?;
             let mut sealed = Vec::new();
             for pointer in &rule.encrypt {
                 if let Some(value) = data.pointer_mut(pointer) {
@@ -95,7 +97,8 @@ impl FieldSealer for Sealer {
             }
             let mut metadata = None;
             if !rule.encrypt_metadata.is_empty() {
-                let mut meta = event.metadata().to_value().map_err(|e| Error::invalid(field(single, part, index, "metadata"), e.to_string()))?;
+                let mut meta =
+                    event.metadata().to_value().map_err(|e| Error::invalid(field(single, part, index, "metadata"), e.to_string()))?;
                 for pointer in &rule.encrypt_metadata {
                     if let Some(value) = meta.pointer_mut(pointer) {
                         *value = key.seal(value)?;

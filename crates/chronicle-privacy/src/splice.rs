@@ -26,7 +26,7 @@ fn member(bytes: &[u8], at: usize, name: &[u8]) -> Option<(Range<usize>, usize)>
         return None;
     }
     let start = at + head_len;
-    let len = bytes.get(start..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
+    let len = memchr::memchr2(b'"', b'\\', bytes.get(start..)?)?;
     (bytes.get(start + len) == Some(&b'"')).then_some((start..start + len, start + len + 1))
 }
 
@@ -62,7 +62,11 @@ pub(crate) fn find(bytes: &[u8]) -> Option<Vec<Found>> {
 }
 
 /// `bytes` with each envelope of `found` replaced by `with(envelope)`.
-pub(crate) fn replace(bytes: &[u8], found: &[Found], mut with: impl FnMut(&Found, &mut Vec<u8>) -> crate::Result<()>) -> crate::Result<Vec<u8>> {
+pub(crate) fn replace(
+    bytes: &[u8],
+    found: &[Found],
+    mut with: impl FnMut(&Found, &mut Vec<u8>) -> crate::Result<()>,
+) -> crate::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut last = 0;
     for f in found {
@@ -72,6 +76,11 @@ pub(crate) fn replace(bytes: &[u8], found: &[Found], mut with: impl FnMut(&Found
     }
     out.extend_from_slice(bytes.get(last..).unwrap_or_default());
     Ok(out)
+}
+
+/// The bytes of a span.
+pub(crate) fn raw<'a>(bytes: &'a [u8], span: &Range<usize>) -> &'a [u8] {
+    bytes.get(span.clone()).unwrap_or_default()
 }
 
 /// The text of a span (envelope members hold ASCII).
@@ -122,7 +131,10 @@ mod tests {
             seal_marked(&mut sealed, &key);
             let bytes = serde_json::to_vec(&sealed).unwrap();
             let found = find(&bytes).unwrap();
-            let spliced = replace(&bytes, &found, |f, out| Ok(out.extend_from_slice(&key.open_text(text(&bytes, &f.ct))?))).unwrap();
+            let spliced = replace(&bytes, &found, |f, out| {
+                out.extend_from_slice(&key.open_text(raw(&bytes, &f.ct))?);
+                Ok(())
+            }).unwrap();
             let mut parsed = sealed.clone();
             crate::envelope::replace_all(&mut parsed, &mut |e| key.open(&e.unwrap()).unwrap());
             prop_assert_eq!(serde_json::from_slice::<serde_json::Value>(&spliced).unwrap(), parsed);
@@ -137,8 +149,15 @@ mod tests {
         let found = find(&bytes).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&bytes)));
         assert_eq!(found.len(), 2, "the escaped text in c is no envelope");
         assert_eq!(text(&bytes, &found[0].kid), "k-1");
-        let out = replace(&bytes, &found, |_, out| Ok(out.extend_from_slice(b"null"))).unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap(), json!({"a": null, "b": [1, null], "c": "{\"$enc\":\"v1\","}));
+        let out = replace(&bytes, &found, |_, out| {
+            out.extend_from_slice(b"null");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+            json!({"a": null, "b": [1, null], "c": "{\"$enc\":\"v1\","})
+        );
         let other_order = br#"{"x":{"$enc":"v1","kid":"k","ct":"AAAA"}}"#;
         assert_eq!(find(other_order).unwrap().len(), 1);
         assert!(find(br#"{"x":{"$enc": "v1","kid":"k","ct":"AAAA"}}"#).is_none(), "not compact: the parsing path");

@@ -78,7 +78,10 @@ async fn kek_rotation_rewraps_every_row() {
     let a = privacy(old, vec![]);
     let Some(store) = node(None, &a).await else { return };
     for i in 0..30 {
-        store.append(&StreamId::new(format!("customer-r{i}")).unwrap(), ExpectedVersion::Any, vec![registered(&format!("r{i}"))]).await.unwrap();
+        store
+            .append(&StreamId::new(format!("customer-r{i}")).unwrap(), ExpectedVersion::Any, vec![registered(&format!("r{i}"))])
+            .await
+            .unwrap();
     }
     let (new_text, new) = Kek::generate().unwrap();
     let rotated = privacy(new, vec![Kek::parse(&old_text).unwrap()]);

@@ -9,7 +9,9 @@
 //! chronicle_testkit::privacy_conformance!(|pipeline| async move { Some(MemoryStore::with_pipeline(pipeline)) });
 //! ```
 
-use chronicle_core::{AppendPipeline, EventStore, ExpectedVersion, ExportRange, NewEvent, ReadAll, ReadStream, RecordedEvent, Snapshot, StreamId};
+use chronicle_core::{
+    AppendPipeline, EventStore, ExpectedVersion, ExportRange, NewEvent, ReadAll, ReadStream, RecordedEvent, Snapshot, StreamId,
+};
 use chronicle_privacy::{Clearance, FieldRule, Kek, Keyring, MemoryKeys, Policy, Privacy, StaticKeys};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -95,7 +97,10 @@ pub async fn reveal_mask_and_forget(store: Arc<dyn EventStore>, privacy: Arc<Pri
     assert_eq!((data(&read[0])["email"].as_str(), data(&read[0])["address"]["street"].as_str()), (Some(SECRETS[0]), Some(SECRETS[1])));
     assert_eq!(meta(&read[0])["ip"], SECRETS[2]);
     let seen = masked.read_stream(&stream("c1"), ReadStream::forward()).await.expect("read");
-    assert_eq!((data(&seen[0])["email"].as_str(), data(&seen[0])["address"].as_str(), meta(&seen[0])["ip"].as_str()), (Some("***"), Some("***"), Some("***")));
+    assert_eq!(
+        (data(&seen[0])["email"].as_str(), data(&seen[0])["address"].as_str(), meta(&seen[0])["ip"].as_str()),
+        (Some("***"), Some("***"), Some("***"))
+    );
     let by_id = clear.get_event(read[1].event_id).await.expect("get").expect("found");
     assert_eq!(data(&by_id)["email"], SECRETS[0]);
     assert_eq!(data(&clear.read_by_correlation("corr-c2").await.expect("corr")[0])["email"], SECRETS[0]);
@@ -114,9 +119,15 @@ pub async fn reveal_mask_and_forget(store: Arc<dyn EventStore>, privacy: Arc<Pri
     let c2 = clear.read_stream(&stream("c2"), ReadStream::forward()).await.expect("read");
     assert_eq!(data(&c2[0])["email"], SECRETS[0], "another subject is untouched");
     let after = store.read_all(&ReadAll::forward()).await.expect("read").events;
-    let shape = |es: &[RecordedEvent]| es.iter().filter(|e| !e.stream_id.as_str().starts_with('$')).map(|e| (e.global_position, e.stream_id.clone(), e.version, e.event_id, e.data.clone())).collect::<Vec<_>>();
+    let shape = |es: &[RecordedEvent]| {
+        es.iter()
+            .filter(|e| !e.stream_id.as_str().starts_with('$'))
+            .map(|e| (e.global_position, e.stream_id.clone(), e.version, e.event_id, e.data.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(shape(&after), shape(&before), "forget changes no event, position or version");
-    let facts = store.read_stream(&StreamId::new(chronicle_privacy::PRIVACY_STREAM).expect("id"), ReadStream::forward()).await.expect("facts");
+    let facts =
+        store.read_stream(&StreamId::new(chronicle_privacy::PRIVACY_STREAM).expect("id"), ReadStream::forward()).await.expect("facts");
     assert!(facts.iter().any(|e| &*e.event_type == chronicle_privacy::SUBJECT_FORGOTTEN && data(e)["subject"] == "c1"));
 
     store.append(&stream("c1"), ExpectedVersion::Any, vec![registered("c1")]).await.expect("a new event of c1");

@@ -63,7 +63,10 @@ fn files(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
 
 async fn append_customers(store: &Arc<dyn EventStore>, ids: std::ops::Range<u32>) {
     for i in ids {
-        store.append(&StreamId::new(format!("customer-c{i}")).unwrap(), ExpectedVersion::Any, vec![registered(&format!("c{i}"))]).await.unwrap();
+        store
+            .append(&StreamId::new(format!("customer-c{i}")).unwrap(), ExpectedVersion::Any, vec![registered(&format!("c{i}"))])
+            .await
+            .unwrap();
     }
 }
 

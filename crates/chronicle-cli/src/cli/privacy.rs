@@ -112,8 +112,10 @@ pub(crate) async fn keys(config: &Config, args: KeysArgs) -> CliResult {
         }
         Sub::Rotate { subject } => {
             let generation = match remote {
-                true => open_remote(config).await?.post_json::<Value>(&["privacy", "subjects", &subject, "rotate"], &serde_json::json!({})).await?
-                    ["generation"]
+                true => open_remote(config)
+                    .await?
+                    .post_json::<Value>(&["privacy", "subjects", &subject, "rotate"], &serde_json::json!({}))
+                    .await?["generation"]
                     .as_u64()
                     .unwrap_or(0),
                 false => {
@@ -124,16 +126,19 @@ pub(crate) async fn keys(config: &Config, args: KeysArgs) -> CliResult {
             Ok(output::print(format!("{subject}: new data key, generation {generation}\n").as_bytes())?)
         }
         Sub::RotateKek => {
-            let rewrapped = match remote {
-                true => open_remote(config).await?.post_json::<Value>(&["privacy", "keys", "rotate-kek"], &serde_json::json!({})).await?
-                    ["rewrapped"]
-                    .as_u64()
-                    .unwrap_or(0),
-                false => {
-                    let (privacy, raw) = local(config).await?;
-                    privacy.rotate_kek(&*raw, "cli", &mut |n| eprint!("\rre-wrapped {n} key(s)")).await.map_err(failed)?
-                }
-            };
+            let rewrapped =
+                match remote {
+                    true => open_remote(config)
+                        .await?
+                        .post_json::<Value>(&["privacy", "keys", "rotate-kek"], &serde_json::json!({}))
+                        .await?["rewrapped"]
+                        .as_u64()
+                        .unwrap_or(0),
+                    false => {
+                        let (privacy, raw) = local(config).await?;
+                        privacy.rotate_kek(&*raw, "cli", &mut |n| eprint!("\rre-wrapped {n} key(s)")).await.map_err(failed)?
+                    }
+                };
             Ok(output::print(format!("{rewrapped} data key(s) re-wrapped under the current KEK\n").as_bytes())?)
         }
     }

@@ -102,7 +102,9 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     tracing::info!("audit log at {}", audit_dir.display());
     // Sinks see encrypted fields masked ("***"), as any reader without clearance does.
     let published = match &opened.privacy {
-        Some(p) => Arc::new(p.reader(opened.shaped.clone(), chronicle_privacy::Clearance::Masked, "publish")) as Arc<dyn chronicle::EventStore>,
+        Some(p) => {
+            Arc::new(p.reader(opened.shaped.clone(), chronicle_privacy::Clearance::Masked, "publish")) as Arc<dyn chronicle::EventStore>
+        }
         None => opened.shaped.clone(),
     };
     let publisher = Arc::new(Publisher::new(published, opened.leases.clone(), &publishing, &node_name(local)));
@@ -138,7 +140,12 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         server = server.with_privacy(privacy.clone());
         tokio::spawn(privacy.clone().follow(opened.raw.clone()));
         let status = privacy.status().await.map_err(|e| CliError::Usage(e.to_string()))?;
-        tracing::info!("privacy: encrypting marked fields; KEK {}, {} subject(s), {} forgotten", status.kek_id, status.counts.subjects, status.counts.forgotten);
+        tracing::info!(
+            "privacy: encrypting marked fields; KEK {}, {} subject(s), {} forgotten",
+            status.kek_id,
+            status.counts.subjects,
+            status.counts.forgotten
+        );
     }
     if let Some(catalog) = &opened.catalog {
         server = server.with_schemas(opened.raw.clone(), catalog.clone());

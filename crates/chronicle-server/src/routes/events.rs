@@ -183,7 +183,8 @@ pub(crate) async fn get_event(
 ) -> ApiResult<RawJsonResponse> {
     let Path(id) = path?;
     let Query(q) = query?;
-    let event = state.reader(caller(&principal), q.raw).get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event =
+        state.reader(caller(&principal), q.raw).get_event(id).await?.ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
     Ok(RawJsonResponse(event.to_json().into_bytes()))
 }
 

@@ -148,7 +148,11 @@ fn close(code: u16, reason: String) -> Message {
 
 /// A delivered event as this consumer may see it: in the current shape,
 /// encrypted fields revealed by its clearance.
-async fn shown(state: &AppState, revealer: Option<&chronicle_privacy::Revealer>, event: chronicle_core::RecordedEvent) -> chronicle_core::Result<chronicle_core::RecordedEvent> {
+async fn shown(
+    state: &AppState,
+    revealer: Option<&chronicle_privacy::Revealer>,
+    event: chronicle_core::RecordedEvent,
+) -> chronicle_core::Result<chronicle_core::RecordedEvent> {
     let event = match &state.catalog {
         Some(c) => c.shape(event),
         None => event,

@@ -179,8 +179,11 @@ pub(crate) async fn set_metadata(
 #[utoipa::path(get, path = "/streams/{stream}/snapshot", tag = "snapshots",
     params(("stream" = String, Path, description = "Stream id")),
     responses((status = 200, description = "{stream_id, version, schema_version, state}", body = Object), (status = 404, body = ErrorSchema)))]
-pub(crate) async fn load_snapshot(State(state): State<AppState>,
-    principal: Option<Extension<Principal>>, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<Snapshot>> {
+pub(crate) async fn load_snapshot(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Snapshot>> {
     let stream = stream_id(path)?;
     let snap = state.reader(caller(&principal), None).load_snapshot(&stream).await?;
     snap.map(Json).ok_or_else(|| ApiError::not_found(format!("no snapshot of stream {stream}")))

@@ -2,23 +2,23 @@
 //! SSE `id` is its global position, so a client reconnecting with
 //! `Last-Event-ID: N` resumes at N + 1 with no gap and no duplicate.
 
+use super::streams::caller;
 use super::{
     events::EventsQuery,
     pump::{Sink, pump, start},
 };
-use super::streams::caller;
-use axum::Extension;
-use chronicle_core::Principal;
 use crate::{
     AppState,
     body::ErrorSchema,
     error::{ApiError, ApiResult},
 };
+use axum::Extension;
 use axum::{
     extract::{Query, State, rejection::QueryRejection},
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
+use chronicle_core::Principal;
 use chronicle_core::{Error, RecordedEvent};
 use futures_util::Stream;
 use std::{convert::Infallible, time::Duration};

@@ -5,18 +5,17 @@
 //! loss); the server closes with 1001 when it shuts down and 1011 when the
 //! store fails, with the reason in the close frame.
 
+use super::streams::caller;
 use super::{
     events::EventsQuery,
     pump::{Sink, pump, start},
 };
-use super::streams::caller;
-use axum::Extension;
-use chronicle_core::Principal;
 use crate::{
     AppState,
     body::ErrorSchema,
     error::{ApiError, ApiResult},
 };
+use axum::Extension;
 use axum::{
     extract::{
         Query, State,
@@ -25,6 +24,7 @@ use axum::{
     },
     response::Response,
 };
+use chronicle_core::Principal;
 use chronicle_core::{Error, RecordedEvent};
 
 /// The upgrade of a WebSocket route, or a 400 naming `upgrade`.

@@ -119,7 +119,16 @@ impl Target {
             let leases = Arc::new(store.leases());
             let maintenance = Arc::new(chronicle::PgMaintenance::of(store.clone()));
             let raw: Arc<dyn chronicle::EventStore> = Arc::new(store.clone());
-            return Ok(Opened { store: raw.clone(), shaped: raw.clone(), raw, maintenance, leases, postgres: Some(store), catalog: None, privacy: None });
+            return Ok(Opened {
+                store: raw.clone(),
+                shaped: raw.clone(),
+                raw,
+                maintenance,
+                leases,
+                postgres: Some(store),
+                catalog: None,
+                privacy: None,
+            });
         }
         self.reopen(name).await
     }

@@ -122,7 +122,9 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     let sealed = sealing_store(target, "privacy-append-new", &p).await?;
     let (latencies, rate) = drive(sealed, appends, newcomer).await?;
     let new_row = BenchResult { writers: Some(64), batch: Some(1), ..row("append-privacy-new", target, latencies.len() as u64, rate) };
-    rows.push(new_row.latencies(latencies).baseline("the same plain appends; here every event's subject is new (a key made and synced)", base));
+    rows.push(
+        new_row.latencies(latencies).baseline("the same plain appends; here every event's subject is new (a key made and synced)", base),
+    );
 
     let n = if quick { 20_000 } else { 200_000 };
     let p = privacy()?;
@@ -138,7 +140,9 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     std::hint::black_box(bytes);
     let clear = p.reader(all.clone(), Clearance::Clear, "bench");
     let rate = scan(&clear, |_| Ok(())).await?;
-    rows.push(row("read-decrypt", target, n, rate).baseline("reads as stored + serde_json parse and serialise of each event's data", serde));
+    rows.push(
+        row("read-decrypt", target, n, rate).baseline("reads as stored + serde_json parse and serialise of each event's data", serde),
+    );
 
     let p = privacy()?;
     let tenth = sealing_store(target, "privacy-read-10", &p).await?;
