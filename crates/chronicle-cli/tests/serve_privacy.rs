@@ -109,6 +109,11 @@ async fn readers_see_what_their_clearance_allows() {
         let read: Value = get("/streams/customer-c1".into(), secret).await.unwrap().json().await.unwrap();
         assert_eq!(emails(&read), std::slice::from_ref(&erased));
     }
+    let metrics = get("/metrics".into(), &reader).await.unwrap().text().await.unwrap();
+    for line in ["chronicle_privacy_forgets_total 1", "chronicle_privacy_forgotten_subjects 1", "chronicle_privacy_keys_created_total 2"] {
+        assert!(metrics.contains(line), "{line} in /metrics");
+    }
+    assert!(metrics.contains("chronicle_privacy_masked_total") && !metrics.contains(EMAIL));
     let status: Value = get("/privacy/keys".into(), &admin).await.unwrap().json().await.unwrap();
     assert_eq!((status["subjects"].as_u64(), status["forgotten"].as_u64()), (Some(1), Some(1)), "{status}");
     let out = remote(&admin, &["keys", "status", "--json"]);

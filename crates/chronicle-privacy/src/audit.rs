@@ -106,3 +106,49 @@ impl crate::Keyring {
         self.tally.drain()
     }
 }
+
+/// Counters since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) keys_created: std::sync::atomic::AtomicU64,
+    pub(crate) decrypted: std::sync::atomic::AtomicU64,
+    pub(crate) masked: std::sync::atomic::AtomicU64,
+    pub(crate) erased: std::sync::atomic::AtomicU64,
+    pub(crate) forgets: std::sync::atomic::AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl crate::Privacy {
+    /// The privacy metrics in the Prometheus text format: counters since
+    /// start, and the key store's counts.
+    pub async fn render_prometheus(&self) -> String {
+        use std::{fmt::Write, sync::atomic::Ordering::Relaxed};
+        let c = &self.keyring().counters;
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n");
+        };
+        counter("chronicle_privacy_keys_created_total", "Data keys made (one per new subject or rotation).", c.keys_created.load(Relaxed));
+        counter("chronicle_privacy_decrypted_total", "Encrypted values decrypted for cleared readers.", c.decrypted.load(Relaxed));
+        counter("chronicle_privacy_masked_total", "Encrypted values shown as *** to readers without clearance.", c.masked.load(Relaxed));
+        counter("chronicle_privacy_erased_total", "Encrypted values read whose key was destroyed.", c.erased.load(Relaxed));
+        counter("chronicle_privacy_forgets_total", "Subjects forgotten by this process.", c.forgets.load(Relaxed));
+        if let Ok(status) = self.status().await {
+            for (name, help, v) in [
+                ("chronicle_privacy_subjects", "Subjects with a live data key.", status.counts.subjects),
+                ("chronicle_privacy_keys", "Live data keys.", status.counts.keys),
+                ("chronicle_privacy_forgotten_subjects", "Subjects forgotten.", status.counts.forgotten),
+            ] {
+                let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
+            }
+        }
+        out
+    }
+}

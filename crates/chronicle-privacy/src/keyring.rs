@@ -51,6 +51,8 @@ pub struct Keyring {
     creating: tokio::sync::Mutex<()>,
     /// Crypto operations not yet written to the audit log.
     pub(crate) tally: Tally,
+    /// Counters for `/metrics`.
+    pub(crate) counters: crate::audit::Counters,
 }
 
 fn kid() -> Result<String> {
@@ -70,6 +72,7 @@ impl Keyring {
             pending: std::sync::Mutex::default(),
             creating: tokio::sync::Mutex::default(),
             tally: Tally::default(),
+            counters: crate::audit::Counters::default(),
         })
     }
 
@@ -186,6 +189,7 @@ impl Keyring {
             if made.contains_key(&record.kid) {
                 let who = queued.iter().find(|(s, _)| *s == record.subject).map_or("?", |(_, w)| w.as_str());
                 self.tally.add(who, Action::KeyCreated, &record.subject, 1);
+                crate::audit::Counters::add(&self.counters.keys_created, 1);
             }
             let key = self.unwrap(&record)?;
             self.remember(&record, &key, true);
@@ -250,6 +254,7 @@ impl Keyring {
         let destroyed = self.store()?.forget(subject, through).await?;
         self.evict(subject);
         self.tally.add(who, Action::Forget, subject, destroyed.kids.len() as u64);
+        crate::audit::Counters::add(&self.counters.forgets, 1);
         Ok(destroyed)
     }
 

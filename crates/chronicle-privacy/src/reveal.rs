@@ -5,7 +5,7 @@
 
 use crate::{
     Keyring,
-    audit::Action,
+    audit::{Action, Counters},
     envelope::{self, MASK, erased},
     keyring::Slot,
     splice,
@@ -98,6 +98,7 @@ impl Revealer {
             None => value,
         };
         for (subject, n) in counts {
+            Counters::add(&self.keyring.counters.decrypted, n);
             self.keyring.tally.add(&self.who, Action::Decrypted, &subject, n);
         }
         Ok(revealed)
@@ -150,6 +151,7 @@ impl Revealer {
             }
         }
         for (subject, n) in counts {
+            Counters::add(&self.keyring.counters.decrypted, n);
             self.keyring.tally.add_shared(&self.who, Action::Decrypted, subject, n);
         }
         Ok(events)
@@ -186,9 +188,16 @@ impl Revealer {
 
     /// Appends what this reader sees of an envelope (its key's `slot`, its `ct`) to `out`.
     fn reveal_into(&self, slot: Slot, ct: &[u8], out: &mut Vec<u8>, counts: &mut Counts) -> crate::Result<()> {
+        let c = &self.keyring.counters;
         match (slot, self.clearance) {
-            (Slot::Gone, _) => out.extend_from_slice(br#"{"$erased":true}"#),
-            (Slot::Live(..), Clearance::Masked) => out.extend_from_slice(br#""***""#),
+            (Slot::Gone, _) => {
+                Counters::add(&c.erased, 1);
+                out.extend_from_slice(br#"{"$erased":true}"#);
+            }
+            (Slot::Live(..), Clearance::Masked) => {
+                Counters::add(&c.masked, 1);
+                out.extend_from_slice(br#""***""#);
+            }
             (Slot::Live(key, subject), Clearance::Clear) => {
                 out.extend_from_slice(&key.open_text(ct)?);
                 *counts.entry(subject).or_default() += 1;
@@ -199,9 +208,16 @@ impl Revealer {
 
     fn reveal_slot(&self, slot: Slot, found: crate::Result<envelope::Envelope<'_>>, counts: &mut Counts) -> crate::Result<Value> {
         let env = found?;
+        let c = &self.keyring.counters;
         match (slot, self.clearance) {
-            (Slot::Gone, _) => Ok(erased()),
-            (Slot::Live(..), Clearance::Masked) => Ok(Value::from(MASK)),
+            (Slot::Gone, _) => {
+                Counters::add(&c.erased, 1);
+                Ok(erased())
+            }
+            (Slot::Live(..), Clearance::Masked) => {
+                Counters::add(&c.masked, 1);
+                Ok(Value::from(MASK))
+            }
             (Slot::Live(key, subject), Clearance::Clear) => {
                 let value = key.open(&env)?;
                 *counts.entry(subject).or_default() += 1;

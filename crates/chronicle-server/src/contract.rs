@@ -49,7 +49,7 @@ pub(crate) fn refine(mut doc: Value) -> Value {
 fn parameter(path: &str, name_: &str, description: &str) -> Option<Value> {
     let streaming = path == "/subscribe" || path == "/ws";
     Some(match name_ {
-        "stream" | "name" | "stream_id" => name(description),
+        "stream" | "name" | "stream_id" | "subject" => name(description),
         "group" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.-]+$", "description": description}),
         "sink" => json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9-]+$", "description": description}),
         "from" => json!({"type": "integer", "minimum": if streaming { 1 } else { 0 }, "maximum": u64::MAX}),

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-const ROUTES: [(&str, &str); 39] = [
+const ROUTES: [(&str, &str); 43] = [
     ("get", "/streams"),
     ("post", "/streams/{stream}"),
     ("get", "/streams/{stream}"),
@@ -46,6 +46,10 @@ const ROUTES: [(&str, &str); 39] = [
     ("get", "/schemas"),
     ("get", "/schemas/{event_type}"),
     ("put", "/schemas/{event_type}/{version}"),
+    ("post", "/privacy/forget/{subject}"),
+    ("get", "/privacy/keys"),
+    ("post", "/privacy/keys/rotate-kek"),
+    ("post", "/privacy/subjects/{subject}/rotate"),
 ];
 
 #[tokio::test]

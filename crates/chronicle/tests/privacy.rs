@@ -118,6 +118,9 @@ async fn a_backup_restored_after_a_forget_keeps_the_subject_erased() {
     assert_eq!((by_stream("customer-c0"), by_stream("customer-c2")), (json!(EMAIL), json!(EMAIL)));
     let facts = opened.raw.read_stream(&StreamId::new("$privacy").unwrap(), ReadStream::forward()).await.unwrap();
     assert_eq!(facts.len(), 1);
+    drop(opened);
+    let report = chronicle::verify(&restored_dir, |_, _| {}).expect("verify passes after a forget and a restore");
+    assert_eq!(report.events, 4, "3 customers and the fact: {report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     if let Some(retention) = &state.retention {
         text.push_str(&retention.render_prometheus());
     }
+    if let Some(privacy) = &state.privacy {
+        text.push_str(&privacy.render_prometheus().await);
+    }
     if let Some(publisher) = &state.publisher {
         match publisher.status().await {
             Ok(sinks) => text.push_str(&chronicle_publish::render_prometheus(&sinks)),
