@@ -38,6 +38,9 @@ impl PrivateStore {
 
     /// The subjects whose keys sealed something in `stream` up to `version`.
     async fn subjects_of(&self, stream: &StreamId, version: u64) -> Result<BTreeSet<String>> {
+        if version == 0 {
+            return Ok(BTreeSet::new());
+        }
         let events = self.inner.read_stream(stream, ReadStream { limit: Some(version as usize), ..ReadStream::forward() }).await?;
         let mut kids = Vec::new();
         for e in events.iter().filter(|e| envelope::may_contain(e.data.as_bytes()) || envelope::may_contain(e.metadata.as_bytes())) {
