@@ -149,6 +149,21 @@ impl DataKey {
         ])))
     }
 
+    /// The JSON text `plaintext` (a value's compact text) sealed, written
+    /// to `out` as an envelope in its compact form.
+    pub(crate) fn seal_into(&self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let ct = self.seal_bytes(plaintext, self.kid.as_bytes())?;
+        out.extend_from_slice(br#"{"$enc":"v1","ct":""#);
+        let start = out.len();
+        out.resize(start + base64::encoded_len(ct.len(), true).unwrap_or(0), 0);
+        let written = B64.encode_slice(&ct, out.get_mut(start..).unwrap_or_default()).map_err(|_| PrivacyError::Random)?;
+        out.truncate(start + written);
+        out.extend_from_slice(br#"","kid":""#);
+        out.extend_from_slice(self.kid.as_bytes());
+        out.extend_from_slice(br#""}"#);
+        Ok(())
+    }
+
     /// The value sealed in `envelope`.
     pub fn open(&self, envelope: &Envelope<'_>) -> Result<Value> {
         let tampered = |reason: String| PrivacyError::Tampered { kid: self.kid.clone(), reason };

@@ -56,6 +56,7 @@ mod privacy;
 mod private_store;
 mod reveal;
 mod seal;
+mod seal_raw;
 mod splice;
 
 pub use audit::{Action, CryptoRecord};

@@ -5,7 +5,7 @@
 //! `$encrypted`. The backend never sees the plaintext. `$` streams are
 //! left alone.
 
-use crate::{Keyring, Policy, policy::ENCRYPTED_MEMBER};
+use crate::{FieldRule, Keyring, Policy, policy::ENCRYPTED_MEMBER, seal_raw};
 use chronicle_core::{AppendContext, Error, FieldSealer, PreparedAppend, RawJson, Result, async_trait};
 use serde_json::Value;
 use std::sync::Arc;
@@ -32,11 +32,12 @@ pub fn caller(context: &AppendContext) -> String {
     }
 }
 
-/// An event to seal: where it is, its parsed data and its subject.
+/// An event to seal: where it is, its subject, and its parsed data (none
+/// on the fast path: every marked field a top-level member).
 struct Work {
     part: usize,
     index: usize,
-    data: Value,
+    data: Option<Value>,
     subject: String,
 }
 
@@ -56,6 +57,16 @@ fn subject_at(data: &Value, pointer: &str) -> Option<String> {
     }
 }
 
+/// The top-level names of a rule's subject and data fields, when the fast
+/// path applies (no metadata fields, every pointer one plain level).
+fn fast_names(rule: &FieldRule) -> Option<(&str, Vec<&str>)> {
+    if !rule.encrypt_metadata.is_empty() {
+        return None;
+    }
+    let names = rule.encrypt.iter().map(|p| seal_raw::top_level(p)).collect::<Option<Vec<_>>>()?;
+    Some((seal_raw::top_level(&rule.subject)?, names))
+}
+
 #[async_trait]
 impl FieldSealer for Sealer {
     async fn seal(&self, context: &AppendContext, append: &mut PreparedAppend) -> Result<()> {
@@ -67,13 +78,21 @@ impl FieldSealer for Sealer {
             }
             for (index, event) in stream.events.iter().enumerate() {
                 let Some(rule) = self.policy.rule(&event.event_type, event.schema_version) else { continue };
-                let data = event.data.to_value().map_err(|e| Error::invalid(field(single, part, index, "data"), e.to_string()))?;
-                let subject = subject_at(&data, &rule.subject).ok_or_else(|| {
+                let missing = || {
                     Error::invalid(
                         field(single, part, index, "data"),
                         format!("{} events name their subject at {} (a non-empty string or a number)", event.event_type, rule.subject),
                     )
-                })?;
+                };
+                let fast = fast_names(rule).and_then(|(subject, _)| seal_raw::subject(event.data.as_bytes(), subject));
+                let (data, subject) = match fast {
+                    Some(subject) => (None, subject.ok_or_else(missing)?),
+                    None => {
+                        let data = event.data.to_value().map_err(|e| Error::invalid(field(single, part, index, "data"), e.to_string()))?;
+                        let subject = subject_at(&data, &rule.subject).ok_or_else(missing)?;
+                        (Some(data), subject)
+                    }
+                };
                 work.push(Work { part, index, data, subject });
             }
         }
@@ -82,36 +101,34 @@ impl FieldSealer for Sealer {
         }
         let subjects: Vec<String> = work.iter().map(|w| w.subject.clone()).collect();
         let keys = self.keyring.keys_for(&subjects, &caller(context)).await?;
-        for Work { part, index, mut data, subject } in work {
+        for Work { part, index, data, subject } in work {
             let Some(event) = append.streams.get_mut(part).and_then(|s| s.events.get_mut(index)) else { continue };
             let Some(rule) = self.policy.rule(&event.event_type, event.schema_version) else { continue };
             let key = keys
                 .get(&subject)
                 .ok_or_else(|| Error::Unavailable { reason: format!("no data key for a subject of {}", event.event_type) })?;
-            let mut sealed = Vec::new();
-            for pointer in &rule.encrypt {
-                if let Some(value) = data.pointer_mut(pointer) {
-                    *value = key.seal(value)?;
-                    sealed.push(format!("/data{pointer}"));
+            let bad = |e: serde_json::Error| Error::invalid(field(single, part, index, "data"), e.to_string());
+            let (sealed, metadata) = match data {
+                None => {
+                    let names = fast_names(rule).map(|(_, names)| names).unwrap_or_default();
+                    let Some(done) = seal_raw::seal(event.data.as_bytes(), &names, key) else { continue };
+                    let (bytes, found) = done?;
+                    event.data = RawJson::from_trusted(bytes.into());
+                    // Listed in the rule's order, like the general path.
+                    (names.iter().filter(|n| found.iter().any(|f| f == *n)).map(|n| format!("/data/{n}")).collect::<Vec<_>>(), None)
                 }
-            }
-            let mut metadata = None;
-            if !rule.encrypt_metadata.is_empty() {
-                let mut meta =
-                    event.metadata().to_value().map_err(|e| Error::invalid(field(single, part, index, "metadata"), e.to_string()))?;
-                for pointer in &rule.encrypt_metadata {
-                    if let Some(value) = meta.pointer_mut(pointer) {
-                        *value = key.seal(value)?;
-                        sealed.push(format!("/metadata{pointer}"));
+                Some(data) => {
+                    let (data, sealed, metadata) =
+                        seal_values(rule, key, data, event.metadata(), &|| field(single, part, index, "metadata"))?;
+                    if !sealed.is_empty() {
+                        event.data = RawJson::from_serialize(&data).map_err(bad)?;
                     }
+                    (sealed, metadata)
                 }
-                metadata = Some(meta);
-            }
+            };
             if sealed.is_empty() {
                 continue;
             }
-            let bad = |e: serde_json::Error| Error::invalid(field(single, part, index, "data"), e.to_string());
-            event.data = RawJson::from_serialize(&data).map_err(bad)?;
             let listed = match metadata {
                 Some(Value::Object(mut map)) => {
                     map.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(sealed));
@@ -123,6 +140,36 @@ impl FieldSealer for Sealer {
         }
         Ok(())
     }
+}
+
+/// The general path: marked fields sealed in the parsed data (and
+/// metadata); returns the data, the pointers sealed and the metadata when
+/// it changed.
+fn seal_values(
+    rule: &FieldRule,
+    key: &crate::DataKey,
+    mut data: Value,
+    metadata: &RawJson,
+    meta_field: &dyn Fn() -> String,
+) -> Result<(Value, Vec<String>, Option<Value>)> {
+    let mut sealed = Vec::new();
+    for pointer in &rule.encrypt {
+        if let Some(value) = data.pointer_mut(pointer) {
+            *value = key.seal(value)?;
+            sealed.push(format!("/data{pointer}"));
+        }
+    }
+    if rule.encrypt_metadata.is_empty() {
+        return Ok((data, sealed, None));
+    }
+    let mut meta = metadata.to_value().map_err(|e| Error::invalid(meta_field(), e.to_string()))?;
+    for pointer in &rule.encrypt_metadata {
+        if let Some(value) = meta.pointer_mut(pointer) {
+            *value = key.seal(value)?;
+            sealed.push(format!("/metadata{pointer}"));
+        }
+    }
+    Ok((data, sealed, Some(meta)))
 }
 
 /// `metadata` (a compact JSON object) with `"$encrypted": fields` added

@@ -111,13 +111,23 @@ fn row(workload: &'static str, target: &Target, events: u64, rate: f64) -> Bench
 /// The three privacy rows.
 pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResult>> {
     let appends = if quick { 6_400 } else { 64_000 };
-    let plain = target.store("privacy-append-plain").await?.raw;
-    let (_, base) = drive(plain, appends, customer).await?;
-    let p = privacy()?;
-    let sealed = sealing_store(target, "privacy-append", &p).await?;
-    let (latencies, rate) = drive(sealed, appends, customer).await?;
+    // Two rounds, alternating plain and encrypted (fresh stores each),
+    // the best of each: one short run is at the mercy of the disk.
+    let (mut base, mut best) = (0f64, None::<(f64, Vec<u64>)>);
+    for round in 0..2 {
+        let plain = target.store(&format!("privacy-append-plain-{round}")).await?.raw;
+        base = base.max(drive(plain, appends, customer).await?.1);
+        let p = privacy()?;
+        let sealed = sealing_store(target, &format!("privacy-append-{round}"), &p).await?;
+        let (latencies, rate) = drive(sealed, appends, customer).await?;
+        if best.as_ref().is_none_or(|(r, _)| rate > *r) {
+            best = Some((rate, latencies));
+        }
+    }
+    let (rate, latencies) = best.unwrap_or_default();
     let append_row = BenchResult { writers: Some(64), batch: Some(1), ..row("append-privacy", target, latencies.len() as u64, rate) };
-    let mut rows = vec![append_row.latencies(latencies).baseline("the same appends unencrypted (1,000 subjects), same run", base)];
+    let mut rows =
+        vec![append_row.latencies(latencies).baseline("the same appends unencrypted (1,000 subjects), best of 2 alternating", base)];
     let p = privacy()?;
     let sealed = sealing_store(target, "privacy-append-new", &p).await?;
     let (latencies, rate) = drive(sealed, appends, newcomer).await?;
