@@ -7,9 +7,13 @@
 //! never parse JSON, so that is the honest baseline); and reads where
 //! 10 % are encrypted against plain reads of the same log.
 
-use super::{Target, append, report::BenchResult};
+use super::{
+    Target, append,
+    report::BenchResult,
+    upcast::{self, row},
+};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle::{EventStore, ExpectedVersion, NewEvent, ReadAll, StreamId};
+use chronicle::{EventStore, ExpectedVersion, NewEvent, StreamId};
 use chronicle_privacy::{Clearance, FieldRule, FileKeys, Kek, Keyring, Policy, Privacy, StaticKeys};
 use std::{sync::Arc, time::Instant};
 
@@ -88,26 +92,6 @@ async fn load(store: &dyn EventStore, n: u64, every: u64, what: &str) -> CliResu
     Ok(())
 }
 
-/// Reads the whole log in pages of 1,000 (each event passed to `each`); events/s.
-async fn scan(store: &dyn EventStore, mut each: impl FnMut(&chronicle::RecordedEvent) -> CliResult) -> CliResult<f64> {
-    let start = Instant::now();
-    let (mut from, mut n) = (1, 0u64);
-    loop {
-        let page = store.read_all(&ReadAll::forward().from(from).limit(1000)).await?;
-        page.events.iter().try_for_each(&mut each)?;
-        n += page.events.len() as u64;
-        match page.next {
-            Some(next) => from = next,
-            None => break,
-        }
-    }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
-}
-
-fn row(workload: &'static str, target: &Target, events: u64, rate: f64) -> BenchResult {
-    BenchResult { workload, backend: target.backend, events: Some(events), events_per_sec: Some(rate), ..BenchResult::default() }
-}
-
 /// The three privacy rows.
 pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResult>> {
     let appends = if quick { 6_400 } else { 64_000 };
@@ -140,16 +124,9 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     let p = privacy()?;
     let all = sealing_store(target, "privacy-read-all", &p).await?;
     load(&*all, n, 1, "privacy: loading (all encrypted)").await?;
-    let mut bytes = 0usize;
-    let serde = scan(&*all, |e| {
-        let value: serde_json::Value = serde_json::from_slice(e.data.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
-        bytes += serde_json::to_vec(&value).map_err(|e| CliError::Usage(e.to_string()))?.len();
-        Ok(())
-    })
-    .await?;
-    std::hint::black_box(bytes);
+    let serde = upcast::serde_roundtrip(&*all, n).await?;
     let clear = p.reader(all.clone(), Clearance::Clear, "bench");
-    let rate = scan(&clear, |_| Ok(())).await?;
+    let rate = upcast::read_all(&clear, "privacy: read decrypted", n).await?;
     rows.push(
         row("read-decrypt", target, n, rate).baseline("reads as stored + serde_json parse and serialise of each event's data", serde),
     );
@@ -161,8 +138,8 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     // Short scans: the best of three, alternating, for both.
     let (mut plain_rate, mut rate) = (0f64, 0f64);
     for _ in 0..3 {
-        plain_rate = plain_rate.max(scan(&*tenth, |_| Ok(())).await?);
-        rate = rate.max(scan(&clear, |_| Ok(())).await?);
+        plain_rate = plain_rate.max(upcast::read_all(&*tenth, "privacy: read as stored", n).await?);
+        rate = rate.max(upcast::read_all(&clear, "privacy: read decrypted", n).await?);
     }
     rows.push(row("read-decrypt10", target, n, rate).baseline("reads as stored (ciphertext left sealed), same run", plain_rate));
     Ok(rows)

@@ -50,11 +50,11 @@ async fn scan(store: &dyn EventStore, what: &str, expected: u64, mut each: impl 
 }
 
 /// Reads the whole log in pages of 1,000; events/s.
-async fn read_all(store: &dyn EventStore, what: &str, expected: u64) -> CliResult<f64> {
+pub(crate) async fn read_all(store: &dyn EventStore, what: &str, expected: u64) -> CliResult<f64> {
     scan(store, what, expected, |_| Ok(())).await
 }
 
-fn row(workload: &'static str, target: &Target, events: u64, rate: f64) -> BenchResult {
+pub(crate) fn row(workload: &'static str, target: &Target, events: u64, rate: f64) -> BenchResult {
     BenchResult { workload, backend: target.backend, events: Some(events), events_per_sec: Some(rate), ..BenchResult::default() }
 }
 
@@ -106,7 +106,7 @@ async fn eager(target: &Target, source: &Arc<dyn EventStore>, catalog: &Catalog,
 }
 
 /// Reads the whole log as stored and parses + serialises each event's data; events/s.
-async fn serde_roundtrip(store: &dyn EventStore, expected: u64) -> CliResult<f64> {
+pub(crate) async fn serde_roundtrip(store: &dyn EventStore, expected: u64) -> CliResult<f64> {
     let mut bytes = 0usize;
     let rate = scan(store, "read: serde baseline", expected, |e| {
         let value: serde_json::Value = serde_json::from_slice(e.data.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
