@@ -9,8 +9,9 @@ use chronicle_privacy::{DataKey, envelope};
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
     let key = DataKey::new("k-fuzz", &[7u8; 32]).expect("a 32-byte key");
-    let mut kids = Vec::new();
+    let mut kids: Vec<&str> = Vec::new();
     envelope::kids(&value, &mut kids);
+    let _ = kids;
     envelope::replace_all(&mut value, &mut |found| match found {
         Ok(env) => key.open(&env).unwrap_or(serde_json::Value::Null),
         Err(_) => serde_json::Value::Null,

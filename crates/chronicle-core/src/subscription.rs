@@ -68,22 +68,8 @@ impl Subscription {
 
     /// The same subscription with each event passed through `f` (by a task
     /// of its own, on the current tokio runtime; the head is shared).
-    pub fn map(mut self, f: impl Fn(RecordedEvent) -> RecordedEvent + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
-        let head = self.head.clone();
-        tokio::spawn(async move {
-            loop {
-                let item = tokio::select! {
-                    item = self.rx.recv() => item,
-                    () = tx.closed() => return,
-                };
-                let Some(item) = item else { return };
-                if tx.send(item.map(&f)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Self { rx, head }
+    pub fn map(self, f: impl Fn(RecordedEvent) -> RecordedEvent + Send + 'static) -> Self {
+        self.then(move |e| std::future::ready(Ok(f(e))))
     }
 
     /// The same subscription with each event passed through the
@@ -91,7 +77,7 @@ impl Subscription {
     /// shared). An `Err` from `f` is delivered and ends the subscription.
     pub fn then<F, Fut>(mut self, f: F) -> Self
     where
-        F: Fn(RecordedEvent) -> Fut + Send + Sync + 'static,
+        F: Fn(RecordedEvent) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<RecordedEvent>> + Send,
     {
         let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);

@@ -228,23 +228,10 @@ pub fn replace_all(value: &mut Value, f: &mut dyn FnMut(Result<Envelope<'_>>) ->
     }
 }
 
-/// Every key id of the envelopes inside `value`, borrowed.
-pub(crate) fn kid_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+/// Every key id of the envelopes inside `value`.
+pub fn kids<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     if let Some(Ok(env)) = parse(value) {
         out.push(env.kid);
-        return;
-    }
-    match value {
-        Value::Object(map) => map.values().for_each(|v| kid_refs(v, out)),
-        Value::Array(items) => items.iter().for_each(|v| kid_refs(v, out)),
-        _ => {}
-    }
-}
-
-/// Every key id of the envelopes inside `value`.
-pub fn kids(value: &Value, out: &mut Vec<String>) {
-    if let Some(Ok(env)) = parse(value) {
-        out.push(env.kid.to_owned());
         return;
     }
     match value {

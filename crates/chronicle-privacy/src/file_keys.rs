@@ -94,6 +94,17 @@ impl FileKeys {
         Ok(())
     }
 
+    /// `look` in the table; a read-only store that finds fewer than
+    /// `wanted` reads the log again first (another process may have added them).
+    fn find(&self, wanted: usize, look: impl Fn(&KeyTable) -> Vec<KeyRecord>) -> Result<Vec<KeyRecord>> {
+        let found = look(&self.state().table);
+        if found.len() < wanted && !self.inner.writable {
+            self.refresh()?;
+            return Ok(look(&self.state().table));
+        }
+        Ok(found)
+    }
+
     /// Runs `f` on the table, then appends the lines it returns and
     /// syncs. Should the write fail, the file is cut back and the table
     /// read again from it (what is on disk is the truth).
@@ -213,20 +224,10 @@ impl KeyStore for FileKeys {
         self.path().display().to_string()
     }
     async fn current(&self, subjects: &[String]) -> Result<Vec<KeyRecord>> {
-        let found = self.state().table.current(subjects);
-        if found.len() < subjects.len() && !self.inner.writable {
-            self.refresh()?;
-            return Ok(self.state().table.current(subjects));
-        }
-        Ok(found)
+        self.find(subjects.len(), |table| table.current(subjects))
     }
     async fn by_kid(&self, kids: &[String]) -> Result<Vec<KeyRecord>> {
-        let found = self.state().table.by_kid(kids);
-        if found.len() < kids.len() && !self.inner.writable {
-            self.refresh()?;
-            return Ok(self.state().table.by_kid(kids));
-        }
-        Ok(found)
+        self.find(kids.len(), |table| table.by_kid(kids))
     }
     async fn create(&self, records: Vec<KeyRecord>, rotate: bool) -> Result<Vec<KeyRecord>> {
         self.append(move |table| {

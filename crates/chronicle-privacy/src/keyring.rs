@@ -24,6 +24,16 @@ pub(crate) enum Slot {
     Gone,
 }
 
+impl Slot {
+    /// The subject of a live key.
+    pub(crate) fn subject(&self) -> Option<&str> {
+        match self {
+            Self::Live(_, subject) => Some(subject),
+            Self::Gone => None,
+        }
+    }
+}
+
 /// `chronicle keys status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KeyStatus {
@@ -198,10 +208,10 @@ impl Keyring {
     }
 
     /// Makes sure the cache knows every id in `kids` (live or gone).
-    pub(crate) async fn load<S: AsRef<str>>(&self, kids: &[S]) -> Result<()> {
+    async fn load(&self, kids: &[&str]) -> Result<()> {
         let unknown: Vec<String> = {
             let cache = self.by_kid.read().unwrap_or_else(PoisonError::into_inner);
-            let mut unknown: Vec<String> = kids.iter().map(AsRef::as_ref).filter(|k| !cache.contains_key(*k)).map(str::to_owned).collect();
+            let mut unknown: Vec<String> = kids.iter().filter(|k| !cache.contains_key(**k)).map(|k| (*k).to_owned()).collect();
             unknown.sort();
             unknown.dedup();
             unknown
@@ -233,19 +243,6 @@ impl Keyring {
         self.load(&missing).await?;
         let found = lookup(&self.by_kid.read().unwrap_or_else(PoisonError::into_inner));
         Ok(found.into_iter().map(|f| f.unwrap_or(Slot::Gone)).collect())
-    }
-
-    /// What the cache knows of `kid` (call [`Keyring::load`] first).
-    pub(crate) fn slot(&self, kid: &str) -> Slot {
-        self.by_kid.read().unwrap_or_else(PoisonError::into_inner).get(kid).cloned().unwrap_or(Slot::Gone)
-    }
-
-    /// The subject of a cached live key.
-    pub(crate) fn subject_of(&self, kid: &str) -> Option<String> {
-        match self.slot(kid) {
-            Slot::Live(_, subject) => Some(subject.to_string()),
-            Slot::Gone => None,
-        }
     }
 
     /// Destroys every key of `subject` (up to generation `through`, all

@@ -12,6 +12,7 @@ use chronicle_core::{
     ListStreams, LogItem, LogReader, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo,
     StreamMetadata, StreamPage, SubscribeFrom, Subscription, Uuid, async_trait,
 };
+use serde_json::Value;
 use std::{collections::BTreeSet, sync::Arc};
 
 /// A store whose reads reveal encrypted fields to one caller.
@@ -42,16 +43,16 @@ impl PrivateStore {
             return Ok(BTreeSet::new());
         }
         let events = self.inner.read_stream(stream, ReadStream { limit: Some(version as usize), ..ReadStream::forward() }).await?;
+        let values: Vec<Value> = events
+            .iter()
+            .flat_map(|e| [&e.data, &e.metadata])
+            .filter(|raw| envelope::may_contain(raw.as_bytes()))
+            .filter_map(|raw| raw.to_value().ok())
+            .collect();
         let mut kids = Vec::new();
-        for e in events.iter().filter(|e| envelope::may_contain(e.data.as_bytes()) || envelope::may_contain(e.metadata.as_bytes())) {
-            for raw in [&e.data, &e.metadata] {
-                if let Ok(v) = raw.to_value() {
-                    envelope::kids(&v, &mut kids);
-                }
-            }
-        }
-        self.keyring().load(&kids).await?;
-        Ok(kids.iter().filter_map(|k| self.keyring().subject_of(k)).collect())
+        values.iter().for_each(|v| envelope::kids(v, &mut kids));
+        let slots = self.keyring().resolve(&kids).await?;
+        Ok(slots.into_iter().filter_map(|s| s.subject().map(str::to_owned)).collect())
     }
 
     /// `state` sealed under each subject's current key in turn.

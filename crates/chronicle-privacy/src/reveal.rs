@@ -49,7 +49,7 @@ impl Doc {
         match self {
             Self::Plain => {}
             Self::Compact(found) => out.extend(found.iter().map(|f| splice::text(bytes, &f.kid))),
-            Self::Parsed(value) => envelope::kid_refs(value, out),
+            Self::Parsed(value) => envelope::kids(value, out),
         }
     }
 }
@@ -88,20 +88,21 @@ impl Revealer {
 
     /// `value` with its top-level envelope revealed (a snapshot layer).
     pub(crate) async fn value(&self, value: Value) -> Result<Value> {
-        let mut kids = Vec::new();
-        envelope::kids(&value, &mut kids);
-        kids.truncate(1);
-        self.keyring.load(&kids).await?;
+        let Some(found) = envelope::parse(&value) else { return Ok(value) };
+        let kid = found.as_ref().map(|e| e.kid).unwrap_or_default();
+        let slot = self.keyring.resolve(&[kid]).await?.pop().unwrap_or(Slot::Gone);
         let mut counts = Counts::default();
-        let revealed = match envelope::parse(&value) {
-            Some(found) => self.reveal(found, &mut counts).map_err(Error::from)?,
-            None => value,
-        };
+        let revealed = self.reveal_slot(slot, found, &mut counts).map_err(Error::from)?;
+        self.tally(counts);
+        Ok(revealed)
+    }
+
+    /// Counts the decryptions of one batch (metrics, audit).
+    fn tally(&self, counts: Counts) {
         for (subject, n) in counts {
             Counters::add(&self.keyring.counters.decrypted, n);
-            self.keyring.tally.add(&self.who, Action::Decrypted, &subject, n);
+            self.keyring.tally.add_shared(&self.who, Action::Decrypted, subject, n);
         }
-        Ok(revealed)
     }
 
     /// One event, revealed.
@@ -150,10 +151,7 @@ impl Revealer {
                 e.metadata = RawJson::from_trusted(bytes.into());
             }
         }
-        for (subject, n) in counts {
-            Counters::add(&self.keyring.counters.decrypted, n);
-            self.keyring.tally.add_shared(&self.who, Action::Decrypted, subject, n);
-        }
+        self.tally(counts);
         Ok(events)
     }
 
@@ -224,13 +222,5 @@ impl Revealer {
                 Ok(value)
             }
         }
-    }
-
-    fn reveal(&self, found: crate::Result<envelope::Envelope<'_>>, counts: &mut Counts) -> crate::Result<Value> {
-        let slot = match &found {
-            Ok(env) => self.keyring.slot(env.kid),
-            Err(_) => Slot::Gone,
-        };
-        self.reveal_slot(slot, found, counts)
     }
 }

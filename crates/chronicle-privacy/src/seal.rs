@@ -32,13 +32,20 @@ pub fn caller(context: &AppendContext) -> String {
     }
 }
 
-/// An event to seal: where it is, its subject, and its parsed data (none
-/// on the fast path: every marked field a top-level member).
+/// An event to seal: where it is, its subject, and its data as parsed.
 struct Work {
     part: usize,
     index: usize,
-    data: Option<Value>,
+    data: Parsed,
     subject: String,
+}
+
+/// An event's data, parsed for sealing.
+enum Parsed {
+    /// The fast path: every marked field a top-level member.
+    Members(seal_raw::Members),
+    /// The general path.
+    Value(Value),
 }
 
 fn field(single: bool, part: usize, index: usize, name: &str) -> String {
@@ -84,13 +91,17 @@ impl FieldSealer for Sealer {
                         format!("{} events name their subject at {} (a non-empty string or a number)", event.event_type, rule.subject),
                     )
                 };
-                let fast = fast_names(rule).and_then(|(subject, _)| seal_raw::subject(event.data.as_bytes(), subject));
+                let bytes = event.data.as_bytes();
+                let fast = fast_names(rule).and_then(|(subject, _)| Some((seal_raw::Members::of(bytes)?, subject)));
                 let (data, subject) = match fast {
-                    Some(subject) => (None, subject.ok_or_else(missing)?),
+                    Some((members, name)) => {
+                        let subject = members.subject(bytes, name).ok_or_else(missing)?;
+                        (Parsed::Members(members), subject)
+                    }
                     None => {
                         let data = event.data.to_value().map_err(|e| Error::invalid(field(single, part, index, "data"), e.to_string()))?;
                         let subject = subject_at(&data, &rule.subject).ok_or_else(missing)?;
-                        (Some(data), subject)
+                        (Parsed::Value(data), subject)
                     }
                 };
                 work.push(Work { part, index, data, subject });
@@ -109,15 +120,14 @@ impl FieldSealer for Sealer {
                 .ok_or_else(|| Error::Unavailable { reason: format!("no data key for a subject of {}", event.event_type) })?;
             let bad = |e: serde_json::Error| Error::invalid(field(single, part, index, "data"), e.to_string());
             let (sealed, metadata) = match data {
-                None => {
+                Parsed::Members(members) => {
                     let names = fast_names(rule).map(|(_, names)| names).unwrap_or_default();
-                    let Some(done) = seal_raw::seal(event.data.as_bytes(), &names, key) else { continue };
-                    let (bytes, found) = done?;
+                    let (bytes, found) = members.seal(event.data.as_bytes(), &names, key)?;
                     event.data = RawJson::from_trusted(bytes.into());
                     // Listed in the rule's order, like the general path.
                     (names.iter().filter(|n| found.iter().any(|f| f == *n)).map(|n| format!("/data/{n}")).collect::<Vec<_>>(), None)
                 }
-                Some(data) => {
+                Parsed::Value(data) => {
                     let (data, sealed, metadata) =
                         seal_values(rule, key, data, event.metadata(), &|| field(single, part, index, "metadata"))?;
                     if !sealed.is_empty() {

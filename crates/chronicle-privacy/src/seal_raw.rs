@@ -15,6 +15,10 @@ struct Member {
     span: Range<usize>,
 }
 
+/// The top-level members of a document, found once and used for both the
+/// subject and the sealing.
+pub(crate) struct Members(Vec<Member>);
+
 /// The members of the top-level object of `bytes`, or `None` when it is
 /// not an object.
 fn members(bytes: &[u8]) -> Option<Vec<Member>> {
@@ -45,36 +49,42 @@ pub(crate) fn top_level(pointer: &str) -> Option<&str> {
     (!name.contains('/') && !name.contains('~')).then_some(name)
 }
 
-/// The subject at top-level member `name`: a non-empty string or a number.
-pub(crate) fn subject(bytes: &[u8], name: &str) -> Option<Option<String>> {
-    let members = members(bytes)?;
-    let Some(m) = members.iter().find(|m| m.name == name) else { return Some(None) };
-    let raw = bytes.get(m.span.clone())?;
-    Some(match raw.first() {
-        Some(b'"') => serde_json::from_slice::<String>(raw).ok().filter(|s| !s.is_empty()),
-        Some(b'-' | b'0'..=b'9') => serde_json::from_slice::<serde_json::Number>(raw).ok().map(|n| n.to_string()),
-        _ => None,
-    })
-}
-
-/// `bytes` with the top-level members `names` sealed under `key`; the
-/// names sealed, in order. `None` when `bytes` is not an object.
-pub(crate) fn seal(bytes: &[u8], names: &[&str], key: &DataKey) -> Option<Result<(Vec<u8>, Vec<String>)>> {
-    let mut members = members(bytes)?;
-    members.retain(|m| names.contains(&m.name.as_str()));
-    members.sort_by_key(|m| m.span.start);
-    let mut out = Vec::with_capacity(bytes.len() + members.len() * 64);
-    let (mut last, mut sealed) = (0, Vec::with_capacity(members.len()));
-    for m in &members {
-        out.extend_from_slice(bytes.get(last..m.span.start)?);
-        if let Err(e) = key.seal_into(bytes.get(m.span.clone())?, &mut out) {
-            return Some(Err(e));
-        }
-        last = m.span.end;
-        sealed.push(m.name.clone());
+impl Members {
+    /// The members of the top-level object of `bytes`, or `None` when it
+    /// is not an object.
+    pub(crate) fn of(bytes: &[u8]) -> Option<Self> {
+        members(bytes).map(Self)
     }
-    out.extend_from_slice(bytes.get(last..)?);
-    Some(Ok((out, sealed)))
+
+    /// The subject at member `name` of `bytes` (the document these members
+    /// were found in): a non-empty string or a number.
+    pub(crate) fn subject(&self, bytes: &[u8], name: &str) -> Option<String> {
+        let m = self.0.iter().find(|m| m.name == name)?;
+        let raw = bytes.get(m.span.clone())?;
+        match raw.first() {
+            Some(b'"') => serde_json::from_slice::<String>(raw).ok().filter(|s| !s.is_empty()),
+            Some(b'-' | b'0'..=b'9') => serde_json::from_slice::<serde_json::Number>(raw).ok().map(|n| n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// `bytes` with the members `names` sealed under `key`, and the names
+    /// sealed, in document order.
+    pub(crate) fn seal(self, bytes: &[u8], names: &[&str], key: &DataKey) -> Result<(Vec<u8>, Vec<String>)> {
+        let mut members = self.0;
+        members.retain(|m| names.contains(&m.name.as_str()));
+        members.sort_by_key(|m| m.span.start);
+        let mut out = Vec::with_capacity(bytes.len() + members.len() * 64);
+        let (mut last, mut sealed) = (0, Vec::with_capacity(members.len()));
+        for m in members {
+            out.extend_from_slice(bytes.get(last..m.span.start).unwrap_or_default());
+            key.seal_into(bytes.get(m.span.clone()).unwrap_or_default(), &mut out)?;
+            last = m.span.end;
+            sealed.push(m.name);
+        }
+        out.extend_from_slice(bytes.get(last..).unwrap_or_default());
+        Ok((out, sealed))
+    }
 }
 
 #[cfg(test)]
@@ -87,16 +97,17 @@ mod tests {
         let key = DataKey::new("k-1", &[4u8; 32]).unwrap();
         let data = json!({"id": "c-1", "email": "a\"b@example.com", "n": 1.5, "deep": {"x": [1, 2]}, "esc": "é\n"});
         let bytes = serde_json::to_vec(&data).unwrap();
-        assert_eq!(subject(&bytes, "id"), Some(Some("c-1".to_owned())));
-        assert_eq!(subject(&bytes, "n"), Some(Some("1.5".to_owned())));
-        assert_eq!(subject(&bytes, "deep"), Some(None));
-        assert_eq!(subject(&bytes, "none"), Some(None));
-        let (out, sealed) = seal(&bytes, &["email", "deep", "esc", "missing"], &key).unwrap().unwrap();
+        let members = Members::of(&bytes).unwrap();
+        assert_eq!(members.subject(&bytes, "id"), Some("c-1".to_owned()));
+        assert_eq!(members.subject(&bytes, "n"), Some("1.5".to_owned()));
+        assert_eq!(members.subject(&bytes, "deep"), None);
+        assert_eq!(members.subject(&bytes, "none"), None);
+        let (out, sealed) = members.seal(&bytes, &["email", "deep", "esc", "missing"], &key).unwrap();
         assert_eq!(sealed, ["deep", "email", "esc"]);
         let mut v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         crate::envelope::replace_all(&mut v, &mut |e| key.open(&e.unwrap()).unwrap());
         assert_eq!(v, data);
-        assert!(seal(b"[1,2]", &["a"], &key).is_none());
+        assert!(Members::of(b"[1,2]").is_none());
         assert_eq!(top_level("/email"), Some("email"));
         assert_eq!((top_level("/a/b"), top_level("/a~1b"), top_level("email")), (None, None, None));
     }
