@@ -2,8 +2,9 @@
 //! as `"***"` (HTTP, `raw=true`, SSE, the remote CLI), a `pii` token and
 //! an admin see them decrypted (HTTP, WebSocket), `POST
 //! /privacy/forget/{subject}` (admin only) erases them for everyone, the
-//! crypto operations are in the audit log, and the local CLI (which holds
-//! the KEK) reads, forgets and shows key status once the server stopped.
+//! crypto operations are in the audit log, the local CLI (which holds the
+//! KEK) reads beside the running server, and reads, forgets and shows key
+//! status once the server stopped.
 
 mod served;
 
@@ -98,11 +99,17 @@ async fn readers_see_what_their_clearance_allows() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("\"email\":\"***\"") && !text.contains(EMAIL), "the remote CLI masks for a reader: {text}");
 
+    // The local CLI reads the file store read-only beside the running server, and holds the KEK.
+    let beside = chronicle(dir.path(), &["read", "customer-c1", "--json"], &[]);
+    assert!(String::from_utf8_lossy(&beside.stdout).contains(EMAIL), "{}", String::from_utf8_lossy(&beside.stderr));
+
     let denied = http.post(format!("{url}/privacy/forget/c1")).bearer_auth(&auditor).send().await.unwrap();
     assert_eq!(denied.status(), 403);
     let forgot = http.post(format!("{url}/privacy/forget/c1")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(forgot.status(), 200);
     let forgot: Value = forgot.json().await.unwrap();
+    let beside = chronicle(dir.path(), &["read", "customer-c1", "--json"], &[]);
+    assert!(String::from_utf8_lossy(&beside.stdout).contains("\"$erased\":true"), "a read-only reader sees the server's forget");
     assert_eq!((forgot["subject"].as_str(), forgot["keys_destroyed"].as_u64(), forgot["by"].as_str()), (Some("c1"), Some(1), Some("ops")));
     let erased = json!({"$erased": true});
     for secret in [&reader, &auditor, &admin] {

@@ -185,4 +185,43 @@ impl KeyRows {
         let sql = format!("SELECT subject, through FROM {}.privacy_forgotten", self.s());
         client.query(&sql, &[]).await.map_err(db_error)?.iter().map(|r| Ok((col(r, 0)?, col::<i32>(r, 1)? as u32))).collect()
     }
+
+    /// Every key.
+    pub async fn all(&self) -> Result<Vec<KeyRow>> {
+        self.select("ORDER BY subject, generation", &[]).await
+    }
+
+    /// Adds keys as numbered elsewhere (an id or a subject's generation
+    /// taken here, or a generation forgotten here, is left out), then
+    /// applies `forgotten` marks; one transaction. Returns the keys added.
+    pub async fn import(&self, rows: &[KeyRow], forgotten: &[(String, u32)]) -> Result<u64> {
+        let s = self.s();
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let insert = format!(
+            "INSERT INTO {s}.privacy_keys ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6
+             WHERE $3 > coalesce((SELECT through FROM {s}.privacy_forgotten WHERE subject = $2), 0)
+             ON CONFLICT DO NOTHING"
+        );
+        let mut added = 0;
+        for r in rows {
+            let generation = r.generation as i32;
+            added += tx
+                .execute(&insert, &[&r.kid, &r.subject, &generation, &r.kek_id, &r.wrapped, &r.created_at.as_micros()])
+                .await
+                .map_err(db_error)?;
+        }
+        let delete = format!("DELETE FROM {s}.privacy_keys WHERE subject = $1 AND generation <= $2");
+        let mark = format!(
+            "INSERT INTO {s}.privacy_forgotten (subject, through) VALUES ($1, $2)
+             ON CONFLICT (subject) DO UPDATE SET through = greatest({s}.privacy_forgotten.through, excluded.through)"
+        );
+        for (subject, through) in forgotten {
+            let through = *through as i32;
+            tx.execute(&delete, &[subject, &through]).await.map_err(db_error)?;
+            tx.execute(&mark, &[subject, &through]).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(added)
+    }
 }

@@ -198,6 +198,16 @@ pub fn parse(value: &Value) -> Option<Result<Envelope<'_>>> {
     })
 }
 
+/// Whether `value` holds, at any depth, an object with a `$enc` member
+/// (an envelope, well-formed or not).
+pub fn holds_envelope(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.contains_key(ENC) || map.values().any(holds_envelope),
+        Value::Array(items) => items.iter().any(holds_envelope),
+        _ => false,
+    }
+}
+
 /// Whether raw JSON bytes may hold an envelope (a cheap scan: most events
 /// hold none and are passed on without parsing).
 pub fn may_contain(bytes: &[u8]) -> bool {

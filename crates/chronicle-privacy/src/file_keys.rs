@@ -223,6 +223,9 @@ impl KeyStore for FileKeys {
     fn describe(&self) -> String {
         self.path().display().to_string()
     }
+    fn read_only(&self) -> bool {
+        !self.inner.writable
+    }
     async fn current(&self, subjects: &[String]) -> Result<Vec<KeyRecord>> {
         self.find(subjects.len(), |table| table.current(subjects))
     }
@@ -268,5 +271,12 @@ impl KeyStore for FileKeys {
     async fn forgotten(&self) -> Result<Vec<(String, u32)>> {
         self.refresh()?;
         Ok(self.state().table.forgotten())
+    }
+    async fn records(&self) -> Result<Vec<KeyRecord>> {
+        self.refresh()?;
+        Ok(self.state().table.records())
+    }
+    async fn import(&self, records: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> Result<u64> {
+        self.rewrite(move |table| table.import(records, forgotten)).await
     }
 }

@@ -65,6 +65,20 @@ pub struct Keyring {
     pub(crate) counters: crate::audit::Counters,
 }
 
+/// The subject of the check key: a data key that seals nothing, made
+/// when a key store is first attached, re-wrapped with the others, never
+/// forgotten. Its only use is to tell, at start, whether the KEK given is
+/// the one the store's keys are wrapped with.
+pub const KEK_CHECK_SUBJECT: &str = "$chronicle:kek-check";
+
+/// Refuses the check key's subject (it is not a person).
+pub(crate) fn reserved(subject: &str) -> Result<()> {
+    match subject == KEK_CHECK_SUBJECT {
+        true => Err(PrivacyError::invalid("subject", format!("{KEK_CHECK_SUBJECT} is reserved (the store's KEK check key)"))),
+        false => Ok(()),
+    }
+}
+
 fn kid() -> Result<String> {
     let bytes = random_key()?;
     Ok(format!("k-{}", bytes.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()))
@@ -88,16 +102,22 @@ impl Keyring {
 
     /// Gives the keyring its key store, after checking that the KEKs open
     /// the keys stored there ([`PrivacyError::WrongKek`] otherwise, before
-    /// anything is read or written).
+    /// anything is read or written). A writable store without a check key
+    /// gets one ([`KEK_CHECK_SUBJECT`]): it is never forgotten, so a wrong
+    /// KEK is caught even when every subject's keys are gone.
     pub async fn attach(&self, store: Arc<dyn KeyStore>) -> Result<()> {
         for sample in store.samples().await? {
-            let kek = self
-                .provider
-                .find(&sample.kek_id)
-                .ok_or_else(|| PrivacyError::WrongKek { given: self.provider.current().id().to_owned(), stored: sample.kek_id.clone() })?;
-            kek.unwrap(&sample.kid, &sample.wrapped, &sample.kek_id)?;
+            self.unwrap(&sample)?;
+        }
+        if !store.read_only() && store.current(&[KEK_CHECK_SUBJECT.to_owned()]).await?.is_empty() {
+            store.create(vec![self.new_record(KEK_CHECK_SUBJECT)?], false).await?;
         }
         self.store.set(store).map_err(|_| PrivacyError::key_store("keyring", "attached twice"))
+    }
+
+    /// Where its KEKs come from.
+    pub(crate) fn provider(&self) -> &Arc<dyn KeyProvider> {
+        &self.provider
     }
 
     /// Whether [`Keyring::attach`] gave it a key store.
@@ -248,6 +268,7 @@ impl Keyring {
     /// Destroys every key of `subject` (up to generation `through`, all
     /// when `None`) in the key store and in this cache.
     pub async fn destroy(&self, subject: &str, through: Option<u32>, who: &str) -> Result<Destroyed> {
+        reserved(subject)?;
         let destroyed = self.store()?.forget(subject, through).await?;
         self.evict(subject);
         self.tally.add(who, Action::Forget, subject, destroyed.kids.len() as u64);
@@ -265,12 +286,18 @@ impl Keyring {
     /// Starts a new data key for `subject`'s future events (older events
     /// keep theirs); returns its generation.
     pub async fn rotate(&self, subject: &str, who: &str) -> Result<u32> {
+        reserved(subject)?;
         let stored = self.store()?.create(vec![self.new_record(subject)?], true).await?;
         let record = stored.into_iter().next().ok_or_else(|| PrivacyError::key_store("keyring", "no key stored"))?;
         let key = self.unwrap(&record)?;
         self.remember(&record, &key, true);
         self.tally.add(who, Action::Rotate, subject, 1);
         Ok(record.generation)
+    }
+
+    /// Forgets which key ids were found missing (keys were imported since).
+    pub(crate) fn forget_missing(&self) {
+        self.by_kid.write().unwrap_or_else(PoisonError::into_inner).retain(|_, slot| matches!(slot, Slot::Live(..)));
     }
 
     /// Forgets the cached current key of `subject` (another node rotated it).
@@ -299,7 +326,7 @@ impl Keyring {
                 r.kek_id = kek.id().to_owned();
                 rewrapped.push(r);
             }
-            done += rewrapped.len() as u64;
+            done += rewrapped.iter().filter(|r| r.subject != KEK_CHECK_SUBJECT).count() as u64;
             store.rewrap(rewrapped).await?;
             progress(done);
         }
@@ -307,14 +334,23 @@ impl Keyring {
         Ok(done)
     }
 
-    /// The KEK ids and key counts.
+    /// The KEK ids and key counts (the check key not counted).
     pub async fn status(&self) -> Result<KeyStatus> {
         let store = self.store()?;
+        let mut counts = store.counts().await?;
+        for check in store.current(&[KEK_CHECK_SUBJECT.to_owned()]).await? {
+            counts.subjects = counts.subjects.saturating_sub(1);
+            counts.keys = counts.keys.saturating_sub(1);
+            if let Some(n) = counts.by_kek.get_mut(&check.kek_id) {
+                *n = n.saturating_sub(1);
+            }
+            counts.by_kek.retain(|_, n| *n > 0);
+        }
         Ok(KeyStatus {
             kek_id: self.provider.current().id().to_owned(),
             previous_kek_ids: self.provider.previous().iter().map(|k| k.id().to_owned()).collect(),
             key_store: store.describe(),
-            counts: store.counts().await?,
+            counts,
         })
     }
 }

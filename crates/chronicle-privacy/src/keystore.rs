@@ -82,6 +82,10 @@ pub struct KeyCounts {
 pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Where the keys are, for messages.
     fn describe(&self) -> String;
+    /// Whether this handle only reads (another process owns the store).
+    fn read_only(&self) -> bool {
+        false
+    }
     /// The newest live key of each subject asked for that has one.
     async fn current(&self, subjects: &[String]) -> Result<Vec<KeyRecord>>;
     /// The live keys with these ids (destroyed or unknown ones are left out).
@@ -104,6 +108,13 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     async fn samples(&self) -> Result<Vec<KeyRecord>>;
     /// Every forgotten subject, with the generation it was forgotten through.
     async fn forgotten(&self) -> Result<Vec<(String, u32)>>;
+    /// Every live key (to copy a store's keys to another).
+    async fn records(&self) -> Result<Vec<KeyRecord>>;
+    /// Adds keys as another store numbered them, then its forgotten marks
+    /// (destroying what they cover); returns how many keys were added. A
+    /// key whose id is here already, or whose subject's generation is
+    /// taken by another key here, is left out.
+    async fn import(&self, records: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> Result<u64>;
 }
 
 /// Keys in memory: the live records, the generation counters and the
@@ -205,6 +216,29 @@ impl KeyTable {
         self.forgotten.iter().map(|(s, t)| (s.clone(), *t)).collect()
     }
 
+    /// Every live record.
+    pub(crate) fn records(&self) -> Vec<KeyRecord> {
+        self.by_kid.values().cloned().collect()
+    }
+
+    /// See [`KeyStore::import`].
+    pub(crate) fn import(&mut self, records: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> u64 {
+        let mut added = 0;
+        for r in records {
+            let taken = self.by_kid.contains_key(&r.kid)
+                || self.by_kid.values().any(|k| k.subject == r.subject && k.generation == r.generation)
+                || self.forgotten.get(&r.subject).is_some_and(|&t| t >= r.generation);
+            if !taken {
+                self.restore(r);
+                added += 1;
+            }
+        }
+        for (subject, through) in forgotten {
+            self.forget(&subject, Some(through));
+        }
+        added
+    }
+
     /// Every live record, and the forgotten marks (what a file rewrite keeps).
     pub(crate) fn contents(&self) -> (Vec<&KeyRecord>, Vec<(&String, &u32)>) {
         let mut records: Vec<&KeyRecord> = self.by_kid.values().collect();
@@ -260,5 +294,11 @@ impl KeyStore for MemoryKeys {
     }
     async fn forgotten(&self) -> Result<Vec<(String, u32)>> {
         Ok(self.table().forgotten())
+    }
+    async fn records(&self) -> Result<Vec<KeyRecord>> {
+        Ok(self.table().records())
+    }
+    async fn import(&self, records: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> Result<u64> {
+        Ok(self.table().import(records, forgotten))
     }
 }

@@ -47,6 +47,7 @@ pub mod envelope;
 mod error;
 mod file_keys;
 mod kek;
+mod key_copy;
 mod keyring;
 mod keystore;
 #[cfg(feature = "postgres")]
@@ -64,7 +65,8 @@ pub use envelope::DataKey;
 pub use error::{PrivacyError, Result};
 pub use file_keys::FileKeys;
 pub use kek::{KEK_ENV, Kek, KeyProvider, StaticKeys};
-pub use keyring::{KeyStatus, Keyring};
+pub use key_copy::KeysCopied;
+pub use keyring::{KEK_CHECK_SUBJECT, KeyStatus, Keyring};
 pub use keystore::{Destroyed, KeyCounts, KeyRecord, KeyStore, KeyTable, MemoryKeys};
 #[cfg(feature = "postgres")]
 pub use pg_keys::PgKeys;

@@ -62,4 +62,11 @@ impl KeyStore for PgKeys {
     async fn forgotten(&self) -> Result<Vec<(String, u32)>> {
         Ok(self.0.forgotten().await?)
     }
+    async fn records(&self) -> Result<Vec<KeyRecord>> {
+        Ok(records(self.0.all().await?))
+    }
+    async fn import(&self, new: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> Result<u64> {
+        let rows: Vec<KeyRow> = new.into_iter().map(row).collect();
+        Ok(self.0.import(&rows, &forgotten).await?)
+    }
 }

@@ -5,8 +5,8 @@
 //! `$encrypted`. The backend never sees the plaintext. `$` streams are
 //! left alone.
 
-use crate::{FieldRule, Keyring, Policy, policy::ENCRYPTED_MEMBER, seal_raw};
-use chronicle_core::{AppendContext, Error, FieldSealer, PreparedAppend, RawJson, Result, async_trait};
+use crate::{FieldRule, KEK_CHECK_SUBJECT, Keyring, Policy, envelope, policy::ENCRYPTED_MEMBER, seal_raw};
+use chronicle_core::{AppendContext, Error, FieldSealer, PreparedAppend, RawJson, Result, ValidatedEvent, async_trait};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -79,6 +79,11 @@ impl FieldSealer for Sealer {
     async fn seal(&self, context: &AppendContext, append: &mut PreparedAppend) -> Result<()> {
         let single = append.streams.len() == 1;
         let mut work = Vec::new();
+        for (part, stream) in append.streams.iter_mut().enumerate() {
+            for (index, event) in stream.events.iter_mut().enumerate() {
+                only_ours(event, &|name| field(single, part, index, name))?;
+            }
+        }
         for (part, stream) in append.streams.iter().enumerate() {
             if stream.stream.as_str().starts_with('$') {
                 continue;
@@ -104,6 +109,9 @@ impl FieldSealer for Sealer {
                         (Parsed::Value(data), subject)
                     }
                 };
+                if subject == KEK_CHECK_SUBJECT {
+                    return Err(Error::invalid(field(single, part, index, "data"), format!("the subject {subject} is reserved")));
+                }
                 work.push(Work { part, index, data, subject });
             }
         }
@@ -150,6 +158,32 @@ impl FieldSealer for Sealer {
         }
         Ok(())
     }
+}
+
+/// Refuses an envelope sent in an append — only the sealer makes them;
+/// one sent by a client would be read back as if the store had sealed it,
+/// or break reads if malformed — and drops a `$encrypted` list sent in the
+/// metadata (the sealer writes its own).
+fn only_ours(event: &mut ValidatedEvent, field: &dyn Fn(&str) -> String) -> Result<()> {
+    for (name, raw) in [("data", &event.data), ("metadata", event.metadata())] {
+        if envelope::may_contain(raw.as_bytes()) {
+            let value = raw.to_value().map_err(|e| Error::invalid(field(name), e.to_string()))?;
+            if envelope::holds_envelope(&value) {
+                return Err(Error::invalid(
+                    field(name),
+                    "holds an object with a \"$enc\" member: encrypted envelopes are made by the store (send the plain value; [privacy] seals it)",
+                ));
+            }
+        }
+    }
+    if envelope::ENCRYPTED_MARK.find(event.metadata().as_bytes()).is_some() {
+        let mut map: serde_json::Map<String, Value> =
+            event.metadata().decode().map_err(|e| Error::invalid(field("metadata"), e.to_string()))?;
+        if map.remove(ENCRYPTED_MEMBER).is_some() {
+            event.set_metadata(RawJson::from_serialize(&map).map_err(|e| Error::invalid(field("metadata"), e.to_string()))?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The general path: marked fields sealed in the parsed data (and

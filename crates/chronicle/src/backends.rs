@@ -102,8 +102,9 @@ pub async fn open_with(config: &Config, pipeline: AppendPipeline) -> Result<Open
     Ok(Opened { store: revealed(&privacy, shaped.clone()), shaped, catalog: Some(catalog), privacy, ..opened })
 }
 
-/// The privacy layer `[privacy]` asks for (KEK files read from the working directory).
-fn privacy_of(config: &Config) -> Result<Option<Arc<chronicle_privacy::Privacy>>, ConfigError> {
+/// The privacy layer `[privacy]` asks for (KEK files read from the
+/// working directory), not yet attached to a key store; `None` without one.
+pub fn privacy_of(config: &Config) -> Result<Option<Arc<chronicle_privacy::Privacy>>, ConfigError> {
     let settings = chronicle_privacy::PrivacySettings::from_table(&config.privacy)?;
     Ok(chronicle_privacy::Privacy::from_settings(&settings, Path::new("."))?.map(Arc::new))
 }
@@ -124,6 +125,24 @@ fn local_keys(config: &Config, writable: bool) -> Result<Option<Arc<dyn chronicl
         BackendKind::Memory => Some(Arc::new(chronicle_privacy::MemoryKeys::default())),
         _ => None,
     })
+}
+
+/// The privacy layer of the configured store, attached to its key store
+/// for reading only, without opening the event log: what `chronicle
+/// migrate` and `chronicle upcast --apply` copy keys from. `None` without
+/// `[privacy]`, and for backends whose keys live elsewhere (memory: in
+/// the process that opened it; remote: on the server).
+#[cfg_attr(not(feature = "postgres"), allow(clippy::unused_async))]
+pub async fn open_privacy_read_only(config: &Config) -> Result<Option<Arc<chronicle_privacy::Privacy>>, ConfigError> {
+    let Some(privacy) = privacy_of(config)? else { return Ok(None) };
+    let keys: Arc<dyn chronicle_privacy::KeyStore> = match config.backend {
+        BackendKind::File => Arc::new(chronicle_privacy::FileKeys::open(&config.data_dir.join("keys"), false)?),
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => Arc::new(chronicle_privacy::PgKeys(open_postgres(config).await?.key_rows())),
+        _ => return Ok(None),
+    };
+    privacy.attach(keys).await?;
+    Ok(Some(privacy))
 }
 
 /// The key store kept by the backend itself (PostgreSQL's key tables).

@@ -29,7 +29,7 @@ mod error;
 
 #[cfg(feature = "remote")]
 pub use backends::open_remote;
-pub use backends::{Opened, maintenance, open, open_read_only, open_read_only_raw, open_with};
+pub use backends::{Opened, maintenance, open, open_privacy_read_only, open_read_only, open_read_only_raw, open_with, privacy_of};
 #[cfg(feature = "file")]
 pub use backends::{file_options, open_file};
 #[cfg(feature = "postgres")]

@@ -151,3 +151,57 @@ async fn kek_rotation_under_concurrent_appends_loses_nothing() {
     assert_eq!(customers.len(), 450);
     assert!(customers.iter().all(|e| email(e) == EMAIL), "every event opens with the new KEK alone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_kek_is_refused_even_when_every_subject_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, kek) = (dir.path().join("data"), kek_file(dir.path(), "kek"));
+    {
+        let opened = open_with(&config(&data, &kek, &[]), Config::default().pipeline()).await.unwrap();
+        append_customers(&opened.store, 0..2).await;
+        let privacy = opened.privacy.clone().unwrap();
+        for id in ["c0", "c1"] {
+            privacy.forget(&*opened.raw, id, "test").await.unwrap();
+        }
+        let status = privacy.status().await.unwrap();
+        assert_eq!((status.counts.subjects, status.counts.keys, status.counts.forgotten), (0, 0, 2), "the check key is not counted");
+        let reserved = privacy.forget(&*opened.raw, chronicle_privacy::KEK_CHECK_SUBJECT, "test").await.unwrap_err();
+        assert!(matches!(reserved, PrivacyError::Invalid { .. }), "{reserved}");
+    }
+    let wrong = kek_file(dir.path(), "other");
+    let err = open_with(&config(&data, &wrong, &[]), Config::default().pipeline()).await.unwrap_err();
+    assert!(matches!(err, ConfigError::Privacy(PrivacyError::WrongKek { .. })), "no live subject key, still refused: {err}");
+    open_with(&config(&data, &kek, &[]), Config::default().pipeline()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_are_made_by_the_store_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, kek) = (dir.path().join("data"), kek_file(dir.path(), "kek"));
+    let opened = open_with(&config(&data, &kek, &[]), Config::default().pipeline()).await.unwrap();
+    append_customers(&opened.store, 0..1).await;
+    let stream = StreamId::new("customer-c0").unwrap();
+    let sealed = opened.raw.read_stream(&stream, ReadStream::forward()).await.unwrap();
+    let envelope = sealed[0].data.to_value().unwrap()["email"].clone();
+    assert_eq!(envelope["$enc"], "v1");
+    for (data, metadata) in
+        [(json!({"note": envelope}), json!({})), (json!({"deep": [{"$enc": "v9"}]}), json!({})), (json!({}), json!({"copied": envelope}))]
+    {
+        let event = NewEvent::json("Note", &data).unwrap().with_metadata(&metadata).unwrap();
+        let refused = opened.store.append(&StreamId::new("notes-1").unwrap(), ExpectedVersion::Any, vec![event]).await.unwrap_err();
+        assert!(matches!(&refused, chronicle::Error::Invalid { field, .. } if field.starts_with("events[0].")), "{refused}");
+    }
+    // A `$encrypted` list sent by a client is dropped; a revealed event appended again is sealed anew.
+    let listed = NewEvent::json("Note", &json!({"a": 1})).unwrap().with_metadata(&json!({"$encrypted": ["/data/a"], "k": 2})).unwrap();
+    opened.store.append(&StreamId::new("notes-2").unwrap(), ExpectedVersion::NoStream, vec![listed]).await.unwrap();
+    let stored = opened.raw.read_stream(&StreamId::new("notes-2").unwrap(), ReadStream::forward()).await.unwrap();
+    assert_eq!(stored[0].metadata.to_value().unwrap(), json!({"k": 2}));
+    let revealed = opened.store.read_stream(&stream, ReadStream::forward()).await.unwrap();
+    let again = NewEvent::raw("CustomerRegistered", revealed[0].data.as_bytes().to_vec())
+        .with_metadata_raw(revealed[0].metadata.as_bytes().to_vec());
+    opened.store.append(&stream, ExpectedVersion::Exact(1), vec![again]).await.unwrap();
+    let both = opened.store.read_stream(&stream, ReadStream::forward()).await.unwrap();
+    assert!(both.iter().all(|e| email(e) == EMAIL), "re-appended plaintext is sealed again and reads back");
+    let raw = opened.raw.read_stream(&stream, ReadStream::forward()).await.unwrap();
+    assert!(!String::from_utf8_lossy(raw[1].data.as_bytes()).contains(EMAIL));
+}

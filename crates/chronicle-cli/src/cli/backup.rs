@@ -2,9 +2,11 @@
 //! (positions, times, stream settings, deletes, snapshots, checkpoints),
 //! through `chronicle-backup`.
 
+use super::privacy::{copy_keys, keys_can_follow, keys_copied_text};
 use super::{CliError, CliResult, output};
-use chronicle::{Config, Timestamp, open, open_read_only};
+use chronicle::{Config, Timestamp, open_privacy_read_only, open_read_only, open_with};
 use chronicle_backup::{BackupOptions, CopyOptions, CopyReport, Progress, RestoreOptions, Until};
+use chronicle_privacy::Privacy;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -129,9 +131,18 @@ pub(crate) async fn restore(config: &Config, args: RestoreArgs) -> CliResult {
     Ok(output::print(text.as_bytes())?)
 }
 
-/// Copies what the source stores from now on, once a second, until
-/// Ctrl-C or SIGTERM; the report covers everything copied.
-async fn follow(source: &dyn chronicle::EventStore, target: &dyn chronicle::EventStore, mut report: CopyReport) -> CliResult<CopyReport> {
+/// The two ends of a copy, with their privacy layers (keys go first).
+struct Ends {
+    source: std::sync::Arc<dyn chronicle::EventStore>,
+    target: std::sync::Arc<dyn chronicle::EventStore>,
+    source_keys: Option<std::sync::Arc<Privacy>>,
+    target_keys: Option<std::sync::Arc<Privacy>>,
+}
+
+/// Copies what the source stores from now on (its new keys first), once
+/// a second, until Ctrl-C or SIGTERM; the report covers everything copied.
+async fn follow(ends: &Ends, mut report: CopyReport) -> CliResult<CopyReport> {
+    let (source, target) = (&*ends.source, &*ends.target);
     eprintln!("following the source (Ctrl-C to stop): through position {}", report.through);
     let mut stop = std::pin::pin!(super::serve::shutdown_signal());
     loop {
@@ -139,6 +150,7 @@ async fn follow(source: &dyn chronicle::EventStore, target: &dyn chronicle::Even
             () = &mut stop => return Ok(report),
             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
+        copy_keys(ends.source_keys.as_deref(), ends.target_keys.as_deref()).await?;
         let more = chronicle_backup::copy(source, target, CopyOptions::default(), Box::new(|_, _| {})).await?;
         if more.through > report.through {
             eprintln!("through position {}", more.through);
@@ -164,25 +176,30 @@ pub(crate) async fn migrate(args: MigrateArgs) -> CliResult {
     if from.backend == to.backend && from.backend == chronicle::BackendKind::File && from.data_dir == to.data_dir {
         return Err(CliError::Usage("--from and --to name the same data directory".into()));
     }
-    let (source, target) = (open_read_only(&from).await?, open(&to).await?);
+    let source_keys = open_privacy_read_only(&from).await?;
+    keys_can_follow(source_keys.as_deref(), &to)?;
+    let (source, target) = (open_read_only(&from).await?, open_with(&to, to.pipeline()).await?);
+    let ends = Ends { source, target: target.store, source_keys, target_keys: target.privacy };
+    let keys = copy_keys(ends.source_keys.as_deref(), ends.target_keys.as_deref()).await?;
     let (bar, progress) = progress_bar("migrating");
-    let report = chronicle_backup::copy(&*source, &*target, CopyOptions::default(), progress).await;
+    let report = chronicle_backup::copy(&*ends.source, &*ends.target, CopyOptions::default(), progress).await;
     bar.finish_and_clear();
     let mut report = report?;
     if args.follow {
-        report = follow(&*source, &*target, report).await?;
+        report = follow(&ends, report).await?;
     }
-    let verified = if args.verify { Some(verify(&*source, &*target, &chronicle_backup::unchanged).await?) } else { None };
+    let verified = if args.verify { Some(verify(&*ends.source, &*ends.target, &chronicle_backup::unchanged).await?) } else { None };
     let text = if args.json {
-        json(&serde_json::json!({ "copy": report, "verify": verified }))?
+        json(&serde_json::json!({ "copy": report, "verify": verified, "keys": keys }))?
     } else {
         let mut text = format!(
-            "ok: copied {} items ({} → {}) through position {}{}\n",
+            "ok: copied {} items ({} → {}) through position {}{}\n{}",
             report.items,
             from.backend,
             to.backend,
             report.through,
-            if report.resumed_from > 0 { format!(", resuming after position {}", report.resumed_from) } else { String::new() }
+            if report.resumed_from > 0 { format!(", resuming after position {}", report.resumed_from) } else { String::new() },
+            keys.as_ref().map(keys_copied_text).unwrap_or_default()
         );
         if let Some(v) = verified {
             text += &format!(

@@ -143,3 +143,37 @@ pub(crate) async fn keys(config: &Config, args: KeysArgs) -> CliResult {
         }
     }
 }
+
+/// Refuses a copy whose source has `[privacy]` into a target without:
+/// the copied events hold encrypted fields that would read as erased
+/// without their keys. Checked before the target is opened (and created).
+pub(crate) fn keys_can_follow(source: Option<&Privacy>, to: &Config) -> CliResult {
+    if source.is_some() && chronicle::privacy_of(to)?.is_none() {
+        return Err(CliError::Usage(
+            "the source has a [privacy] section but the target has none: its encrypted fields need their data keys; \
+             add [privacy] (a kek_file and the same [[privacy.fields]]) to the target's configuration"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The data keys of a copy's source, carried into its target (before the
+/// events, so the copy reads like the source; again on each `--follow`
+/// round). See [`keys_can_follow`].
+pub(crate) async fn copy_keys(source: Option<&Privacy>, target: Option<&Privacy>) -> CliResult<Option<chronicle_privacy::KeysCopied>> {
+    match (source, target) {
+        (None, _) => Ok(None),
+        (Some(source), Some(target)) => Ok(Some(source.keyring().copy_keys_to(target.keyring()).await.map_err(failed)?)),
+        (Some(_), None) => Err(CliError::Usage("the target has no [privacy] layer for the source's data keys".into())),
+    }
+}
+
+/// One line on what [`copy_keys`] did.
+pub(crate) fn keys_copied_text(copied: &chronicle_privacy::KeysCopied) -> String {
+    let rewrapped = match copied.rewrapped {
+        0 => String::new(),
+        n => format!(", {n} re-wrapped under the target's KEK"),
+    };
+    format!("data keys: {} live ({} added{rewrapped}), {} forgotten subject(s) carried over\n", copied.keys, copied.added, copied.forgotten)
+}

@@ -7,7 +7,7 @@ use super::{
     backup::{json, progress_bar, verify},
     output,
 };
-use chronicle::{Config, open, open_read_only_raw};
+use chronicle::{Config, open_read_only_raw};
 use chronicle_backup::CopyOptions;
 use chronicle_schema::{Census, Lifter, census};
 use std::{fmt::Write as _, path::PathBuf};
@@ -74,7 +74,11 @@ pub(crate) async fn upcast(config: &Config, args: UpcastArgs) -> CliResult {
     {
         return Err(CliError::Usage("--to names the store being read: upcast into a new store".into()));
     }
-    let target = open(&target_config).await?;
+    let source_keys = chronicle::open_privacy_read_only(config).await?;
+    super::privacy::keys_can_follow(source_keys.as_deref(), &target_config)?;
+    let opened = chronicle::open_with(&target_config, target_config.pipeline()).await?;
+    let keys = super::privacy::copy_keys(source_keys.as_deref(), opened.privacy.as_deref()).await?;
+    let target = opened.store;
     let lifter = Lifter::of(&catalog);
     let lift = |item| lifter.lift_item(item);
     let (bar, progress) = progress_bar("upcasting");
@@ -83,13 +87,14 @@ pub(crate) async fn upcast(config: &Config, args: UpcastArgs) -> CliResult {
     let report = report?;
     let verified = if args.verify { Some(verify(&*source, &*target, &lift).await?) } else { None };
     let text = if args.json {
-        json(&serde_json::json!({ "copy": report, "verify": verified }))?
+        json(&serde_json::json!({ "copy": report, "verify": verified, "keys": keys }))?
     } else {
         let resumed = if report.resumed_from > 0 { format!(", resuming after position {}", report.resumed_from) } else { String::new() };
         let mut text = format!(
             "ok: copied {} items through position {} with every event in its current shape{resumed}\n",
             report.items, report.through
         );
+        text += &keys.as_ref().map(super::privacy::keys_copied_text).unwrap_or_default();
         if let Some(v) = verified {
             text += &format!("verified: {} positions, {} stream changes, {} state items identical\n", v.positions, v.changes, v.state);
         }
