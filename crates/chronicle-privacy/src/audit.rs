@@ -64,7 +64,7 @@ type TallyKey = (Arc<str>, Action, Arc<str>);
 /// Counts not yet drained.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    pending: Mutex<BTreeMap<TallyKey, u64>>,
+    pending: Mutex<foldhash::HashMap<TallyKey, u64>>,
 }
 
 impl Tally {
@@ -92,6 +92,7 @@ impl Tally {
 
     pub(crate) fn drain(&self) -> Vec<CryptoRecord> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let pending: BTreeMap<TallyKey, u64> = pending.into_iter().collect(); // in order: who, action, subject
         pending
             .into_iter()
             .map(|((who, action, subject), count)| CryptoRecord { who: who.to_string(), action, subject: subject.to_string(), count })

@@ -121,11 +121,32 @@ impl DataKey {
         Ok(sealed)
     }
 
-    /// The JSON text sealed in the envelope with this `ct` (base64).
-    pub(crate) fn open_text(&self, ct: &[u8]) -> Result<Vec<u8>> {
-        let sealed =
-            B64.decode(ct).map_err(|e| PrivacyError::Tampered { kid: self.kid.clone(), reason: format!("ct is not base64: {e}") })?;
-        self.open_owned(sealed, self.kid.as_bytes())
+    /// Appends the JSON text sealed in the envelope with this `ct`
+    /// (base64) to `out`, decrypting in place there (no buffer of its own).
+    /// On an error `out` is as it was.
+    pub(crate) fn open_text_into(&self, ct: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        let tampered = |reason: String| PrivacyError::Tampered { kid: self.kid.clone(), reason };
+        let opened = B64.decode_vec(ct, out).map_err(|e| tampered(format!("ct is not base64: {e}"))).and_then(|()| {
+            let sealed = out.get_mut(start..).unwrap_or_default();
+            if sealed.len() < NONCE_LEN + TAG_LEN {
+                return Err(tampered("too short".into()));
+            }
+            let nonce =
+                Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN).unwrap_or_default()).map_err(|_| tampered("bad nonce".into()))?;
+            let aad = Aad::from(self.kid.as_bytes());
+            Ok(self.key.open_within(nonce, aad, sealed, NONCE_LEN..).map_err(|_| tampered("authentication failed".into()))?.len())
+        });
+        match opened {
+            Ok(len) => {
+                out.truncate(start + len);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
     }
 
     /// `value` sealed into an envelope.

@@ -132,7 +132,7 @@ mod tests {
             let bytes = serde_json::to_vec(&sealed).unwrap();
             let found = find(&bytes).unwrap();
             let spliced = replace(&bytes, &found, |f, out| {
-                out.extend_from_slice(&key.open_text(raw(&bytes, &f.ct))?);
+                key.open_text_into(raw(&bytes, &f.ct), out)?;
                 Ok(())
             }).unwrap();
             let mut parsed = sealed.clone();

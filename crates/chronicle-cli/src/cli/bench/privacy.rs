@@ -103,6 +103,10 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
         base = base.max(drive(plain, appends, customer).await?.1);
         let p = privacy()?;
         let sealed = sealing_store(target, &format!("privacy-append-{round}"), &p).await?;
+        // Steady state: the 1,000 subjects' keys exist (making keys is
+        // the append-privacy-new row's cost).
+        let subjects: Vec<String> = (0..1000).map(|s| format!("c-{s}")).collect();
+        p.keyring().keys_for(&subjects, "bench").await.map_err(|e| CliError::Usage(e.to_string()))?;
         let (latencies, rate) = drive(sealed, appends, customer).await?;
         if best.as_ref().is_none_or(|(r, _)| rate > *r) {
             best = Some((rate, latencies));
@@ -110,8 +114,11 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     }
     let (rate, latencies) = best.unwrap_or_default();
     let append_row = BenchResult { writers: Some(64), batch: Some(1), ..row("append-privacy", target, latencies.len() as u64, rate) };
-    let mut rows =
-        vec![append_row.latencies(latencies).baseline("the same appends unencrypted (1,000 subjects), best of 2 alternating", base)];
+    let mut rows = vec![
+        append_row
+            .latencies(latencies)
+            .baseline("the same appends unencrypted (1,000 subjects, keys made before), best of 2 alternating", base),
+    ];
     let p = privacy()?;
     let sealed = sealing_store(target, "privacy-append-new", &p).await?;
     let (latencies, rate) = drive(sealed, appends, newcomer).await?;
@@ -135,12 +142,15 @@ pub(crate) async fn run(target: &Target, quick: bool) -> CliResult<Vec<BenchResu
     let tenth = sealing_store(target, "privacy-read-10", &p).await?;
     load(&*tenth, n, 10, "privacy: loading (10% encrypted)").await?;
     let clear = p.reader(tenth.clone(), Clearance::Clear, "bench");
-    // Short scans: the best of three, alternating, for both.
+    // Short scans (~50 ms each): the best of five, alternating, for both.
     let (mut plain_rate, mut rate) = (0f64, 0f64);
-    for _ in 0..3 {
+    for _ in 0..5 {
         plain_rate = plain_rate.max(upcast::read_all(&*tenth, "privacy: read as stored", n).await?);
         rate = rate.max(upcast::read_all(&clear, "privacy: read decrypted", n).await?);
     }
-    rows.push(row("read-decrypt10", target, n, rate).baseline("reads as stored (ciphertext left sealed), same run", plain_rate));
+    rows.push(
+        row("read-decrypt10", target, n, rate)
+            .baseline("reads as stored (ciphertext left sealed), same run, best of 5 alternating", plain_rate),
+    );
     Ok(rows)
 }
