@@ -49,9 +49,10 @@ pub struct Principal {
     pub role: Role,
     /// The tenant the token belongs to, if any.
     pub tenant: Option<String>,
-    /// Stream or category patterns the token is limited to (empty: every
-    /// stream its role allows).
-    pub grants: Vec<String>,
+    /// The streams and actions the token is limited to (empty: every
+    /// stream its role allows, system streams only for admins).
+    #[serde(default)]
+    pub grants: Vec<crate::Grant>,
     /// Cleared for personal data: reads show encrypted fields decrypted
     /// (otherwise masked). Admins always are.
     #[serde(default)]

@@ -127,6 +127,17 @@ pub enum Error {
         /// Where to go instead (may be empty; starts with a space).
         hint: String,
     },
+    /// The caller may not do this to this stream (its grants, or a
+    /// reserved system stream).
+    #[error("token {token} may not {action} {stream}")]
+    Forbidden {
+        /// The action refused (`read`, `append`, `delete`, `metadata`, `snapshot`).
+        action: String,
+        /// The stream.
+        stream: String,
+        /// The token's id.
+        token: String,
+    },
     /// The configuration is invalid or names something unavailable.
     #[error("configuration error: {reason}")]
     Config {
@@ -168,6 +179,7 @@ impl Error {
             Self::NotFound { .. } => "not_found",
             Self::Locked { .. } => "locked",
             Self::Unsupported { .. } => "unsupported",
+            Self::Forbidden { .. } => "forbidden",
         }
     }
 }

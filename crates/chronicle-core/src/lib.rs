@@ -35,11 +35,13 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod access;
 mod append;
 mod context;
 mod error;
 mod event;
 mod expected_version;
+mod granted;
 mod hooks;
 #[cfg(feature = "index")]
 mod index;
@@ -63,12 +65,14 @@ mod timestamp;
 pub mod transfer;
 mod validation;
 
+pub use access::{AccessHook, Action, Grant, is_system_stream};
 pub use append::{AppendCondition, AppendRequest, AppendResult, EventQuery, PreparedAppend, PreparedStream, QueryItem, StreamAppend};
 pub use async_trait::async_trait;
 pub use context::{AppendContext, EntryPoint, Principal, Role};
 pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent};
 pub use expected_version::ExpectedVersion;
+pub use granted::GrantedStore;
 pub use hooks::{DenyEventTypes, StampPrincipal};
 /// The in-memory log index the memory and file backends share; behind
 /// the `index` feature, so it is no part of what applications see.

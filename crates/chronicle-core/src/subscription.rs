@@ -75,10 +75,29 @@ impl Subscription {
     /// The same subscription with each event passed through the
     /// asynchronous `f` (in order, by a task of its own; the head is
     /// shared). An `Err` from `f` is delivered and ends the subscription.
-    pub fn then<F, Fut>(mut self, f: F) -> Self
+    pub fn then<F, Fut>(self, f: F) -> Self
     where
         F: Fn(RecordedEvent) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<RecordedEvent>> + Send,
+    {
+        self.pipe(move |e| {
+            let next = f(e);
+            async move { next.await.map(Some) }
+        })
+    }
+
+    /// The same subscription without the events `keep` refuses (a caller
+    /// that may read only some streams).
+    pub fn retain(self, keep: impl Fn(&RecordedEvent) -> bool + Send + 'static) -> Self {
+        self.pipe(move |e| std::future::ready(Ok(keep(&e).then_some(e))))
+    }
+
+    /// Each event through `f`, in order, by a task of its own: `Ok(None)`
+    /// drops the event, an `Err` is delivered and ends the subscription.
+    fn pipe<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(RecordedEvent) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<Option<RecordedEvent>>> + Send,
     {
         let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
         let head = self.head.clone();
@@ -90,7 +109,11 @@ impl Subscription {
                 };
                 let Some(item) = item else { return };
                 let item = match item {
-                    Ok(event) => f(event).await,
+                    Ok(event) => match f(event).await {
+                        Ok(Some(event)) => Ok(event),
+                        Ok(None) => continue,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 let last = item.is_err();

@@ -39,6 +39,19 @@ pub struct AuditRecord {
     /// times since the previous entry of the same caller and subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<CryptoEntry>,
+    /// What a token's grants refused (a 403 on a stream): the action and
+    /// the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied: Option<Denial>,
+}
+
+/// A grant denial: the action refused and the stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Denial {
+    /// `read`, `append`, `delete`, `metadata` or `snapshot`.
+    pub action: String,
+    /// The stream (or `the whole log` for export and import).
+    pub stream: String,
 }
 
 /// What a `CRYPTO` audit entry counts.
@@ -64,6 +77,7 @@ impl AuditRecord {
             outcome: "allowed".into(),
             at: Timestamp::now(),
             crypto: Some(CryptoEntry { action: op.action.as_str().to_owned(), subject: op.subject.clone(), count: op.count }),
+            denied: None,
         }
     }
 }
@@ -129,6 +143,7 @@ impl AuditRecord {
             outcome: outcome.to_owned(),
             at: Timestamp::now(),
             crypto: None,
+            denied: None,
         }
     }
 }
@@ -136,7 +151,7 @@ impl AuditRecord {
 /// What the writer task receives.
 #[derive(Debug)]
 enum Msg {
-    Record(AuditRecord),
+    Record(Box<AuditRecord>),
     /// Answer once everything received before is stored.
     Flush(oneshot::Sender<()>),
 }
@@ -163,7 +178,7 @@ impl AuditLog {
     pub(crate) async fn record(&self, record: AuditRecord, admin: bool) {
         let Some(tx) = &self.tx else { return };
         let wanted = record.outcome == "denied" || admin || self.access;
-        if wanted && tx.send(Msg::Record(record)).await.is_err() {
+        if wanted && tx.send(Msg::Record(Box::new(record))).await.is_err() {
             tracing::error!("audit writer stopped; record lost");
         }
     }

@@ -18,7 +18,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use chronicle_core::Principal;
+use chronicle_core::{Grant, Principal};
 use chronicle_wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -44,6 +44,11 @@ pub struct TokenEntry {
     /// decrypted (otherwise `"***"`). Admin tokens always are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pii: bool,
+    /// The streams and actions the token is limited to, within its role
+    /// (none: every stream its role allows; system `$` streams only for
+    /// admins, or through a grant that names them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
 }
 
 impl TokenEntry {
@@ -59,7 +64,7 @@ impl TokenEntry {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let secret = format!("chr_{}", hex(&bytes));
-        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret), tenant: None, pii: false };
+        let entry = Self { id: id.to_owned(), role, sha256: hash_secret(&secret), tenant: None, pii: false, grants: Vec::new() };
         Ok((secret, entry))
     }
 
@@ -73,8 +78,33 @@ impl TokenEntry {
         if self.pii {
             text += "pii = true\n";
         }
+        if !self.grants.is_empty() {
+            let grants: Vec<String> = self.grants.iter().map(grant_toml).collect();
+            text += &format!("grants = [{}]\n", grants.join(", "));
+        }
         text
     }
+
+    /// Checks the entry's grants against its role; the error names the
+    /// grant and says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, g) in self.grants.iter().enumerate() {
+            g.check(self.role).map_err(|e| format!("token {}: grants[{i}]: {e}", self.id))?;
+        }
+        Ok(())
+    }
+}
+
+/// A grant as a TOML inline table.
+fn grant_toml(g: &Grant) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let scope = match (&g.streams, &g.category) {
+        (Some(p), _) => format!("streams = {}", quote(p)),
+        (None, Some(c)) => format!("category = {}", quote(c)),
+        (None, None) => String::new(),
+    };
+    let allow: Vec<String> = g.allow.iter().map(|a| quote(&a.to_string())).collect();
+    format!("{{ {scope}, allow = [{}] }}", allow.join(", "))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -92,19 +122,21 @@ pub struct Tokens {
     by_hash: HashMap<String, Known>,
 }
 
-/// A token found: its id, role and tenant.
+/// A token found: its id, role, tenant, clearance and grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Known {
     id: String,
     role: Role,
     tenant: Option<String>,
     pii: bool,
+    grants: Vec<Grant>,
 }
 
 impl Tokens {
     /// Tokens from their entries.
     pub fn new(entries: &[TokenEntry]) -> Self {
-        let known = |e: &TokenEntry| Known { id: e.id.clone(), role: e.role, tenant: e.tenant.clone(), pii: e.pii };
+        let known =
+            |e: &TokenEntry| Known { id: e.id.clone(), role: e.role, tenant: e.tenant.clone(), pii: e.pii, grants: e.grants.clone() };
         Self { by_hash: entries.iter().map(|e| (e.sha256.to_ascii_lowercase(), known(e))).collect() }
     }
 
@@ -167,7 +199,7 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(ErrorCode::Unauthorized, "send Authorization: Bearer TOKEN".into());
     };
-    let Some(Known { id, role, tenant, pii }) = state.tokens.lookup(secret.trim()).cloned() else {
+    let Some(Known { id, role, tenant, pii, grants }) = state.tokens.lookup(secret.trim()).cloned() else {
         audit("-", None, StatusCode::UNAUTHORIZED).await;
         return denied(ErrorCode::Unauthorized, "unknown token".into());
     };
@@ -184,11 +216,13 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         }
         return response;
     }
-    let principal = Principal { token_id: id.clone(), role, tenant, grants: Vec::new(), pii };
+    let principal = Principal { token_id: id.clone(), role, tenant, grants, pii };
     let mut request = request;
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
-    audit(&id, Some(role), response.status()).await;
+    let mut record = AuditRecord::new(&id, Some(role), &method, &path, response.status().as_u16());
+    record.denied = response.extensions().get::<crate::audit::Denial>().cloned();
+    state.audit.record(record, required == Role::Admin).await;
     response
 }
 
@@ -258,7 +292,10 @@ mod tests {
         let (secret, entry) = TokenEntry::generate("ops", Role::Admin).unwrap();
         assert_eq!(secret.len(), 68);
         let tokens = Tokens::new(&[entry]);
-        assert_eq!(tokens.lookup(&secret), Some(&Known { id: "ops".to_owned(), role: Role::Admin, tenant: None, pii: false }));
+        assert_eq!(
+            tokens.lookup(&secret),
+            Some(&Known { id: "ops".to_owned(), role: Role::Admin, tenant: None, pii: false, grants: vec![] })
+        );
         assert_eq!(tokens.lookup("chr_guess"), None);
         let parsed: toml::Value = toml::from_str(&TokenEntry::generate("a\"b", Role::Reader).unwrap().1.to_toml()).unwrap();
         assert_eq!(parsed["auth"]["tokens"][0]["id"].as_str(), Some("a\"b"));

@@ -123,9 +123,23 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     }
 
     if !path.starts_with("/health/") && path != "/openapi.json" {
-        for status in ["401", "403", "429"] {
+        for status in ["401", "429"] {
             responses.entry(status).or_insert_with(error_ref);
         }
+        responses.entry("403").or_insert_with(|| {
+            let mut forbidden = error_ref();
+            if let Some(op) = forbidden.as_object_mut() {
+                op.insert(
+                    "description".into(),
+                    json!(
+                        "Forbidden: the token's role does not allow the route, or its grants do not allow the action on the stream \
+                         (`action` and `stream_id` in the body). System streams (ids starting with `$`) are written only by admin \
+                         tokens and read only through a grant that names them."
+                    ),
+                );
+            }
+            forbidden
+        });
     }
 }
 

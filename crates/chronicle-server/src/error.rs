@@ -87,10 +87,21 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             body.insert("field".into(), field.into());
         }
+        let mut denial = None;
         if let Some(Value::Object(extra)) = self.extra {
+            if self.error == ErrorCode::Forbidden.as_str()
+                && let (Some(action), Some(stream)) =
+                    (extra.get("action").and_then(Value::as_str), extra.get("stream_id").and_then(Value::as_str))
+            {
+                denial = Some(crate::audit::Denial { action: action.to_owned(), stream: stream.to_owned() });
+            }
             body.extend(extra);
         }
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        if let Some(denial) = denial {
+            response.extensions_mut().insert(denial); // for the audit record
+        }
+        response
     }
 }
 

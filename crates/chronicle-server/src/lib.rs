@@ -77,11 +77,26 @@ impl AppState {
     /// The store `principal` reads from: as stored when `raw`, else in
     /// the current shape; encrypted fields decrypted for a caller cleared
     /// for personal data, masked for everyone else.
+    ///
+    /// A token's grants apply first (`GrantedStore`: refused streams,
+    /// hidden events), so nothing it may not read is decrypted.
     pub(crate) fn reader(&self, principal: Option<&Principal>, raw: Option<bool>) -> Arc<dyn EventStore> {
         let store = if raw == Some(true) { &self.raw } else { &self.store };
-        match &self.privacy {
-            Some(p) => Arc::new(p.reader(store.clone(), clearance(principal), principal.map_or("anonymous", |p| p.token_id.as_str()))),
+        let store: Arc<dyn EventStore> = match principal {
+            Some(p) => Arc::new(chronicle_core::GrantedStore::new(store.clone(), p.clone())),
             None => store.clone(),
+        };
+        match &self.privacy {
+            Some(p) => Arc::new(p.reader(store, clearance(principal), principal.map_or("anonymous", |p| p.token_id.as_str()))),
+            None => store,
+        }
+    }
+
+    /// The store as `principal` may change it (grants checked; no reveal needed).
+    pub(crate) fn writer(&self, principal: Option<&Principal>) -> Arc<dyn EventStore> {
+        match principal {
+            Some(p) => Arc::new(chronicle_core::GrantedStore::new(self.store.clone(), p.clone())),
+            None => self.store.clone(),
         }
     }
 }

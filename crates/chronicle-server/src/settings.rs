@@ -82,7 +82,11 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// Types the raw `[auth]` and `[tls]` tables (unknown keys are errors).
     pub fn from_tables(auth: &toml::Table, tls: &toml::Table) -> Result<Self, SettingsError> {
-        Ok(Self { auth: section("auth", auth)?, tls: section("tls", tls)? })
+        let auth: AuthOptions = section("auth", auth)?;
+        for token in &auth.tokens {
+            token.check().map_err(|message| SettingsError { section: "auth", message })?;
+        }
+        Ok(Self { auth, tls: section("tls", tls)? })
     }
 
     /// The settings back as raw tables (defaults filled in), for printing.

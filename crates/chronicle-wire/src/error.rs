@@ -41,7 +41,8 @@ pub enum ErrorCode {
     Config,
     /// 401: no token, or an unknown one.
     Unauthorized,
-    /// 403: the token's role does not allow the route.
+    /// 403: the token's role does not allow the route, or its grants the
+    /// action on the stream (`action`, `stream_id`, `token`).
     Forbidden,
     /// 429: over the rate limit (`Retry-After`).
     RateLimited,
@@ -156,6 +157,7 @@ pub fn error_body(error: &Error) -> (u16, Map<String, Value>) {
         Error::NotFound { what } => json!({"what": what}),
         Error::Locked { resource } => json!({"resource": resource}),
         Error::Unsupported { operation, backend, hint } => json!({"operation": operation, "backend": backend, "hint": hint}),
+        Error::Forbidden { action, stream, token } => json!({"action": action, "stream_id": stream, "token": token}),
         _ => json!({}),
     };
     if let Value::Object(extra) = extra {
@@ -215,6 +217,9 @@ pub fn error_from_body(status: u16, body: &[u8], context: Option<&StreamId>) -> 
         Some(ErrorCode::NotFound) => Error::NotFound { what: v.get("what").and_then(Value::as_str).map_or(message.clone(), str::to_owned) },
         Some(ErrorCode::Locked) => Error::Locked { resource: text("resource") },
         Some(ErrorCode::Unsupported) => Error::Unsupported { operation: text("operation"), backend: text("backend"), hint: text("hint") },
+        Some(ErrorCode::Forbidden) if v.contains_key("action") => {
+            Error::Forbidden { action: text("action"), stream: text("stream_id"), token: text("token") }
+        }
         Some(ErrorCode::Unauthorized | ErrorCode::Forbidden) => {
             Error::Config { reason: format!("the server refused the token (HTTP {status}): {message}") }
         }

@@ -25,6 +25,7 @@ fn every_error() -> Vec<Error> {
         Error::Corrupted { location: "00000001.seg at 64".into(), reason: "checksum".into() },
         Error::Io { operation: "writing".into(), source: std::io::Error::other("disk full") },
         Error::Config { reason: "bad url".into() },
+        Error::Forbidden { action: "append".into(), stream: "$projections".into(), token: "ci".into() },
     ]
 }
 

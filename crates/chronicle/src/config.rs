@@ -316,11 +316,13 @@ impl Config {
         Ok(())
     }
 
-    /// The append pipeline this configuration asks for: its limits, then
-    /// the built-in hooks of `[pipeline]` (deny, then stamp). Add your own
+    /// The append pipeline this configuration asks for: its limits, the
+    /// access hook (a caller's grants, the reserved `$` streams), then the
+    /// built-in hooks of `[pipeline]` (deny, then stamp). Add your own
     /// hooks to it and pass it to [`open_with`](crate::open_with).
     pub fn pipeline(&self) -> AppendPipeline {
-        let mut pipeline = AppendPipeline::new(self.limits);
+        // Grants and the reserved `$` streams first: a refused append runs no other hook.
+        let mut pipeline = AppendPipeline::new(self.limits).with_hook(std::sync::Arc::new(chronicle_core::AccessHook));
         if !self.pipeline.deny_event_types.is_empty() {
             pipeline = pipeline.with_hook(std::sync::Arc::new(DenyEventTypes::new(self.pipeline.deny_event_types.iter().cloned())));
         }

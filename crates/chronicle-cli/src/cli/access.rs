@@ -28,14 +28,21 @@ enum TokenCommand {
         /// Cleared for personal data: reads show `[privacy]`-encrypted fields decrypted (admins always are).
         #[arg(long)]
         pii: bool,
+        /// Limit the token to some streams and actions (repeatable): PATTERN=ACTIONS (`*` matches any run of
+        /// characters) or category:NAME=ACTIONS; actions read, append, delete, metadata, snapshot, within the role.
+        /// System streams (`$…`) need a grant that names them.
+        #[arg(long, value_name = "GRANT")]
+        grant: Vec<String>,
     },
 }
 
 pub(crate) fn token(args: TokenArgs) -> CliResult {
-    let TokenCommand::Create { role, id, pii } = args.command;
+    let TokenCommand::Create { role, id, pii, grant } = args.command;
     let (secret, mut entry) = TokenEntry::generate("", role).map_err(|e| CliError::Usage(format!("no randomness for the token: {e}")))?;
     entry.id = id.unwrap_or_else(|| format!("{role}-{}", secret.get(4..12).unwrap_or_default()));
     entry.pii = pii;
+    entry.grants = grant.iter().map(|g| g.parse()).collect::<Result<_, String>>().map_err(|e| CliError::Usage(format!("--grant {e}")))?;
+    entry.check().map_err(|e| CliError::Usage(format!("--grant: {e}")))?;
     Ok(output::print(format!("{secret}\n{}", entry.to_toml()).as_bytes())?)
 }
 
@@ -95,6 +102,10 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
             if let Some(c) = &r.crypto {
                 text.pop();
                 let _ = writeln!(text, " {} x{}", c.subject, c.count);
+            }
+            if let Some(d) = &r.denied {
+                text.pop();
+                let _ = writeln!(text, " (not granted: {} {})", d.action, d.stream);
             }
         }
     }

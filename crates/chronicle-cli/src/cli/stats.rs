@@ -33,7 +33,11 @@ pub(crate) async fn run(config: &Config, args: StatsArgs) -> CliResult {
     }
     // The policy in force (from this configuration) and the last pass recorded in the store.
     let settings = chronicle_retention::RetentionSettings::from_table(&config.retention)?;
-    let last = chronicle_retention::last_pass(&*store).await?;
+    // `$retention` is a system stream: a token without a grant for it does not see the last pass.
+    let last = match chronicle_retention::last_pass(&*store).await {
+        Err(chronicle_retention::RetentionError::Store(chronicle::Error::Forbidden { .. })) => None,
+        other => other?,
+    };
     let freed = |pass: &chronicle_retention::PassReport| pass.reclaimed.as_ref().map_or(0, |r| r.bytes_freed);
     let text = if args.json {
         let mut retention = serde_json::json!({ "summary": settings.summary(), "policy": settings.policy() });

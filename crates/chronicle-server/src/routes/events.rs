@@ -41,8 +41,10 @@ pub(crate) async fn append_atomic(
         streams.push(StreamAppend::new(stream, ev, part.events.into_iter().map(|Object(e)| e.into()).collect()));
     }
     let started = Instant::now();
-    let result =
-        state.store.append_with(&context(principal), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) }).await;
+    let result = state
+        .writer(caller(&principal))
+        .append_with(&context(principal.clone()), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) })
+        .await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }

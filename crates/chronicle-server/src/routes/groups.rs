@@ -132,7 +132,14 @@ pub(crate) async fn connect(
 ) -> ApiResult<Response> {
     let Path(name) = path?;
     let groups = groups(&state)?;
-    groups.status(&name).await?; // 404 before the upgrade
+    let status = groups.status(&name).await?; // 404 before the upgrade
+    if let Some(who) = super::streams::caller(&principal)
+        && !who.reads_all_of(&status.spec.filter.to_filter("filter.")?)
+    {
+        // A consumer takes whatever the group delivers: it must be allowed to read all of it.
+        let stream = format!("the streams of group {name}");
+        return Err(chronicle_core::Error::Forbidden { action: "read".into(), stream, token: who.token_id.clone() }.into());
+    }
     let upgrade = super::ws::handshake(upgrade)?;
     let consumer = groups.connect(&name).await?;
     let revealer = state.privacy.as_ref().map(|p| {

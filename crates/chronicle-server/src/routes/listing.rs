@@ -57,9 +57,10 @@ pub(crate) struct StreamPageSchema {
     responses((status = 200, body = StreamPageSchema), (status = 400, body = ErrorSchema)))]
 pub(crate) async fn list_streams(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
     query: Result<Query<StreamsQuery>, QueryRejection>,
 ) -> ApiResult<Json<StreamPage>> {
     let Query(q) = query?;
     let list = ListStreams { prefix: q.prefix, category: q.category, after: q.after, limit: q.limit };
-    Ok(Json(state.store.list_streams(&list).await?))
+    Ok(Json(state.writer(super::streams::caller(&principal)).list_streams(&list).await?))
 }

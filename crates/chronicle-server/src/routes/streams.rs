@@ -60,8 +60,10 @@ pub(crate) async fn append(
     let expected = expected(q.expected_version.as_deref())?;
     let Json(events) = body?;
     let started = Instant::now();
-    let result =
-        state.store.append_as(&context(principal), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect()).await;
+    let result = state
+        .writer(caller(&principal))
+        .append_as(&context(principal.clone()), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect())
+        .await;
     state.metrics.append_latency.observe(started.elapsed());
     Ok(Json(result?))
 }
@@ -130,12 +132,16 @@ pub(crate) struct DeleteQuery {
     responses((status = 204, description = "Deleted"), (status = 409, body = ErrorSchema), (status = 410, body = ErrorSchema)))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<DeleteQuery>, QueryRejection>,
 ) -> ApiResult<StatusCode> {
     let stream = stream_id(path)?;
     let Query(q) = query?;
-    state.store.delete_stream(&stream, expected(q.expected_version.as_deref())?, q.mode.unwrap_or(DeleteMode::Soft)).await?;
+    state
+        .writer(caller(&principal))
+        .delete_stream(&stream, expected(q.expected_version.as_deref())?, q.mode.unwrap_or(DeleteMode::Soft))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,8 +149,12 @@ pub(crate) async fn delete(
 #[utoipa::path(get, path = "/streams/{stream}/info", tag = "streams",
     params(("stream" = String, Path, description = "Stream id")),
     responses((status = 200, description = "{last_version, status, metadata}", body = Object)))]
-pub(crate) async fn info(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<StreamInfo>> {
-    Ok(Json(state.store.stream_info(&stream_id(path)?).await?))
+pub(crate) async fn info(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<StreamInfo>> {
+    Ok(Json(state.writer(caller(&principal)).stream_info(&stream_id(path)?).await?))
 }
 
 /// Retention settings of a stream.
@@ -166,12 +176,13 @@ pub(crate) struct MetadataSchema {
     responses((status = 204, description = "Saved"), (status = 400, body = ErrorSchema), (status = 410, body = ErrorSchema)))]
 pub(crate) async fn set_metadata(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<Object<StreamMetadata>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let stream = stream_id(path)?;
     let Json(Object(metadata)) = body?;
-    state.store.set_stream_metadata(&stream, metadata).await?;
+    state.writer(caller(&principal)).set_stream_metadata(&stream, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -42,15 +42,20 @@ pub(crate) struct ExportQuery {
 #[utoipa::path(get, path = "/admin/export", tag = "ops", params(ExportQuery),
     responses((status = 200, content_type = "application/x-ndjson", body = String,
         description = "One JSON line per item (`kind`: event, removed, metadata, delete, snapshot, checkpoint, group), then an `end` (or `error`) line")))]
-pub(crate) async fn export(State(state): State<AppState>, query: Result<Query<ExportQuery>, QueryRejection>) -> ApiResult<Response> {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
     let Query(q) = query?;
-    let head = state.store.head().await?;
+    let store = state.writer(super::streams::caller(&principal));
+    let head = store.head().await?;
     let through = q.through.unwrap_or(head).min(head);
     // Past the end there is nothing to export: an empty answer, like a read
     // from past the head.
     let reader = match q.after > through {
         true => chronicle_core::LogReader::from_items(Vec::new()),
-        false => state.store.export_log(ExportRange { after: q.after, through }).await?,
+        false => store.export_log(ExportRange { after: q.after, through }).await?,
     };
     let stream = futures_util::stream::unfold(Some(reader), move |reader| async move {
         let mut reader = reader?;
@@ -95,7 +100,12 @@ pub(crate) struct ImportAnswer {
     responses((status = 200, body = ImportAnswer, description = "Everything was stored"),
         (status = 400, body = ErrorSchema, description = "A line is not an item (`items[N]`), or the items do not continue the store (`items`)"),
         (status = 409, body = ErrorSchema, description = "An event id is stored already")))]
-pub(crate) async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<ImportAnswer>> {
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportAnswer>> {
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !kind.starts_with("application/x-ndjson") {
         return Err(ApiError::of(chronicle_wire::ErrorCode::UnsupportedMediaType, "send application/x-ndjson: one item per line"));
@@ -109,6 +119,7 @@ pub(crate) async fn import(State(state): State<AppState>, headers: HeaderMap, bo
         items.push(item);
     }
     let imported = items.len();
-    state.store.import_log(items).await?;
-    Ok(Json(ImportAnswer { imported, head: state.store.head().await? }))
+    let store = state.writer(super::streams::caller(&principal));
+    store.import_log(items).await?;
+    Ok(Json(ImportAnswer { imported, head: store.head().await? }))
 }
