@@ -1,10 +1,15 @@
 //! `http`: appends through `chronicle serve`'s HTTP API (an in-process
 //! server on a loopback port, a pooled HTTP/1.1 client), next to the same
-//! appends made in process in the same run.
+//! appends made in process in the same run; and `http-grants`: the same
+//! appends by a token whose grants are checked on every request, next to
+//! a token without grants on the same server (auth on for both).
 
 use super::{Target, append, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
-use chronicle_server::Server;
+use chronicle_server::{
+    Server,
+    auth::{Role, TokenEntry},
+};
 use std::time::Instant;
 
 fn body(first: u64, batch: usize, size: usize) -> String {
@@ -14,34 +19,49 @@ fn body(first: u64, batch: usize, size: usize) -> String {
     format!("[{}]", events.join(","))
 }
 
-pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
-    let in_process = append::run(target, &format!("{name}-inproc"), writers, batch, events, size).await?;
+/// A server over a fresh store `name` (with `tokens`, when any); its URL
+/// and its stop switch.
+async fn serve(target: &Target, name: &str, tokens: &[TokenEntry]) -> CliResult<(String, tokio::sync::oneshot::Sender<()>)> {
     let store = target.store(name).await?.store;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(CliError::Output)?;
     let url = format!("http://{}", listener.local_addr().map_err(CliError::Output)?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(Server::new(store).serve(listener, async move {
+    tokio::spawn(Server::new(store).with_auth(tokens).serve(listener, async move {
         let _ = stopped.await;
     }));
+    Ok((url, stop))
+}
+
+/// Shape of one HTTP load.
+#[derive(Clone, Copy)]
+struct Load {
+    writers: usize,
+    batch: usize,
+    events: u64,
+    size: usize,
+}
+
+/// `writers` clients appending batches to `url` (as `token`); the
+/// latencies and the seconds it took.
+async fn drive(url: &str, token: Option<&str>, load: Load, label: &str) -> CliResult<(Vec<u64>, f64)> {
+    let Load { writers, batch, events, size } = load;
     let client = reqwest::Client::builder().pool_max_idle_per_host(writers).build().map_err(|e| CliError::Usage(e.to_string()))?;
     let per_writer = (events / batch as u64).max(1).div_ceil(writers as u64);
-    let bar = progress_bar(per_writer * writers as u64 * batch as u64, &format!("http append {writers}x{batch}"));
+    let bar = progress_bar(per_writer * writers as u64 * batch as u64, label);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let (client, url, bar) = (client.clone(), url.clone(), bar.clone());
+        let (client, url, bar, token) = (client.clone(), url.to_owned(), bar.clone(), token.map(str::to_owned));
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_writer as usize);
             for c in 0..per_writer {
                 let payload = body(c * batch as u64, batch, size);
                 let t = Instant::now();
-                let r = client
-                    .post(format!("{url}/streams/bench-{w}-{}", c % 16))
-                    .header("content-type", "application/json")
-                    .body(payload)
-                    .send()
-                    .await;
-                let ok = r.map_err(|e| e.to_string())?.status();
+                let mut request = client.post(format!("{url}/streams/bench-{w}-{}", c % 16)).header("content-type", "application/json");
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let ok = request.body(payload).send().await.map_err(|e| e.to_string())?.status();
                 if !ok.is_success() {
                     return Err(format!("HTTP {ok}"));
                 }
@@ -57,18 +77,61 @@ pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usiz
     }
     let elapsed = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let _ = stop.send(());
-    let _ = server.await;
-    let total = latencies.len() as u64 * batch as u64;
-    let result = BenchResult {
-        workload: "http-append",
+    Ok((latencies, elapsed))
+}
+
+fn row(workload: &'static str, target: &Target, load: Load, latencies: Vec<u64>, elapsed: f64) -> BenchResult {
+    let total = latencies.len() as u64 * load.batch as u64;
+    BenchResult {
+        workload,
         backend: target.backend,
-        writers: Some(writers),
-        batch: Some(batch),
+        writers: Some(load.writers),
+        batch: Some(load.batch),
         events: Some(total),
         events_per_sec: Some(total as f64 / elapsed),
         ..BenchResult::default()
     }
-    .latencies(latencies);
+    .latencies(latencies)
+}
+
+pub(crate) async fn run(target: &Target, name: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<BenchResult> {
+    let load = Load { writers, batch, events, size };
+    let in_process = append::run(target, &format!("{name}-inproc"), writers, batch, events, size).await?;
+    let (url, stop) = serve(target, name, &[]).await?;
+    let (latencies, elapsed) = drive(&url, None, load, &format!("http append {writers}x{batch}")).await?;
+    let _ = stop.send(());
+    let result = row("http-append", target, load, latencies, elapsed);
     Ok(result.baseline("the same appends in process, same run", in_process.events_per_sec.unwrap_or(f64::NAN)))
+}
+
+/// `http-grants`: 64 single-event writers as a token limited by two
+/// grants (`bench-*` append, a category read) against a token without
+/// grants, two rounds alternating on fresh stores, the best of each.
+pub(crate) async fn grants(target: &Target, quick: bool, size: usize) -> CliResult<BenchResult> {
+    let load = Load { writers: 64, batch: 1, events: if quick { 3_200 } else { 50_000 }, size };
+    let token = |id: &str, grants: &[&str]| -> CliResult<(String, TokenEntry)> {
+        let (secret, mut entry) = TokenEntry::generate(id, Role::Writer).map_err(|e| CliError::Usage(e.to_string()))?;
+        entry.grants = grants.iter().map(|g| g.parse()).collect::<Result<_, String>>().map_err(CliError::Usage)?;
+        Ok((secret, entry))
+    };
+    let (plain, plain_entry) = token("plain", &[])?;
+    let (granted, granted_entry) = token("granted", &["category:orders=read", "bench-*=read,append"])?;
+    let tokens = [plain_entry, granted_entry];
+    let (mut base, mut best) = (0f64, None::<(f64, Vec<u64>, f64)>);
+    for round in 0..2 {
+        let (url, stop) = serve(target, &format!("http-plain-{round}"), &tokens).await?;
+        let (latencies, elapsed) = drive(&url, Some(&plain), load, "http append, no grants").await?;
+        let _ = stop.send(());
+        base = base.max(latencies.len() as f64 / elapsed);
+        let (url, stop) = serve(target, &format!("http-grants-{round}"), &tokens).await?;
+        let (latencies, elapsed) = drive(&url, Some(&granted), load, "http append, grants").await?;
+        let _ = stop.send(());
+        let rate = latencies.len() as f64 / elapsed;
+        if best.as_ref().is_none_or(|(r, _, _)| rate > *r) {
+            best = Some((rate, latencies, elapsed));
+        }
+    }
+    let (_, latencies, elapsed) = best.unwrap_or_default();
+    Ok(row("http-grants", target, load, latencies, elapsed)
+        .baseline("the same appends by a token without grants (auth on for both), best of 2 alternating", base))
 }
