@@ -94,6 +94,8 @@ fn pipeline_section_builds_the_built_in_hooks() {
     assert_eq!(c.pipeline.deny_event_types, vec!["Debug".to_owned()]);
     assert!(c.pipeline.stamp_principal);
     assert_ne!(c.pipeline(), Config::default().pipeline(), "hooks installed");
-    assert_eq!(Config::default().pipeline(), chronicle_core::AppendPipeline::new(Limits::default()));
+    let default = format!("{:?}", Config::default().pipeline());
+    let access_only = chronicle_core::AppendPipeline::new(Limits::default()).with_hook(std::sync::Arc::new(chronicle_core::AccessHook));
+    assert_eq!(default, format!("{access_only:?}"), "by default only the access hook (grants, reserved `$` streams)");
     assert!(Config::from_toml("[pipeline]\ndeny = []\n").is_err(), "unknown keys are errors");
 }
