@@ -4,7 +4,7 @@
 //! when the target does not hold the source's, and every forgotten mark
 //! (a subject forgotten in the source stays forgotten in the copy).
 
-use crate::{KEK_CHECK_SUBJECT, Keyring, PrivacyError, Result};
+use crate::{KEK_CHECK_SUBJECT, Keyring, Result};
 use serde::Serialize;
 
 /// What [`Keyring::copy_keys_to`] did.
@@ -33,16 +33,10 @@ impl Keyring {
         let mut report = KeysCopied { keys: records.len() as u64, forgotten: forgotten.len() as u64, ..KeysCopied::default() };
         let kek = target.provider().current();
         for r in &mut records {
-            if target.provider().find(&r.kek_id).is_some() {
-                continue;
+            if target.provider().find(&r.kek_id).is_none() {
+                self.rewrap_under(r, &kek)?;
+                report.rewrapped += 1;
             }
-            let old = self
-                .provider()
-                .find(&r.kek_id)
-                .ok_or_else(|| PrivacyError::WrongKek { given: self.provider().current().id().to_owned(), stored: r.kek_id.clone() })?;
-            r.wrapped = kek.wrap(&r.kid, &old.unwrap_bytes(&r.kid, &r.wrapped, &r.kek_id)?)?;
-            r.kek_id = kek.id().to_owned();
-            report.rewrapped += 1;
         }
         let subjects: Vec<String> = forgotten.iter().map(|(s, _)| s.clone()).collect();
         report.added = into.import(records, forgotten).await?;

@@ -5,7 +5,7 @@
 use crate::{
     DataKey, PrivacyError, Result,
     audit::{Action, Tally},
-    kek::{KeyProvider, random_key},
+    kek::{Kek, KeyProvider, random_key},
     keystore::{Destroyed, KeyCounts, KeyRecord, KeyStore},
 };
 use chronicle_core::Timestamp;
@@ -129,12 +129,25 @@ impl Keyring {
         self.store.get().ok_or_else(|| PrivacyError::key_store("keyring", "no key store attached yet"))
     }
 
-    fn unwrap(&self, record: &KeyRecord) -> Result<Arc<DataKey>> {
-        let kek = self
-            .provider
+    /// The KEK that wrapped `record` ([`PrivacyError::WrongKek`] when the
+    /// provider does not hold it).
+    fn kek_of(&self, record: &KeyRecord) -> Result<Arc<Kek>> {
+        self.provider
             .find(&record.kek_id)
-            .ok_or_else(|| PrivacyError::WrongKek { given: self.provider.current().id().to_owned(), stored: record.kek_id.clone() })?;
-        Ok(Arc::new(kek.unwrap(&record.kid, &record.wrapped, &record.kek_id)?))
+            .ok_or_else(|| PrivacyError::WrongKek { given: self.provider.current().id().to_owned(), stored: record.kek_id.clone() })
+    }
+
+    fn unwrap(&self, record: &KeyRecord) -> Result<Arc<DataKey>> {
+        Ok(Arc::new(self.kek_of(record)?.unwrap(&record.kid, &record.wrapped, &record.kek_id)?))
+    }
+
+    /// `record` re-wrapped under `kek` (from the KEK of this keyring's
+    /// provider that wrapped it).
+    pub(crate) fn rewrap_under(&self, record: &mut KeyRecord, kek: &Kek) -> Result<()> {
+        let bytes = self.kek_of(record)?.unwrap_bytes(&record.kid, &record.wrapped, &record.kek_id)?;
+        record.wrapped = kek.wrap(&record.kid, &bytes)?;
+        record.kek_id = kek.id().to_owned();
+        Ok(())
     }
 
     fn remember(&self, record: &KeyRecord, key: &Arc<DataKey>, current: bool) {
@@ -318,12 +331,7 @@ impl Keyring {
             }
             let mut rewrapped = Vec::with_capacity(records.len());
             for mut r in records {
-                let old = self
-                    .provider
-                    .find(&r.kek_id)
-                    .ok_or_else(|| PrivacyError::WrongKek { given: kek.id().to_owned(), stored: r.kek_id.clone() })?;
-                r.wrapped = kek.wrap(&r.kid, &old.unwrap_bytes(&r.kid, &r.wrapped, &r.kek_id)?)?;
-                r.kek_id = kek.id().to_owned();
+                self.rewrap_under(&mut r, &kek)?;
                 rewrapped.push(r);
             }
             done += rewrapped.iter().filter(|r| r.subject != KEK_CHECK_SUBJECT).count() as u64;

@@ -224,11 +224,15 @@ impl KeyTable {
     /// See [`KeyStore::import`].
     pub(crate) fn import(&mut self, records: Vec<KeyRecord>, forgotten: Vec<(String, u32)>) -> u64 {
         let mut added = 0;
+        // Generations taken, gathered once (not a scan of every key per record).
+        let mut numbered: std::collections::HashSet<(String, u32)> =
+            self.by_kid.values().map(|k| (k.subject.clone(), k.generation)).collect();
         for r in records {
             let taken = self.by_kid.contains_key(&r.kid)
-                || self.by_kid.values().any(|k| k.subject == r.subject && k.generation == r.generation)
+                || numbered.contains(&(r.subject.clone(), r.generation))
                 || self.forgotten.get(&r.subject).is_some_and(|&t| t >= r.generation);
             if !taken {
+                numbered.insert((r.subject.clone(), r.generation));
                 self.restore(r);
                 added += 1;
             }

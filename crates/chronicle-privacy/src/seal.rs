@@ -217,14 +217,10 @@ fn seal_values(
 }
 
 /// `metadata` (a compact JSON object) with `"$encrypted": fields` added
-/// first, spliced into the bytes (no parse) unless it has one already.
+/// first, spliced into the bytes (no parse): [`only_ours`] has already
+/// dropped any `$encrypted` member the caller sent.
 fn with_member(metadata: &RawJson, fields: &[String]) -> Result<RawJson, serde_json::Error> {
     let bytes = metadata.as_bytes();
-    if memchr::memmem::find(bytes, ENCRYPTED_MEMBER.as_bytes()).is_some() {
-        let mut map: serde_json::Map<String, Value> = metadata.decode()?;
-        map.insert(ENCRYPTED_MEMBER.to_owned(), Value::from(fields));
-        return RawJson::from_serialize(&map);
-    }
     let mut out = Vec::with_capacity(bytes.len() + 24 + fields.iter().map(|f| f.len() + 3).sum::<usize>());
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(ENCRYPTED_MEMBER.as_bytes());

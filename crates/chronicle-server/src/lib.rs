@@ -81,23 +81,25 @@ impl AppState {
     /// A token's grants apply first (`GrantedStore`: refused streams,
     /// hidden events), so nothing it may not read is decrypted.
     pub(crate) fn reader(&self, principal: Option<&Principal>, raw: Option<bool>) -> Arc<dyn EventStore> {
-        let store = if raw == Some(true) { &self.raw } else { &self.store };
-        let store: Arc<dyn EventStore> = match principal {
-            Some(p) => Arc::new(chronicle_core::GrantedStore::new(store.clone(), p.clone())),
-            None => store.clone(),
-        };
+        let store = granted(if raw == Some(true) { &self.raw } else { &self.store }, principal);
         match &self.privacy {
             Some(p) => Arc::new(p.reader(store, clearance(principal), principal.map_or("anonymous", |p| p.token_id.as_str()))),
             None => store,
         }
     }
 
-    /// The store as `principal` may change it (grants checked; no reveal needed).
-    pub(crate) fn writer(&self, principal: Option<&Principal>) -> Arc<dyn EventStore> {
-        match principal {
-            Some(p) => Arc::new(chronicle_core::GrantedStore::new(self.store.clone(), p.clone())),
-            None => self.store.clone(),
-        }
+    /// The store as `principal` may use it, without revealing anything
+    /// (appends, deletes, metadata, stream info and listings: no event data).
+    pub(crate) fn granted(&self, principal: Option<&Principal>) -> Arc<dyn EventStore> {
+        granted(&self.store, principal)
+    }
+}
+
+/// `store` with `principal`'s grants applied (as it is without a token).
+fn granted(store: &Arc<dyn EventStore>, principal: Option<&Principal>) -> Arc<dyn EventStore> {
+    match principal {
+        Some(p) => Arc::new(chronicle_core::GrantedStore::new(store.clone(), p.clone())),
+        None => store.clone(),
     }
 }
 

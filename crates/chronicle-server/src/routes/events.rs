@@ -42,7 +42,7 @@ pub(crate) async fn append_atomic(
     }
     let started = Instant::now();
     let result = state
-        .writer(caller(&principal))
+        .granted(caller(&principal))
         .append_with(&context(principal.clone()), AppendRequest { streams, condition: body.condition.map(|Object(c)| c.into()) })
         .await;
     state.metrics.append_latency.observe(started.elapsed());

@@ -62,5 +62,5 @@ pub(crate) async fn list_streams(
 ) -> ApiResult<Json<StreamPage>> {
     let Query(q) = query?;
     let list = ListStreams { prefix: q.prefix, category: q.category, after: q.after, limit: q.limit };
-    Ok(Json(state.writer(super::streams::caller(&principal)).list_streams(&list).await?))
+    Ok(Json(state.granted(super::streams::caller(&principal)).list_streams(&list).await?))
 }

@@ -61,7 +61,7 @@ pub(crate) async fn append(
     let Json(events) = body?;
     let started = Instant::now();
     let result = state
-        .writer(caller(&principal))
+        .granted(caller(&principal))
         .append_as(&context(principal.clone()), &stream, expected, events.into_iter().map(|Object(e)| e.into()).collect())
         .await;
     state.metrics.append_latency.observe(started.elapsed());
@@ -139,7 +139,7 @@ pub(crate) async fn delete(
     let stream = stream_id(path)?;
     let Query(q) = query?;
     state
-        .writer(caller(&principal))
+        .granted(caller(&principal))
         .delete_stream(&stream, expected(q.expected_version.as_deref())?, q.mode.unwrap_or(DeleteMode::Soft))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -154,7 +154,7 @@ pub(crate) async fn info(
     principal: Option<Extension<Principal>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<StreamInfo>> {
-    Ok(Json(state.writer(caller(&principal)).stream_info(&stream_id(path)?).await?))
+    Ok(Json(state.granted(caller(&principal)).stream_info(&stream_id(path)?).await?))
 }
 
 /// Retention settings of a stream.
@@ -182,7 +182,7 @@ pub(crate) async fn set_metadata(
 ) -> ApiResult<StatusCode> {
     let stream = stream_id(path)?;
     let Json(Object(metadata)) = body?;
-    state.writer(caller(&principal)).set_stream_metadata(&stream, metadata).await?;
+    state.granted(caller(&principal)).set_stream_metadata(&stream, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
