@@ -26,13 +26,15 @@ pub enum Action {
     Metadata,
     /// Save snapshots.
     Snapshot,
+    /// See personal data (encrypted fields) in clear.
+    Pii,
 }
 
 impl Action {
     /// The least role that may do it at all (a grant never lifts a role).
     pub fn role(self) -> Role {
         match self {
-            Self::Read => Role::Reader,
+            Self::Read | Self::Pii => Role::Reader,
             Self::Append | Self::Snapshot => Role::Writer,
             Self::Delete | Self::Metadata => Role::Admin,
         }
@@ -40,7 +42,7 @@ impl Action {
 
     /// Whether it changes the stream.
     pub fn writes(self) -> bool {
-        self != Self::Read
+        !matches!(self, Self::Read | Self::Pii)
     }
 }
 
@@ -52,6 +54,7 @@ impl fmt::Display for Action {
             Self::Delete => "delete",
             Self::Metadata => "metadata",
             Self::Snapshot => "snapshot",
+            Self::Pii => "pii",
         })
     }
 }
@@ -106,7 +109,7 @@ impl Grant {
             _ => return Err("give exactly one of streams (a pattern) and category".into()),
         }
         if self.allow.is_empty() {
-            return Err("allow lists no action (read, append, delete, metadata, snapshot)".into());
+            return Err("allow lists no action (read, append, delete, metadata, snapshot, pii)".into());
         }
         match self.allow.iter().find(|a| a.role() > role) {
             Some(a) => Err(format!("{a} needs the {} role; the token is {role}", a.role())),
@@ -134,9 +137,13 @@ impl Grant {
 
     /// Whether `stream` is one of the grant's streams.
     pub fn covers(&self, stream: &StreamId) -> bool {
+        self.covers_id(stream.as_str())
+    }
+
+    fn covers_id(&self, stream: &str) -> bool {
         match (&self.streams, &self.category) {
-            (Some(pattern), _) => glob(pattern.as_bytes(), stream.as_str().as_bytes()),
-            (None, Some(category)) => category_of(stream.as_str()) == category,
+            (Some(pattern), _) => glob(pattern.as_bytes(), stream.as_bytes()),
+            (None, Some(category)) => category_of(stream) == category,
             (None, None) => false,
         }
     }
@@ -158,7 +165,8 @@ impl std::str::FromStr for Action {
             "delete" => Self::Delete,
             "metadata" => Self::Metadata,
             "snapshot" => Self::Snapshot,
-            other => return Err(format!("unknown action {other:?} (read, append, delete, metadata, snapshot)")),
+            "pii" => Self::Pii,
+            other => return Err(format!("unknown action {other:?} (read, append, delete, metadata, snapshot, pii)")),
         })
     }
 }
@@ -238,14 +246,37 @@ impl Principal {
         if self.role < action.role() {
             return false;
         }
-        let system = is_system_stream(stream);
+        let Some(view) = self.view_of(stream.as_str()) else { return false };
+        let system = view.starts_with('$');
         if system && action.writes() && self.role < Role::Admin {
             return false;
         }
         if self.grants.is_empty() {
-            return !system || self.role == Role::Admin;
+            return (!system || self.role == Role::Admin) && (action != Action::Pii || self.cleared());
         }
-        self.grants.iter().any(|g| g.allow.contains(&action) && g.covers(stream) && (!system || g.names_system_streams()))
+        if action == Action::Pii && self.cleared() {
+            return self.may(Action::Read, stream);
+        }
+        self.grants.iter().any(|g| g.allow.contains(&action) && g.covers_id(view) && (!system || g.names_system_streams()))
+    }
+
+    /// The tenant this caller is confined to: its token's tenant, unless
+    /// it is an admin (admins span tenants; their tenant only counts for
+    /// rate limits).
+    pub fn confined_tenant(&self) -> Option<&str> {
+        self.tenant.as_deref().filter(|_| self.role < Role::Admin)
+    }
+
+    /// The part of a stored stream id this caller's grants apply to, or
+    /// `None` when the stream is outside its reach: a confined caller
+    /// reaches only its tenant's streams (seen without the prefix), any
+    /// other non-admin no tenant's streams.
+    fn view_of<'a>(&self, stored: &'a str) -> Option<&'a str> {
+        match self.confined_tenant() {
+            Some(tenant) => crate::tenant_view(stored, tenant),
+            None if self.role < Role::Admin && crate::is_tenant_stream(stored) => None,
+            None => Some(stored),
+        }
     }
 
     /// Whether this caller reads every stream (no grant narrows it, and
@@ -254,18 +285,34 @@ impl Principal {
         self.grants.is_empty() && self.role == Role::Admin
     }
 
+    /// Whether this caller sees every encrypted field it may read in
+    /// clear: cleared (`pii = true` or admin) with no grant narrowing it.
+    pub fn sees_all_pii(&self) -> bool {
+        self.cleared() && self.grants.is_empty()
+    }
+
     /// Whether this caller may read every event outside the system
     /// streams that `filter` selects (what a consumer group with that
     /// filter delivers): no grant narrows it, or a read grant evidently
     /// contains the filter's streams.
+    ///
+    /// A group delivers a tenant's streams only when its filter names the
+    /// tenant (`stream_prefix = "@acme/…"` or `category = "@acme/…"`): a
+    /// confined caller may connect only to such groups of its tenant.
     pub fn reads_all_of(&self, filter: &Filter) -> bool {
-        if self.grants.is_empty() {
-            return true;
-        }
         if let Some(stream) = &filter.stream_id {
             return self.may(Action::Read, stream);
         }
-        self.grants.iter().any(|g| g.allow.contains(&Action::Read) && g.covers_filter(filter))
+        let names_tenant = |f: &Filter| f.stream_prefix.as_deref().or(f.category.as_deref()).is_some_and(crate::is_tenant_stream);
+        let view = match self.confined_tenant() {
+            Some(tenant) => match tenant_filter(filter, tenant) {
+                Some(view) => view,
+                None => return false,
+            },
+            None if self.role < Role::Admin && names_tenant(filter) => return false,
+            None => filter.clone(),
+        };
+        self.grants.is_empty() || self.grants.iter().any(|g| g.allow.contains(&Action::Read) && g.covers_filter(&view))
     }
 
     /// [`Principal::may`], as an error naming the action and the stream.
@@ -275,6 +322,18 @@ impl Principal {
             false => Err(Error::Forbidden { action: action.to_string(), stream: stream.to_string(), token: self.token_id.clone() }),
         }
     }
+}
+
+/// `filter` (of stored ids) as seen by a caller of `tenant`, or `None`
+/// when it does not stay inside the tenant.
+fn tenant_filter(filter: &Filter, tenant: &str) -> Option<Filter> {
+    let category = filter.category.as_deref().map(|c| crate::tenant_view(c, tenant));
+    let prefix = filter.stream_prefix.as_deref().map(|p| crate::tenant_view(p, tenant));
+    if category.is_none() && prefix.is_none() || category == Some(None) || prefix == Some(None) {
+        return None;
+    }
+    let owned = |v: Option<Option<&str>>| v.flatten().map(str::to_owned);
+    Some(Filter { category: owned(category), stream_prefix: owned(prefix), ..filter.clone() })
 }
 
 /// The pipeline hook that enforces [`Principal::may`] on appends: an
@@ -336,6 +395,37 @@ mod tests {
         let cat = who(Role::Writer, vec![Grant::category("payment", [Action::Read])]);
         assert!(cat.may(Action::Read, &s("payment-9")) && !cat.may(Action::Read, &s("order-9")));
         assert!(!cat.may(Action::Append, &s("payment-9")));
+    }
+
+    #[test]
+    fn tenants_confine_readers_and_writers() {
+        let acme = Principal { tenant: Some("acme".into()), ..who(Role::Writer, vec![]) };
+        assert!(acme.may(Action::Append, &s("@acme/order-1")) && acme.may(Action::Read, &s("@acme/order-1")));
+        assert!(!acme.may(Action::Read, &s("@globex/order-1")) && !acme.may(Action::Read, &s("order-1")));
+        assert!(!acme.may(Action::Append, &s("@acme/$projections")), "a tenant's system streams stay admin-only");
+        let narrow = Principal { grants: vec![Grant::streams("order-*", [Action::Read])], ..acme.clone() };
+        assert!(narrow.may(Action::Read, &s("@acme/order-1")) && !narrow.may(Action::Read, &s("@acme/cart-1")));
+        let plain = who(Role::Writer, vec![]);
+        assert!(!plain.may(Action::Read, &s("@acme/order-1")), "no tenant: no tenant's streams");
+        let admin = Principal { tenant: Some("acme".into()), ..who(Role::Admin, vec![]) };
+        assert!(admin.confined_tenant().is_none() && admin.may(Action::Delete, &s("@globex/order-1")), "admins span tenants");
+        let f = |prefix: &str| Filter { stream_prefix: Some(prefix.into()), ..Filter::default() };
+        assert!(acme.reads_all_of(&f("@acme/")) && acme.reads_all_of(&f("@acme/order-")));
+        assert!(!acme.reads_all_of(&f("@globex/")) && !acme.reads_all_of(&f("order-")) && !acme.reads_all_of(&Filter::default()));
+        assert!(!plain.reads_all_of(&f("@acme/")) && plain.reads_all_of(&Filter::default()));
+        assert!(narrow.reads_all_of(&f("@acme/order-")) && !narrow.reads_all_of(&f("@acme/")));
+    }
+
+    #[test]
+    fn pii_by_flag_or_by_grant() {
+        let order = s("order-1");
+        assert!(!who(Role::Reader, vec![]).may(Action::Pii, &order));
+        assert!(Principal { pii: true, ..who(Role::Reader, vec![]) }.may(Action::Pii, &order));
+        assert!(who(Role::Admin, vec![]).may(Action::Pii, &order));
+        let granted = who(Role::Reader, vec![Grant::category("order", [Action::Read, Action::Pii]), Grant::category("cart", [Action::Read])]);
+        assert!(granted.may(Action::Pii, &order) && !granted.may(Action::Pii, &s("cart-1")) && !granted.sees_all_pii());
+        let flagged = Principal { pii: true, ..who(Role::Reader, vec![Grant::category("cart", [Action::Read])]) };
+        assert!(flagged.may(Action::Pii, &s("cart-1")) && !flagged.may(Action::Pii, &order), "the flag clears what the grants let it read");
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct QueryItem {
     pub types: Vec<String>,
     /// Required tags (all of).
     pub tags: Vec<String>,
+    /// Only events of streams whose id starts with this (a tenant's
+    /// queries are limited to its streams this way).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_prefix: Option<String>,
 }
 
 /// A DCB query: an event matches if it matches any item.
@@ -52,12 +56,17 @@ pub struct EventQuery {
 impl EventQuery {
     /// A query with one item.
     pub fn item(types: Vec<String>, tags: Vec<String>) -> Self {
-        Self { items: vec![QueryItem { types, tags }] }
+        Self { items: vec![QueryItem { types, tags, stream_prefix: None }] }
     }
 
-    /// Whether an event of `event_type` with metadata `meta` matches.
-    pub fn matches(&self, event_type: &str, meta: &Metadata) -> bool {
-        self.items.iter().any(|item| (item.types.is_empty() || item.types.iter().any(|t| t == event_type)) && meta.has_all_tags(&item.tags))
+    /// Whether an event of `stream`, of `event_type`, with metadata
+    /// `meta` matches.
+    pub fn matches(&self, stream: &str, event_type: &str, meta: &Metadata) -> bool {
+        self.items.iter().any(|item| {
+            (item.types.is_empty() || item.types.iter().any(|t| t == event_type))
+                && meta.has_all_tags(&item.tags)
+                && item.stream_prefix.as_deref().is_none_or(|p| stream.starts_with(p))
+        })
     }
 }
 

@@ -6,11 +6,14 @@
 //! need their action granted.
 
 use crate::{
-    Action, AppendContext, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, ExportRange, Filter,
+    Action, AppendContext, AppendRequest, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, ExportRange, Filter,
     Health, ListStreams, LogItem, LogReader, Principal, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
     StreamInfo, StreamMetadata, StreamPage, SubscribeFrom, Subscription, Uuid, async_trait,
 };
 use std::sync::Arc;
+
+/// Events read per step when hidden events must be skipped.
+const GATHER_PAGE: usize = 256;
 
 /// A store as one caller may use it.
 ///
@@ -50,6 +53,44 @@ impl GrantedStore {
         events.into_iter().filter(|e| self.principal.may(Action::Read, &e.stream_id)).collect()
     }
 
+    /// Up to `read.limit` readable events, reading on past hidden ones,
+    /// and whether the log goes on after the last of them: the caller's
+    /// cursor and page size then say nothing of what it may not read.
+    async fn gather(&self, read: &ReadAll) -> Result<(Vec<RecordedEvent>, bool)> {
+        let want = read.limit.unwrap_or(usize::MAX);
+        let mut events = Vec::new();
+        let mut from = read.from;
+        loop {
+            let room = want - events.len();
+            let page = self.inner.read_all(&ReadAll { from, limit: read.limit.map(|_| room.max(GATHER_PAGE)), ..read.clone() }).await?;
+            let mut readable = self.readable(page.events).into_iter();
+            events.extend(readable.by_ref().take(room));
+            let left_over = readable.next().is_some();
+            match page.next {
+                _ if left_over => return Ok((events, true)),
+                Some(next) if events.len() < want => from = Some(next),
+                next => return Ok((events, next.is_some())),
+            }
+        }
+    }
+
+    /// The position of the last event this caller may read (0: none).
+    async fn readable_head(&self) -> Result<u64> {
+        let mut read = ReadAll::backward().limit(GATHER_PAGE);
+        // A confined caller reads nothing outside its tenant's prefix.
+        read.filter.stream_prefix = self.principal.confined_tenant().map(|t| crate::TenantSpace::new(t).prefix().to_owned());
+        loop {
+            let page = self.inner.read_all(&read).await?;
+            if let Some(e) = page.events.iter().find(|e| self.principal.may(Action::Read, &e.stream_id)) {
+                return Ok(e.global_position);
+            }
+            match page.next {
+                Some(next) => read.from = Some(next),
+                None => return Ok(0),
+            }
+        }
+    }
+
     /// Whole-log operations (export, import) are for a caller that may
     /// read everything.
     fn whole_log(&self, action: Action) -> Result<()> {
@@ -76,9 +117,21 @@ impl EventStore for GrantedStore {
     }
 
     async fn read_all(&self, read: &ReadAll) -> Result<EventPage> {
-        let mut page = self.inner.read_all(read).await?;
-        page.events = self.readable(std::mem::take(&mut page.events));
-        Ok(page)
+        if self.principal.reads_everything() {
+            return self.inner.read_all(read).await;
+        }
+        let (events, more) = self.gather(read).await?;
+        let forward = read.direction == Direction::Forward;
+        let next = match (more, events.last()) {
+            (true, Some(last)) if forward => Some(last.global_position + 1),
+            (true, Some(last)) => Some(last.global_position.saturating_sub(1)).filter(|&p| p > 0),
+            _ => None,
+        };
+        let head = match (forward, next, events.last()) {
+            (true, None, Some(last)) => last.global_position,
+            _ => self.readable_head().await?,
+        };
+        Ok(EventPage { events, next, head })
     }
 
     async fn get_event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>> {
@@ -90,7 +143,10 @@ impl EventStore for GrantedStore {
     }
 
     async fn head(&self) -> Result<u64> {
-        self.inner.head().await
+        match self.principal.reads_everything() {
+            true => self.inner.head().await,
+            false => self.readable_head().await,
+        }
     }
 
     async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {

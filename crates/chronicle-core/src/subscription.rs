@@ -92,6 +92,12 @@ impl Subscription {
         self.pipe(move |e| std::future::ready(Ok(keep(&e).then_some(e))))
     }
 
+    /// The same subscription with each event through `f`: `None` drops
+    /// the event (a tenant's view of the log).
+    pub fn filter_map(self, f: impl Fn(RecordedEvent) -> Option<RecordedEvent> + Send + 'static) -> Self {
+        self.pipe(move |e| std::future::ready(Ok(f(e))))
+    }
+
     /// Each event through `f`, in order, by a task of its own: `Ok(None)`
     /// drops the event, an `Err` is delivered and ends the subscription.
     fn pipe<F, Fut>(mut self, f: F) -> Self

@@ -5,7 +5,7 @@
 //! [`Intake`]'s business.
 
 use crate::Result;
-use chronicle_core::{EventStore, Filter, ReadAll, RecordedEvent, SubscribeFrom};
+use chronicle_core::{EventStore, Filter, ReadAll, RecordedEvent, StreamId, SubscribeFrom};
 use futures_util::FutureExt;
 use std::future::Future;
 
@@ -27,6 +27,11 @@ pub(crate) trait Intake: Sync {
 /// Whether a group with `filter` delivers `event` (never system streams).
 pub(crate) fn wanted(filter: &Filter, event: &RecordedEvent) -> bool {
     if event.stream_id.as_str().starts_with('$') {
+        return false;
+    }
+    // A tenant's events only to a group whose filter names its tenant.
+    let names_tenant = filter.stream_id.as_ref().map(StreamId::as_str).or(filter.stream_prefix.as_deref()).or(filter.category.as_deref());
+    if chronicle_core::is_tenant_stream(event.stream_id.as_str()) && !names_tenant.is_some_and(chronicle_core::is_tenant_stream) {
         return false;
     }
     if !filter.uses_metadata() {

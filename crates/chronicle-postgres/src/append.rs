@@ -92,6 +92,10 @@ pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &Ev
             params.push(Box::new(item.tags.clone()));
             parts.push(format!("tags <> '{{}}' AND tags @> ${}", params.len()));
         }
+        if let Some(prefix) = &item.stream_prefix {
+            params.push(Box::new(prefix.clone()));
+            parts.push(format!("starts_with(stream_id, ${})", params.len()));
+        }
         if parts.is_empty() {
             parts.push("TRUE".to_owned()); // an empty item matches every event
         }

@@ -28,6 +28,12 @@ impl PrivateStore {
         Self { inner, revealer: Revealer::new(keyring, clearance, who) }
     }
 
+    /// Also clears the streams where `principal`'s grants allow `pii`.
+    pub fn with_grants(mut self, principal: &chronicle_core::Principal) -> Self {
+        self.revealer = self.revealer.with_grants(principal);
+        self
+    }
+
     /// The store underneath (reads give sealed fields).
     pub fn sealed(&self) -> &Arc<dyn EventStore> {
         &self.inner
@@ -77,7 +83,7 @@ impl PrivateStore {
         let mut value = snapshot.state.to_value().map_err(bad)?;
         let mut layers = 0;
         while envelope::parse(&value).is_some() && layers < 64 {
-            value = self.revealer.value(value).await?;
+            value = self.revealer.value(&snapshot.stream_id, value).await?;
             layers += 1;
         }
         if layers > 0 {

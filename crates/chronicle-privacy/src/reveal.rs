@@ -60,6 +60,8 @@ pub struct Revealer {
     keyring: Arc<Keyring>,
     clearance: Clearance,
     who: Arc<str>,
+    /// A masked caller whose `pii` grants clear some streams.
+    granted: Option<Arc<chronicle_core::Principal>>,
 }
 
 fn corrupt(event: &RecordedEvent, e: impl std::fmt::Display) -> Error {
@@ -69,7 +71,23 @@ fn corrupt(event: &RecordedEvent, e: impl std::fmt::Display) -> Error {
 impl Revealer {
     /// Reveals with `keyring`'s keys to `who` with `clearance`.
     pub fn new(keyring: Arc<Keyring>, clearance: Clearance, who: &str) -> Self {
-        Self { keyring, clearance, who: Arc::from(who) }
+        Self { keyring, clearance, who: Arc::from(who), granted: None }
+    }
+
+    /// Also clears the streams where `principal` holds the `pii` action
+    /// (a grant `allow = ["read", "pii"]`), for a masked reader.
+    pub fn with_grants(mut self, principal: &chronicle_core::Principal) -> Self {
+        let pii = principal.grants.iter().any(|g| g.allow.contains(&chronicle_core::Action::Pii));
+        self.granted = pii.then(|| Arc::new(principal.clone()));
+        self
+    }
+
+    /// What this reader sees of `stream`'s encrypted fields.
+    fn clearance_of(&self, stream: &chronicle_core::StreamId) -> Clearance {
+        match &self.granted {
+            Some(p) if self.clearance == Clearance::Masked && p.may(chronicle_core::Action::Pii, stream) => Clearance::Clear,
+            _ => self.clearance,
+        }
     }
 
     /// The clearance.
@@ -87,12 +105,12 @@ impl Revealer {
     }
 
     /// `value` with its top-level envelope revealed (a snapshot layer).
-    pub(crate) async fn value(&self, value: Value) -> Result<Value> {
+    pub(crate) async fn value(&self, stream: &chronicle_core::StreamId, value: Value) -> Result<Value> {
         let Some(found) = envelope::parse(&value) else { return Ok(value) };
         let kid = found.as_ref().map(|e| e.kid).unwrap_or_default();
         let slot = self.keyring.resolve(&[kid]).await?.pop().unwrap_or(Slot::Gone);
         let mut counts = Counts::default();
-        let revealed = self.reveal_slot(slot, found, &mut counts).map_err(Error::from)?;
+        let revealed = self.reveal_slot(self.clearance_of(stream), slot, found, &mut counts).map_err(Error::from)?;
         self.tally(counts);
         Ok(revealed)
     }
@@ -144,10 +162,12 @@ impl Revealer {
         let mut counts = Counts::default();
         for (i, data, meta) in work {
             let Some(e) = events.get_mut(i) else { continue };
-            if let Some(bytes) = self.apply(e.data.as_bytes(), data, &mut slots, &mut counts).map_err(|err| corrupt(e, err))? {
+            let clearance = self.clearance_of(&e.stream_id);
+            let mut apply = |bytes: &[u8], doc| self.apply(clearance, bytes, doc, &mut slots, &mut counts);
+            if let Some(bytes) = apply(e.data.as_bytes(), data).map_err(|err| corrupt(e, err))? {
                 e.data = RawJson::from_trusted(bytes.into());
             }
-            if let Some(bytes) = self.apply(e.metadata.as_bytes(), meta, &mut slots, &mut counts).map_err(|err| corrupt(e, err))? {
+            if let Some(bytes) = apply(e.metadata.as_bytes(), meta).map_err(|err| corrupt(e, err))? {
                 e.metadata = RawJson::from_trusted(bytes.into());
             }
         }
@@ -157,17 +177,24 @@ impl Revealer {
 
     /// A document's bytes with its envelopes revealed (`None`: unchanged);
     /// `slots` holds what each envelope's key is, in document order.
-    fn apply(&self, bytes: &[u8], doc: Doc, slots: &mut impl Iterator<Item = Slot>, counts: &mut Counts) -> crate::Result<Option<Vec<u8>>> {
+    fn apply(
+        &self,
+        clearance: Clearance,
+        bytes: &[u8],
+        doc: Doc,
+        slots: &mut impl Iterator<Item = Slot>,
+        counts: &mut Counts,
+    ) -> crate::Result<Option<Vec<u8>>> {
         match doc {
             Doc::Plain => Ok(None),
             Doc::Compact(found) => Ok(Some(splice::replace(bytes, &found, |f, out| {
-                self.reveal_into(slots.next().unwrap_or(Slot::Gone), splice::raw(bytes, &f.ct), out, counts)
+                self.reveal_into(clearance, slots.next().unwrap_or(Slot::Gone), splice::raw(bytes, &f.ct), out, counts)
             })?)),
             Doc::Parsed(mut value) => {
                 let mut failure = None;
                 let mut open = |found: crate::Result<envelope::Envelope<'_>>| {
                     let slot = slots.next().unwrap_or(Slot::Gone);
-                    match self.reveal_slot(slot, found, counts) {
+                    match self.reveal_slot(clearance, slot, found, counts) {
                         Ok(v) => v,
                         Err(err) => {
                             failure.get_or_insert(err);
@@ -185,9 +212,9 @@ impl Revealer {
     }
 
     /// Appends what this reader sees of an envelope (its key's `slot`, its `ct`) to `out`.
-    fn reveal_into(&self, slot: Slot, ct: &[u8], out: &mut Vec<u8>, counts: &mut Counts) -> crate::Result<()> {
+    fn reveal_into(&self, clearance: Clearance, slot: Slot, ct: &[u8], out: &mut Vec<u8>, counts: &mut Counts) -> crate::Result<()> {
         let c = &self.keyring.counters;
-        match (slot, self.clearance) {
+        match (slot, clearance) {
             (Slot::Gone, _) => {
                 Counters::add(&c.erased, 1);
                 out.extend_from_slice(br#"{"$erased":true}"#);
@@ -204,10 +231,16 @@ impl Revealer {
         Ok(())
     }
 
-    fn reveal_slot(&self, slot: Slot, found: crate::Result<envelope::Envelope<'_>>, counts: &mut Counts) -> crate::Result<Value> {
+    fn reveal_slot(
+        &self,
+        clearance: Clearance,
+        slot: Slot,
+        found: crate::Result<envelope::Envelope<'_>>,
+        counts: &mut Counts,
+    ) -> crate::Result<Value> {
         let env = found?;
         let c = &self.keyring.counters;
-        match (slot, self.clearance) {
+        match (slot, clearance) {
             (Slot::Gone, _) => {
                 Counters::add(&c.erased, 1);
                 Ok(erased())

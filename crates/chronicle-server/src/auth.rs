@@ -91,7 +91,10 @@ impl TokenEntry {
         for (i, g) in self.grants.iter().enumerate() {
             g.check(self.role).map_err(|e| format!("token {}: grants[{i}]: {e}", self.id))?;
         }
-        Ok(())
+        match &self.tenant {
+            Some(t) => chronicle_core::check_tenant_name(t).map_err(|e| format!("token {}: {e}", self.id)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -174,6 +177,17 @@ pub(crate) fn required_role(method: &Method, path: &str) -> Option<Role> {
     Some(if metadata || delete { Role::Admin } else { Role::Writer })
 }
 
+/// Whether a route shows data of every tenant (store metrics, publishing
+/// and its dead letters, consumer groups and their parked events): a
+/// caller confined to a tenant may not use it. Connecting to a group is
+/// checked against the group's filter instead.
+pub(crate) fn spans_tenants(path: &str) -> bool {
+    match path.strip_prefix("/subscriptions") {
+        Some(rest) => !(rest.starts_with('/') && rest.ends_with("/connect") && rest.matches('/').count() == 2),
+        None => path == "/metrics" || path == "/publish" || path.starts_with("/publish/"),
+    }
+}
+
 fn denied(code: ErrorCode, message: String) -> Response {
     let mut response = crate::ApiError::of(code, message).into_response();
     if code == ErrorCode::Unauthorized {
@@ -217,6 +231,12 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         return response;
     }
     let principal = Principal { token_id: id.clone(), role, tenant, grants, pii };
+    if let Some(tenant) = principal.confined_tenant().filter(|_| spans_tenants(&path)) {
+        let mut record = AuditRecord::new(&id, Some(role), &method, &path, StatusCode::FORBIDDEN.as_u16());
+        record.denied = Some(crate::audit::Denial { action: "read".into(), stream: "every tenant".into() });
+        state.audit.record(record, false).await;
+        return denied(ErrorCode::Forbidden, format!("{method} {path} spans every tenant; token {id} is confined to tenant {tenant}"));
+    }
     let mut request = request;
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;
@@ -283,6 +303,20 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/subscriptions/g"), Some(Role::Admin));
         assert_eq!(r(Method::POST, "/subscriptions/g/parked/replay"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/streams/%24audit"), Some(Role::Admin));
+        for (path, spans) in [
+            ("/metrics", true),
+            ("/publish", true),
+            ("/publish/s/dlq", true),
+            ("/subscriptions", true),
+            ("/subscriptions/g", true),
+            ("/subscriptions/g/parked", true),
+            ("/subscriptions/g/connect", false),
+            ("/streams/x", false),
+            ("/events", false),
+            ("/checkpoints/c", false),
+        ] {
+            assert_eq!(spans_tenants(path), spans, "{path}");
+        }
         assert_eq!(r(Method::POST, "/privacy/forget/c-1"), Some(Role::Admin));
         assert_eq!(r(Method::GET, "/privacy/keys"), Some(Role::Admin));
     }

@@ -253,7 +253,8 @@ fn refine_bodies(schemas: &mut Map<String, Value>) {
         "properties": {
             "query": {"type": "object", "additionalProperties": false, "properties": {"items": {"type": "array", "items": {
                 "type": "object", "additionalProperties": false,
-                "properties": {"types": {"type": "array", "items": {"type": "string"}}, "tags": {"type": "array", "items": {"type": "string"}}}}}}},
+                "properties": {"types": {"type": "array", "items": {"type": "string"}}, "tags": {"type": "array", "items": {"type": "string"}},
+                    "stream_prefix": nullable(json!({"type": "string", "description": "Only events of streams whose id starts with this"}))}}}}},
             "after": nullable(json!({"type": "integer", "minimum": 0, "maximum": i64::MAX}))
         }})),
     );

@@ -82,16 +82,18 @@ impl AppState {
     /// hidden events), so nothing it may not read is decrypted.
     pub(crate) fn reader(&self, principal: Option<&Principal>, raw: Option<bool>) -> Arc<dyn EventStore> {
         let store = granted(if raw == Some(true) { &self.raw } else { &self.store }, principal);
-        match &self.privacy {
-            Some(p) => Arc::new(p.reader(store, clearance(principal), principal.map_or("anonymous", |p| p.token_id.as_str()))),
-            None => store,
-        }
+        let store = match (&self.privacy, principal) {
+            (Some(p), Some(who)) => Arc::new(p.reader(store, clearance(principal), &who.token_id).with_grants(who)),
+            (Some(p), None) => Arc::new(p.reader(store, clearance(principal), "anonymous")),
+            (None, _) => store,
+        };
+        tenant_view(store, principal)
     }
 
     /// The store as `principal` may use it, without revealing anything
     /// (appends, deletes, metadata, stream info and listings: no event data).
     pub(crate) fn granted(&self, principal: Option<&Principal>) -> Arc<dyn EventStore> {
-        granted(&self.store, principal)
+        tenant_view(granted(&self.store, principal), principal)
     }
 }
 
@@ -100,6 +102,15 @@ fn granted(store: &Arc<dyn EventStore>, principal: Option<&Principal>) -> Arc<dy
     match principal {
         Some(p) => Arc::new(chronicle_core::GrantedStore::new(store.clone(), p.clone())),
         None => store.clone(),
+    }
+}
+
+/// `store` as the tenant `principal` is confined to sees it (stream
+/// names without the tenant prefix, event ids of the tenant).
+fn tenant_view(store: Arc<dyn EventStore>, principal: Option<&Principal>) -> Arc<dyn EventStore> {
+    match principal.and_then(Principal::confined_tenant) {
+        Some(tenant) => Arc::new(chronicle_core::TenantStore::new(store, tenant)),
+        None => store,
     }
 }
 

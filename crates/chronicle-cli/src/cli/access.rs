@@ -29,20 +29,25 @@ enum TokenCommand {
         #[arg(long)]
         pii: bool,
         /// Limit the token to some streams and actions (repeatable): PATTERN=ACTIONS (`*` matches any run of
-        /// characters) or category:NAME=ACTIONS; actions read, append, delete, metadata, snapshot, within the role.
-        /// System streams (`$…`) need a grant that names them.
+        /// characters) or category:NAME=ACTIONS; actions read, append, delete, metadata, snapshot, pii, within the
+        /// role. System streams (`$…`) need a grant that names them.
         #[arg(long, value_name = "GRANT")]
         grant: Vec<String>,
+        /// Confine a reader or writer token to this tenant's streams (ASCII letters, digits, `_`, `.`); an admin's
+        /// tenant only counts for rate limits.
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
 pub(crate) fn token(args: TokenArgs) -> CliResult {
-    let TokenCommand::Create { role, id, pii, grant } = args.command;
+    let TokenCommand::Create { role, id, pii, grant, tenant } = args.command;
     let (secret, mut entry) = TokenEntry::generate("", role).map_err(|e| CliError::Usage(format!("no randomness for the token: {e}")))?;
     entry.id = id.unwrap_or_else(|| format!("{role}-{}", secret.get(4..12).unwrap_or_default()));
     entry.pii = pii;
     entry.grants = grant.iter().map(|g| g.parse()).collect::<Result<_, String>>().map_err(|e| CliError::Usage(format!("--grant {e}")))?;
-    entry.check().map_err(|e| CliError::Usage(format!("--grant: {e}")))?;
+    entry.tenant = tenant;
+    entry.check().map_err(CliError::Usage)?;
     Ok(output::print(format!("{secret}\n{}", entry.to_toml()).as_bytes())?)
 }
 

@@ -144,9 +144,15 @@ pub(crate) async fn connect(
     let consumer = groups.connect(&name).await?;
     let revealer = state.privacy.as_ref().map(|p| {
         let caller = super::streams::caller(&principal);
-        chronicle_privacy::Revealer::new(p.keyring().clone(), crate::clearance(caller), caller.map_or("anonymous", |p| p.token_id.as_str()))
+        let revealer = chronicle_privacy::Revealer::new(p.keyring().clone(), crate::clearance(caller), caller.map_or("anonymous", |p| p.token_id.as_str()));
+        match caller {
+            Some(who) => revealer.with_grants(who),
+            None => revealer,
+        }
     });
-    Ok(upgrade.on_upgrade(move |socket| serve_consumer(socket, consumer, state, revealer)))
+    // A tenant's consumer sees its events as the tenant names them.
+    let space = super::streams::caller(&principal).and_then(|p| p.confined_tenant()).map(chronicle_core::TenantSpace::new);
+    Ok(upgrade.on_upgrade(move |socket| serve_consumer(socket, TenantConsumer { consumer, space }, state, revealer)))
 }
 
 fn close(code: u16, reason: String) -> Message {
@@ -170,16 +176,28 @@ async fn shown(
     }
 }
 
-async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppState, revealer: Option<chronicle_privacy::Revealer>) {
+/// A connected consumer and, for a tenant's token, the tenant's names.
+struct TenantConsumer {
+    consumer: Consumer,
+    space: Option<chronicle_core::TenantSpace>,
+}
+
+async fn serve_consumer(mut socket: WebSocket, consumer: TenantConsumer, state: AppState, revealer: Option<chronicle_privacy::Revealer>) {
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {
-            next = consumer.next() => match next {
+            next = consumer.consumer.next() => match next {
                 Ok(batch) => {
                     // One flush per batch, not per event.
                     for d in batch {
                         let event = match shown(&state, revealer.as_ref(), d.event).await {
-                            Ok(e) => e,
+                            Ok(e) => match &consumer.space {
+                                Some(space) => match space.event_out(e) {
+                                    Some(e) => e,
+                                    None => continue, // never: the group's filter is inside the tenant
+                                },
+                                None => e,
+                            },
                             Err(e) => {
                                 let _ = socket.send(close(close_code::ERROR, e.to_string())).await;
                                 return;
@@ -232,9 +250,14 @@ async fn serve_consumer(mut socket: WebSocket, consumer: Consumer, state: AppSta
     }
 }
 
-async fn handle(consumer: &Consumer, text: &str) -> ApiResult<()> {
+async fn handle(consumer: &TenantConsumer, text: &str) -> ApiResult<()> {
     let message: ConsumerMessage = serde_json::from_str(text).map_err(|e| ApiError::bad_request("message", e.to_string()))?;
-    match (message.ack, message.nack) {
+    let stored = |ids: Option<Vec<chronicle_core::Uuid>>| match &consumer.space {
+        Some(space) => ids.map(|ids| ids.into_iter().map(|id| space.id_in(id)).collect::<Vec<_>>()),
+        None => ids,
+    };
+    let consumer = &consumer.consumer;
+    match (stored(message.ack), stored(message.nack)) {
         (Some(ids), None) => Ok(consumer.ack(&ids).await?),
         (None, Some(ids)) => Ok(consumer.nack(&ids, message.action.unwrap_or(NackAction::Retry)).await?),
         _ => Err(ApiError::bad_request("message", "send {\"ack\": [ids]} or {\"nack\": [ids], \"action\": …}")),

@@ -69,10 +69,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     responses((status = 200, body = CheckpointBody), (status = 404, body = ErrorSchema)))]
 pub(crate) async fn load_checkpoint(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<CheckpointBody>> {
     let Path(name) = path?;
-    let position = state.store.load_checkpoint(&name).await?;
+    let position = state.granted(super::streams::caller(&principal)).load_checkpoint(&name).await?;
     position.map(|position| Json(CheckpointBody { position })).ok_or_else(|| ApiError::not_found(format!("no checkpoint named {name}")))
 }
 
@@ -81,12 +82,13 @@ pub(crate) async fn load_checkpoint(
     request_body = CheckpointBody, responses((status = 204, description = "Saved"), (status = 400, body = ErrorSchema)))]
 pub(crate) async fn save_checkpoint(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<chronicle_core::Principal>>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<crate::body::Object<CheckpointBody>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(name) = path?;
     let Json(crate::body::Object(b)) = body?;
-    state.store.save_checkpoint(&name, b.position).await?;
+    state.granted(super::streams::caller(&principal)).save_checkpoint(&name, b.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
