@@ -1,8 +1,14 @@
-//! The audit log: one `AccessAudited` event per access attempt in the
-//! append-only `$audit` stream of an audit store of its own
-//! (`chronicle serve`: a file store in `{data_dir}/audit`) — denied requests and
-//! admin actions always, other successful requests when access auditing is
-//! on (the default). Read it with `chronicle audit`.
+//! The audit log: every access attempt in the append-only `$audit` stream
+//! of an audit store of its own (`chronicle serve`: with PostgreSQL, a
+//! schema of its own in the same database, shared by every node; with
+//! the file and memory backends, a file store in `{data_dir}/audit`) —
+//! denied requests and admin actions always, stored before the response
+//! is sent; other successful requests when access auditing is on (the
+//! default), written in batches. A batch is one `AccessAuditBatch` event
+//! holding compact records (`[at, token, role, method, path, status,
+//! extra]`); older logs
+//! hold one `AccessAudited` event per record and still read. Read it with
+//! `chronicle audit`.
 
 use axum::http::Method;
 use chronicle_core::Role;
@@ -13,8 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The audit stream.
 pub const AUDIT_STREAM: &str = "$audit";
-/// The event type of an audit record.
+/// The event type of one audit record (logs written before batches).
 pub const AUDIT_EVENT: &str = "AccessAudited";
+/// The event type of a batch of compact audit records.
+pub const AUDIT_BATCH_EVENT: &str = "AccessAuditBatch";
 
 /// One access attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -95,9 +103,14 @@ pub(crate) struct CryptoAudit {
 const CRYPTO_EVERY: Duration = Duration::from_secs(5);
 
 async fn drain(privacy: &chronicle_privacy::Privacy, log: &AuditLog) {
-    for op in privacy.keyring().drain_audit() {
-        log.record(AuditRecord::crypto(&op), true).await;
+    let ops = privacy.keyring().drain_audit();
+    if ops.is_empty() {
+        return;
     }
+    for op in ops {
+        log.enqueue(AuditRecord::crypto(&op)).await;
+    }
+    log.flush().await;
 }
 
 impl CryptoAudit {
@@ -175,10 +188,27 @@ impl AuditLog {
 
     /// Records `record` if the policy asks for it. Waits when the writer is
     /// 10,000 records behind (backpressure rather than loss).
+    ///
+    /// Denials and admin actions are stored before this returns (so before
+    /// the response is sent); other records are batched.
     pub(crate) async fn record(&self, record: AuditRecord, admin: bool) {
         let Some(tx) = &self.tx else { return };
-        let wanted = record.outcome == "denied" || admin || self.access;
-        if wanted && tx.send(Msg::Record(Box::new(record))).await.is_err() {
+        let must = record.outcome == "denied" || admin;
+        if !(must || self.access) {
+            return;
+        }
+        if tx.send(Msg::Record(Box::new(record))).await.is_err() {
+            tracing::error!("audit writer stopped; record lost");
+        } else if must {
+            self.flush().await;
+        }
+    }
+
+    /// Hands `record` to the writer whatever the policy (crypto counts).
+    async fn enqueue(&self, record: AuditRecord) {
+        if let Some(tx) = &self.tx
+            && tx.send(Msg::Record(Box::new(record))).await.is_err()
+        {
             tracing::error!("audit writer stopped; record lost");
         }
     }
@@ -210,16 +240,15 @@ pub async fn recent(store: &dyn EventStore, limit: usize, denied_only: bool) -> 
             Some(v) => ReadStream::backward().from(v - 1),
             None => ReadStream::backward(),
         };
-        let events = store.read_stream(&stream, page.limit(1_000)).await?;
+        let events = store.read_stream(&stream, page.limit(100)).await?;
         let Some(last) = events.last() else { break };
         before = Some(last.version);
         for e in &events {
-            let record: AuditRecord = e.data.decode().map_err(|err| chronicle_core::Error::Corrupted {
-                location: format!("{AUDIT_STREAM} version {}", e.version),
-                reason: format!("unreadable audit record: {err}"),
-            })?;
-            if (!denied_only || record.outcome == "denied") && found.len() < limit {
-                found.push(record);
+            let records = crate::audit_batch::decode(e)?;
+            for record in records.into_iter().rev() {
+                if (!denied_only || record.outcome == "denied") && found.len() < limit {
+                    found.push(record);
+                }
             }
         }
     }
@@ -231,13 +260,17 @@ async fn write(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Msg>) {
     let Ok(stream) = StreamId::new(AUDIT_STREAM) else { return };
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1_000).await > 0 {
-        let events: Vec<NewEvent> = batch
+        let records: Vec<&AuditRecord> = batch
             .iter()
             .filter_map(|m| match m {
-                Msg::Record(r) => NewEvent::json(AUDIT_EVENT, r).ok(),
+                Msg::Record(r) => Some(&**r),
                 Msg::Flush(_) => None,
             })
             .collect();
+        let events: Vec<NewEvent> = match records.is_empty() {
+            true => Vec::new(),
+            false => vec![crate::audit_batch::encode(&records)],
+        };
         let mut delay = Duration::from_millis(50);
         while !events.is_empty() {
             match store.append(&stream, ExpectedVersion::Any, events.clone()).await {

@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod audit;
+mod audit_batch;
 pub mod auth;
 mod body;
 mod contract;

@@ -176,4 +176,13 @@ pub async fn dcb_condition_guards_the_append(store: Store) {
     let strict = AppendCondition { query: EventQuery::item(vec![], vec!["course:7".into(), "student:9".into()]), after: None };
     store.append_if(strict, part()).await.unwrap();
     assert_eq!(store.head().await.unwrap(), 4);
+    // An item with a stream prefix counts only those streams' events (a tenant's query).
+    let scoped = |prefix: &str| {
+        let mut query = EventQuery::item(vec!["StudentEnrolled".into()], vec!["course:7".into()]);
+        query.items[0].stream_prefix = Some(prefix.to_owned());
+        AppendCondition { query, after: None }
+    };
+    store.append_if(scoped("@acme/"), part()).await.unwrap();
+    let err = store.append_if(scoped("course-"), part()).await.unwrap_err();
+    assert!(matches!(err, Error::AppendConditionFailed { position: 1 }), "{err:?}");
 }
