@@ -4,6 +4,7 @@
 
 mod common;
 
+use chronicle_core::{ReadStream, StreamId};
 use chronicle_server::{
     audit::AuditRecord,
     auth::{Role, TokenEntry},
