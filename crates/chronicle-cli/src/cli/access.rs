@@ -76,11 +76,14 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
             .map_err(|e| CliError::Usage(format!("unreadable audit record: {e}")))?
     } else {
         let ServerSettings { auth, .. } = ServerSettings::from_tables(&config.auth, &config.tls)?;
-        let dir = auth.audit_dir(&config.data_dir);
-        if !dir.is_dir() {
-            return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
-        }
-        let store = chronicle::open_read_only(&audit_config(config, &dir)).await?;
+        let target = AuditTarget::of(config, &auth);
+        let store = match &target {
+            AuditTarget::Dir(dir) if !dir.is_dir() => {
+                return Err(CliError::Usage(format!("no audit log at {} (chronicle serve writes it there)", dir.display())));
+            }
+            AuditTarget::Dir(_) => chronicle::open_read_only(&target.config(config)).await?,
+            AuditTarget::Schema(_) => chronicle::open(&target.config(config)).await?,
+        };
         recent(&*store, limit, args.denied).await?
     };
     let mut text = String::new();
@@ -117,14 +120,46 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> CliResult {
     Ok(output::print(text.as_bytes())?)
 }
 
-/// The configuration of the audit log: an embedded file store of its own
-/// in `dir` (so audit records never mix with the served events).
-pub(crate) fn audit_config(config: &Config, dir: &std::path::Path) -> Config {
-    Config {
-        backend: BackendKind::File,
-        data_dir: dir.to_owned(),
-        pipeline: chronicle::PipelineOptions::default(),
-        privacy: toml::Table::new(),
-        ..config.clone()
+/// Where the audit log lives: with PostgreSQL (and no `[auth] audit_dir`)
+/// in a schema of its own in the same database, `{schema}_audit`, shared
+/// by every node; otherwise an embedded file store of its own in a
+/// directory (so audit records never mix with the served events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuditTarget {
+    /// The file store in this directory.
+    Dir(std::path::PathBuf),
+    /// This schema of the served PostgreSQL database.
+    Schema(String),
+}
+
+impl AuditTarget {
+    /// The audit log of `config`'s store.
+    pub(crate) fn of(config: &Config, auth: &chronicle_server::AuthOptions) -> Self {
+        match (config.backend, &auth.audit_dir) {
+            (BackendKind::Postgres, None) => Self::Schema(format!("{}_audit", config.postgres.schema)),
+            _ => Self::Dir(auth.audit_dir(&config.data_dir)),
+        }
+    }
+
+    /// The configuration opening it.
+    pub(crate) fn config(&self, config: &Config) -> Config {
+        let base = Config { pipeline: chronicle::PipelineOptions::default(), privacy: toml::Table::new(), ..config.clone() };
+        match self {
+            Self::Dir(dir) => Config { backend: BackendKind::File, data_dir: dir.clone(), ..base },
+            Self::Schema(schema) => Config {
+                backend: BackendKind::Postgres,
+                postgres: chronicle::PostgresOptions { schema: schema.clone(), pool_size: 2 },
+                ..base
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AuditTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(dir) => write!(f, "{}", dir.display()),
+            Self::Schema(schema) => write!(f, "schema {schema} of the PostgreSQL database"),
+        }
     }
 }

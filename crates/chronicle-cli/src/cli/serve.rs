@@ -95,11 +95,11 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     } else {
         tracing::info!("{} token(s) configured: every route but /health/* and /openapi.json needs a bearer token", auth.tokens.len());
     }
-    let audit_dir = auth.audit_dir(&config.data_dir);
-    let audit = chronicle::open(&super::access::audit_config(config, &audit_dir))
+    let audit_at = super::access::AuditTarget::of(config, &auth);
+    let audit = chronicle::open(&audit_at.config(config))
         .await
-        .map_err(|e| CliError::Usage(format!("cannot open the audit log at {}: {e}", audit_dir.display())))?;
-    tracing::info!("audit log at {}", audit_dir.display());
+        .map_err(|e| CliError::Usage(format!("cannot open the audit log at {audit_at}: {e}")))?;
+    tracing::info!("audit log at {audit_at}");
     // Sinks see encrypted fields masked ("***"), as any reader without clearance does.
     let published = match &opened.privacy {
         Some(p) => {

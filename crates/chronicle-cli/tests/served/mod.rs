@@ -79,12 +79,24 @@ impl Drop for Schema {
             rt.block_on(async {
                 if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
                     tokio::spawn(conn);
-                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+                    // `chronicle serve` keeps its audit log in `{schema}_audit`.
+                    let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE; DROP SCHEMA IF EXISTS {name}_audit CASCADE");
+                    let _ = client.batch_execute(&drop).await;
                 }
             });
         })
         .join();
     }
+}
+
+/// `chronicle token create` with `args`: the secret and the
+/// `[[auth.tokens]]` entry.
+pub fn token(args: &[&str]) -> (String, String) {
+    let out = Command::new(BIN).args(["token", "create"]).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (secret, entry) = text.split_once('\n').unwrap();
+    (secret.to_owned(), entry.to_owned())
 }
 
 /// The CLI against the server on `port` (`CHRONICLE_BACKEND=remote`).
