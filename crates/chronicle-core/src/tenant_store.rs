@@ -36,12 +36,21 @@ use std::sync::Arc;
 pub struct TenantStore {
     inner: Arc<dyn EventStore>,
     space: TenantSpace,
+    metrics: bool,
 }
 
 impl TenantStore {
     /// `inner` as the callers of `tenant` see it.
     pub fn new(inner: Arc<dyn EventStore>, tenant: &str) -> Self {
-        Self { inner, space: TenantSpace::new(tenant) }
+        Self { inner, space: TenantSpace::new(tenant), metrics: false }
+    }
+
+    /// Also reports the whole store's metrics (they count every tenant's
+    /// operations): for a caller that owns the store, never for a
+    /// tenant's client.
+    pub fn with_store_metrics(mut self) -> Self {
+        self.metrics = true;
+        self
     }
 
     fn events_out(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
@@ -169,9 +178,13 @@ impl EventStore for TenantStore {
         self.inner.health().await
     }
 
-    /// The store's counters span every tenant: a tenant sees none.
+    /// The store's counters span every tenant: a tenant sees none
+    /// (unless [`TenantStore::with_store_metrics`]).
     async fn metrics(&self) -> StoreMetrics {
-        StoreMetrics::default()
+        match self.metrics {
+            true => self.inner.metrics().await,
+            false => StoreMetrics::default(),
+        }
     }
 
     async fn export_log(&self, _: ExportRange) -> Result<LogReader> {
