@@ -68,3 +68,49 @@ async fn a_narrow_token_sees_and_changes_only_its_streams() {
     }
     assert_eq!(seen, ["order-1", "order-2"], "the subscription skips what the token may not read");
 }
+
+/// Two tenants' clients on one server: the same names and ids, each its
+/// own; nothing of the other in any read, look-up, listing, subscription,
+/// `head`, cursor or error; a tenant's client is refused what spans tenants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_through_the_remote_backend() {
+    let store = Arc::new(MemoryStore::new());
+    let mut entries = Vec::new();
+    let mut secrets = Vec::new();
+    for tenant in ["acme", "globex"] {
+        let (secret, mut entry) = TokenEntry::generate(tenant, Role::Writer).unwrap();
+        entry.tenant = Some(tenant.to_owned());
+        entries.push(entry);
+        secrets.push(secret);
+    }
+    let acme = common::served_with_tokens(store.clone(), &entries, &secrets[0]).await;
+    let globex = common::served_with_tokens(store.clone(), &entries, &secrets[1]).await;
+    let id = chronicle_core::Uuid::now_v7();
+    for client in [&acme, &globex] {
+        client.append(&s("order-1"), ExpectedVersion::NoStream, vec![event().with_id(id)]).await.unwrap();
+    }
+    acme.append(&s("order-2"), ExpectedVersion::Any, vec![event()]).await.unwrap();
+    let stored: Vec<String> = store.read_all(&ReadAll::forward()).await.unwrap().events.iter().map(|e| e.stream_id.to_string()).collect();
+    assert_eq!(stored, ["@acme/order-1", "@globex/order-1", "@acme/order-2"]);
+
+    let page = globex.read_all(&ReadAll::forward().limit(1)).await.unwrap();
+    assert_eq!((page.events.len(), page.events[0].event_id, page.next, page.head), (1, id, None, 2), "{page:?}");
+    let acme_page = acme.read_all(&ReadAll::forward().limit(1)).await.unwrap();
+    assert_eq!((acme_page.next, acme_page.head), (Some(2), 3), "acme's cursor and head are its own");
+    assert_eq!(globex.get_event(id).await.unwrap().unwrap().global_position, 2);
+    assert_eq!(globex.read_by_correlation("c-1").await.unwrap().len(), 1);
+    let listed = globex.list_streams(&ListStreams::default()).await.unwrap();
+    assert_eq!(listed.streams.iter().map(|x| x.stream_id.as_str()).collect::<Vec<_>>(), ["order-1"]);
+    assert_eq!(globex.head().await.unwrap(), 2);
+    let err = globex.append(&s("order-1"), ExpectedVersion::NoStream, vec![event()]).await.unwrap_err();
+    assert!(matches!(&err, Error::WrongExpectedVersion { stream, actual: Some(1), .. } if stream.as_str() == "order-1"), "{err:?}");
+    let export = globex.export_log(chronicle_core::ExportRange { after: 0, through: 3 }).await.map(|_| ());
+    assert!(export.is_err_and(|e| e.to_string().contains("needs the admin role")), "export spans tenants");
+
+    let mut sub = globex.subscribe(SubscribeFrom::Start, Filter::default()).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(700), sub.next()).await {
+        seen.push((e.stream_id.to_string(), e.event_id));
+    }
+    assert_eq!(seen, [("order-1".to_owned(), id)], "the subscription is the tenant's");
+}
