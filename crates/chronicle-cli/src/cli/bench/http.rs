@@ -2,7 +2,10 @@
 //! server on a loopback port, a pooled HTTP/1.1 client), next to the same
 //! appends made in process in the same run; and `http-grants`: the same
 //! appends by a token whose grants are checked on every request, next to
-//! a token without grants on the same server (auth on for both).
+//! a token without grants on the same server (auth on for both); and
+//! `http-audit`: the same appends with access auditing on (every request
+//! recorded) next to off (only denials and admin actions), with the audit
+//! log's bytes per request.
 
 use super::{Target, append, report::BenchResult};
 use crate::cli::{CliError, CliResult, stats::progress_bar};
@@ -134,4 +137,62 @@ pub(crate) async fn grants(target: &Target, quick: bool, size: usize) -> CliResu
     let (_, latencies, elapsed) = best.unwrap_or_default();
     Ok(row("http-grants", target, load, latencies, elapsed)
         .baseline("the same appends by a token without grants (auth on for both), best of 2 alternating", base))
+}
+
+/// A server with `tokens` whose audit log is a file store of its own in
+/// the bench directory (as `chronicle serve` keeps it), recording every
+/// request when `access`; its URL, stop switch, task and audit store.
+async fn serve_audited(
+    target: &Target,
+    name: &str,
+    tokens: &[TokenEntry],
+    access: bool,
+) -> CliResult<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>, chronicle::Opened)> {
+    let store = target.store(name).await?.store;
+    let mut config = target.config.clone();
+    (config.backend, config.data_dir) = (chronicle::BackendKind::File, target.dir(&format!("{name}-audit")));
+    let audit = chronicle::open_with(&config, chronicle::AppendPipeline::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(CliError::Output)?;
+    let url = format!("http://{}", listener.local_addr().map_err(CliError::Output)?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = Server::new(store).with_auth(tokens).with_audit(audit.store.clone(), access);
+    let task = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok((url, stop, task, audit))
+}
+
+/// `http-audit`: 64 single-event writers with access auditing on against
+/// off (auth on for both), two rounds alternating on fresh stores, the
+/// best of each; bytes per request of the audit log when on.
+pub(crate) async fn audit(target: &Target, quick: bool, size: usize) -> CliResult<BenchResult> {
+    let load = Load { writers: 64, batch: 1, events: if quick { 3_200 } else { 50_000 }, size };
+    let (secret, entry) = TokenEntry::generate("bench", Role::Writer).map_err(|e| CliError::Usage(e.to_string()))?;
+    let tokens = [entry];
+    let (mut base, mut best, mut bytes) = (0f64, None::<(f64, Vec<u64>, f64)>, f64::NAN);
+    for round in 0..2 {
+        for access in [false, true] {
+            let name = format!("http-audit-{round}-{}", if access { "on" } else { "off" });
+            let (url, stop, task, log) = serve_audited(target, &name, &tokens, access).await?;
+            let label = if access { "http append, access audit on" } else { "http append, access audit off" };
+            let (latencies, elapsed) = drive(&url, Some(&secret), load, label).await?;
+            let _ = stop.send(());
+            task.await.map_err(|e| CliError::Usage(e.to_string()))?.map_err(CliError::Output)?; // the audit log is flushed
+            let rate = latencies.len() as f64 / elapsed;
+            if !access {
+                base = base.max(rate);
+                continue;
+            }
+            let requests = latencies.len() as f64;
+            bytes = log.maintenance.storage_bytes().map_or(f64::NAN, |b| b as f64 / requests);
+            if best.as_ref().is_none_or(|(r, _, _)| rate > *r) {
+                best = Some((rate, latencies, elapsed));
+            }
+        }
+    }
+    let (_, latencies, elapsed) = best.unwrap_or_default();
+    let mut result = row("http-audit", target, load, latencies, elapsed)
+        .baseline("the same appends with access audit off (denials and admin actions only), best of 2 alternating", base);
+    result.bytes_per_event = Some(bytes);
+    Ok(result)
 }

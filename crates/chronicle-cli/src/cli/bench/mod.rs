@@ -218,6 +218,7 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
                     results.push(http::run(&target, &format!("http-{i}"), writers, batch, events, sizes.event_size).await?);
                 }
                 results.push(http::grants(&target, q, sizes.event_size).await?);
+                results.push(http::audit(&target, q, sizes.event_size).await?);
             }
             "aggregate-load" => results.push(aggregate::run(&target, q).await?),
             "ws-fanout" => results.push(ws::run(&target, q).await?),
