@@ -134,7 +134,9 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
                     json!(
                         "Forbidden: the token's role does not allow the route, or its grants do not allow the action on the stream \
                          (`action` and `stream_id` in the body). System streams (ids starting with `$`) are written only by admin \
-                         tokens and read only through a grant that names them."
+                         tokens and read only through a grant that names them. A reader or writer token with a `tenant` reaches only \
+                         its tenant's streams, and is refused routes that span tenants (`/metrics`, `/publish…`, `/subscriptions` \
+                         except `…/connect`); a tenant-less non-admin token reaches no tenant's streams (ids starting with `@`)."
                     ),
                 );
             }
