@@ -79,6 +79,29 @@ async fn three_nodes_from_one_directory_share_grants_tenants_and_the_audit_log()
     assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
     let lines = String::from_utf8(cli.stdout).unwrap();
     assert_eq!(lines.lines().filter(|l| l.contains("/streams/payment-1")).count(), 3, "{lines}");
+
+    // A consumer group naming the tenant: acme's consumer gets acme's events in acme's names and acks its own ids.
+    let created = std::process::Command::new(served::BIN)
+        .args(["subscriptions", "create", "acme-billing", "--from", "start", "--stream-prefix", "@acme/"])
+        .current_dir(dir.path())
+        .env("CHRONICLE_BACKEND", "remote")
+        .env("CHRONICLE_URL", format!("http://127.0.0.1:{}", ports[0]))
+        .env("CHRONICLE_TOKEN", &admin)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let url = format!("http://127.0.0.1:{}", ports[1]);
+    let mut consumer = chronicle::RemoteStore::new(&url, Some(acme.clone())).unwrap().consume("acme-billing").await.unwrap();
+    let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next()).await.unwrap().unwrap();
+    assert_eq!((delivered.event.stream_id.as_str(), delivered.event.event_id), ("order-1", id));
+    consumer.ack(&[id]).await.unwrap();
+    let refused = chronicle::RemoteStore::new(&url, Some(globex.clone())).unwrap().consume("acme-billing").await;
+    assert!(refused.is_err(), "globex may not consume acme's group");
+    let acked = async || {
+        let (_, g) = call(&http, ports[2], "GET", "/subscriptions/acme-billing", None, &admin).await;
+        g["checkpoint"].as_u64().unwrap_or(0) >= 1 && g["in_flight"].as_u64() == Some(0)
+    };
+    wait(10, "the tenant's ack reached the group", acked).await;
     assert!(!dir.path().join("data").exists(), "nothing node-local was written");
     drop(nodes);
 }

@@ -116,6 +116,12 @@ async fn grants_and_system_streams_on_every_route() {
         ids.sort_by_key(|id| (id.starts_with('$'), id.clone()));
         assert_eq!(ids, expected, "GET /streams");
     }
+    // A narrowed token's page, cursor and head say nothing of the hidden events.
+    let (_, page) = call(&s, "GET", "/events?limit=1", None, &t.payments).await;
+    assert_eq!((streams_of(&page), page["head"].as_u64()), (vec!["payment-1".to_owned()], Some(2)), "{page}");
+    assert!(page["next"].as_u64().is_none_or(|n| n == 3), "the cursor follows its own last event: {page}");
+    let (_, page) = call(&s, "GET", "/events?limit=1", None, &t.orders).await;
+    assert_eq!(page["head"].as_u64(), Some(1), "its last readable position, not the log's: {page}");
     let (_, all) = call(&s, "GET", "/events", None, &t.admin).await;
     let payment_id = all["events"][1]["event_id"].as_str().unwrap().to_owned();
     assert_eq!(call(&s, "GET", &format!("/events/{payment_id}"), None, &t.orders).await.0, 404, "a hidden event does not exist");

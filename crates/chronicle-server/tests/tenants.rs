@@ -130,6 +130,13 @@ async fn tenants_see_only_their_own_data_on_every_route() {
     let (status, body) = call(&s, "POST", "/append", Some(atomic(1)), &t.acme).await;
     assert_eq!(status, 200, "globex's and the plain Placed after position 1 are not acme's: {body}");
 
+    // Snapshots are per tenant.
+    let snapshot = json!({"version": 1, "schema_version": 1, "state": {"n": 1}});
+    assert_eq!(call(&s, "PUT", "/streams/order-1/snapshot", Some(snapshot), &t.acme).await.0, 204);
+    assert_eq!(call(&s, "GET", "/streams/order-1/snapshot", None, &t.globex).await.0, 404);
+    let (status, got) = call(&s, "GET", "/streams/order-1/snapshot", None, &t.acme_reader).await;
+    assert_eq!((status, got["stream_id"].as_str()), (200, Some("order-1")), "{got}");
+
     // Checkpoints are per tenant.
     assert_eq!(call(&s, "PUT", "/checkpoints/billing", Some(json!({"position": 7})), &t.acme).await.0, 204);
     assert_eq!(call(&s, "GET", "/checkpoints/billing", None, &t.globex).await.0, 404);
