@@ -41,7 +41,8 @@ async fn three_nodes_from_one_directory_share_grants_tenants_and_the_audit_log()
 
     // Tenants: the same stream name and the same event id on two nodes, each tenant's own.
     let id = chronicle::Uuid::now_v7();
-    let event = |tenant: &str| json!([{"event_type": "Placed", "event_id": id, "data": {"tenant": tenant}, "metadata": {"correlation_id": "c-1"}}]);
+    let event =
+        |tenant: &str| json!([{"event_type": "Placed", "event_id": id, "data": {"tenant": tenant}, "metadata": {"correlation_id": "c-1"}}]);
     assert_eq!(call(&http, ports[0], "POST", "/streams/order-1", Some(event("acme")), &acme).await.0, 200);
     assert_eq!(call(&http, ports[1], "POST", "/streams/order-1", Some(event("globex")), &globex).await.0, 200);
     let (status, retry) = call(&http, ports[2], "POST", "/streams/order-1", Some(event("acme")), &acme).await;

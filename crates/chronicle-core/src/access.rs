@@ -422,7 +422,8 @@ mod tests {
         assert!(!who(Role::Reader, vec![]).may(Action::Pii, &order));
         assert!(Principal { pii: true, ..who(Role::Reader, vec![]) }.may(Action::Pii, &order));
         assert!(who(Role::Admin, vec![]).may(Action::Pii, &order));
-        let granted = who(Role::Reader, vec![Grant::category("order", [Action::Read, Action::Pii]), Grant::category("cart", [Action::Read])]);
+        let granted =
+            who(Role::Reader, vec![Grant::category("order", [Action::Read, Action::Pii]), Grant::category("cart", [Action::Read])]);
         assert!(granted.may(Action::Pii, &order) && !granted.may(Action::Pii, &s("cart-1")) && !granted.sees_all_pii());
         let flagged = Principal { pii: true, ..who(Role::Reader, vec![Grant::category("cart", [Action::Read])]) };
         assert!(flagged.may(Action::Pii, &s("cart-1")) && !flagged.may(Action::Pii, &order), "the flag clears what the grants let it read");

@@ -6,9 +6,9 @@
 //! need their action granted.
 
 use crate::{
-    Action, AppendContext, AppendRequest, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, ExportRange, Filter,
-    Health, ListStreams, LogItem, LogReader, Principal, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
-    StreamInfo, StreamMetadata, StreamPage, SubscribeFrom, Subscription, Uuid, async_trait,
+    Action, AppendContext, AppendRequest, AppendResult, DeleteMode, Direction, Error, EventPage, EventStore, ExpectedVersion, ExportRange,
+    Filter, Health, ListStreams, LogItem, LogReader, Principal, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics,
+    StreamId, StreamInfo, StreamMetadata, StreamPage, SubscribeFrom, Subscription, Uuid, async_trait,
 };
 use std::sync::Arc;
 

@@ -63,7 +63,8 @@ impl TenantStore {
 
     /// The position of the tenant's last event (0: none).
     async fn tenant_head(&self) -> Result<u64> {
-        let last = ReadAll { from: None, direction: Direction::Backward, limit: Some(1), filter: self.space.filter_in(&Filter::default())? };
+        let last =
+            ReadAll { from: None, direction: Direction::Backward, limit: Some(1), filter: self.space.filter_in(&Filter::default())? };
         Ok(self.inner.read_all(&last).await?.events.first().map_or(0, |e| e.global_position))
     }
 

@@ -105,16 +105,24 @@ async fn tenants_see_only_their_own_data_on_every_route() {
         let (_, info) = call(&s, "GET", "/streams/order-1/info", None, token).await;
         assert_eq!(info["last_version"].as_u64(), Some(1), "{who}: {info}");
         let text = sse_text(&s, token).await;
-        assert!(text.contains(&format!("\"who\":\"{who}\"")) && !text.contains('@') && text.matches("order-1").count() == 1, "{who}: {text}");
+        assert!(
+            text.contains(&format!("\"who\":\"{who}\"")) && !text.contains('@') && text.matches("order-1").count() == 1,
+            "{who}: {text}"
+        );
     }
     let (_, plain) = call(&s, "GET", "/events", None, &t.plain).await;
     assert_eq!(streams_of(&plain), ["order-1"], "no tenant's events outside the tenant");
     assert_eq!(plain["events"][0]["data"]["who"].as_str(), Some("plain"));
     let (_, all) = call(&s, "GET", "/events", None, &t.admin).await;
-    assert_eq!(streams_of(&all), ["@acme/order-1", "@globex/order-1", "order-1"], "the admin spans tenants (its tenant only counts for limits)");
+    assert_eq!(
+        streams_of(&all),
+        ["@acme/order-1", "@globex/order-1", "order-1"],
+        "the admin spans tenants (its tenant only counts for limits)"
+    );
 
     // Errors speak the tenant's names; nothing of another tenant is reachable.
-    let (status, conflict) = call(&s, "POST", "/streams/order-1?expected_version=5", Some(placed(chronicle_core::Uuid::now_v7(), "x")), &t.acme).await;
+    let (status, conflict) =
+        call(&s, "POST", "/streams/order-1?expected_version=5", Some(placed(chronicle_core::Uuid::now_v7(), "x")), &t.acme).await;
     assert_eq!(status, 409, "{conflict}");
     assert!(!conflict.to_string().contains('@'), "{conflict}");
     let (status, body) = call(&s, "GET", "/streams/@globex%2Forder-1", None, &t.acme).await;

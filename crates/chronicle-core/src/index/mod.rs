@@ -454,7 +454,11 @@ impl<P> AppendView for LogIndex<P> {
     fn first_match_after(&self, query: &EventQuery, after: Option<u64>) -> Option<u64> {
         let start = usize::try_from(after.unwrap_or(0)).unwrap_or(usize::MAX);
         let default = Metadata::default();
-        self.log.iter().skip(start).find(|e| query.matches(e.stream.as_str(), &e.event_type, e.meta.as_deref().unwrap_or(&default))).map(|e| e.position)
+        self.log
+            .iter()
+            .skip(start)
+            .find(|e| query.matches(e.stream.as_str(), &e.event_type, e.meta.as_deref().unwrap_or(&default)))
+            .map(|e| e.position)
     }
 
     fn head(&self) -> u64 {

@@ -144,7 +144,11 @@ pub(crate) async fn connect(
     let consumer = groups.connect(&name).await?;
     let revealer = state.privacy.as_ref().map(|p| {
         let caller = super::streams::caller(&principal);
-        let revealer = chronicle_privacy::Revealer::new(p.keyring().clone(), crate::clearance(caller), caller.map_or("anonymous", |p| p.token_id.as_str()));
+        let revealer = chronicle_privacy::Revealer::new(
+            p.keyring().clone(),
+            crate::clearance(caller),
+            caller.map_or("anonymous", |p| p.token_id.as_str()),
+        );
         match caller {
             Some(who) => revealer.with_grants(who),
             None => revealer,
