@@ -12,8 +12,8 @@ use crate::{
 };
 use std::sync::Arc;
 
-/// Events read per step when hidden events must be skipped.
-const GATHER_PAGE: usize = 256;
+/// Most events read per step when hidden events must be skipped.
+const GATHER_PAGE: usize = 1024;
 
 /// A store as one caller may use it.
 ///
@@ -59,10 +59,13 @@ impl GrantedStore {
     async fn gather(&self, read: &ReadAll) -> Result<(Vec<RecordedEvent>, bool)> {
         let want = read.limit.unwrap_or(usize::MAX);
         let mut events = Vec::new();
-        let mut from = read.from;
+        let (mut from, mut step) = (read.from, 0);
         loop {
             let room = want - events.len();
-            let page = self.inner.read_all(&ReadAll { from, limit: read.limit.map(|_| room.max(GATHER_PAGE)), ..read.clone() }).await?;
+            // The first read asks for what the caller asked; later ones (past hidden events) for more.
+            let limit = read.limit.map(|_| if step == 0 { room } else { room.max(GATHER_PAGE) });
+            step += 1;
+            let page = self.inner.read_all(&ReadAll { from, limit, ..read.clone() }).await?;
             let mut readable = self.readable(page.events).into_iter();
             events.extend(readable.by_ref().take(room));
             let left_over = readable.next().is_some();
@@ -76,7 +79,8 @@ impl GrantedStore {
 
     /// The position of the last event this caller may read (0: none).
     async fn readable_head(&self) -> Result<u64> {
-        let mut read = ReadAll::backward().limit(GATHER_PAGE);
+        // Usually the last event is readable: start small, grow.
+        let mut read = ReadAll::backward().limit(16);
         // A confined caller reads nothing outside its tenant's prefix.
         read.filter.stream_prefix = self.principal.confined_tenant().map(|t| crate::TenantSpace::new(t).prefix().to_owned());
         loop {
@@ -85,7 +89,7 @@ impl GrantedStore {
                 return Ok(e.global_position);
             }
             match page.next {
-                Some(next) => read.from = Some(next),
+                Some(next) => (read.from, read.limit) = (Some(next), read.limit.map(|l| (l * 4).min(GATHER_PAGE))),
                 None => return Ok(0),
             }
         }
