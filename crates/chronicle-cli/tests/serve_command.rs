@@ -28,8 +28,30 @@ async fn wait_until_ready(http: &reqwest::Client, url: &str) {
     panic!("server did not come up");
 }
 
+/// A server process, killed on drop unless it was stopped (a failing test
+/// leaves none behind).
+struct Guard(Option<std::process::Child>);
+
+impl Guard {
+    /// SIGTERM, then the exit status.
+    async fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().unwrap();
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+        tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `chronicle serve` with `config` and `data`, on a free port, once ready.
-async fn serve_with(config: &std::path::Path, data: &std::path::Path) -> (std::process::Child, String) {
+async fn serve_with(config: &std::path::Path, data: &std::path::Path) -> (Guard, String) {
     let port = free_port();
     let child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
@@ -39,7 +61,7 @@ async fn serve_with(config: &std::path::Path, data: &std::path::Path) -> (std::p
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let (child, url) = (Guard(Some(child)), format!("http://127.0.0.1:{port}"));
     wait_until_ready(&reqwest::Client::new(), &url).await;
     (child, url)
 }
@@ -52,12 +74,14 @@ fn free_port() -> u16 {
 async fn serves_the_file_store_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Guard(Some(
+        Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}");
     wait_until_ready(&http, &url).await;
@@ -68,9 +92,7 @@ async fn serves_the_file_store_and_stops_gracefully_on_sigterm() {
         assert_eq!(r.status(), 200);
         acked += 1;
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = child.stop().await;
     assert!(status.success(), "serve exits 0 after SIGTERM: {status:?}");
     let out = Command::new(BIN).arg("verify").arg("--data-dir").arg(dir.path()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -105,7 +127,7 @@ async fn tokens_from_token_create_guard_the_api_and_denials_are_audited() {
     let bad_role = Command::new(BIN).args(["token", "create", "--role", "root"]).output().unwrap();
     assert!(!bad_role.status.success());
 
-    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
+    let (child, url) = serve_with(&config, &dir.path().join("data")).await;
     let http = reqwest::Client::new();
     let append = |token: Option<&str>| {
         let mut req =
@@ -119,9 +141,7 @@ async fn tokens_from_token_create_guard_the_api_and_denials_are_audited() {
     assert_eq!(append(Some(&reader)).await.unwrap().status(), 403);
     assert_eq!(append(Some(&writer)).await.unwrap().status(), 200);
     assert_eq!(http.get(format!("{url}/streams/s-1")).bearer_auth(&reader).send().await.unwrap().status(), 200);
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
+    assert!(child.stop().await.success());
 
     let out = Command::new(BIN)
         .args(["audit", "--json", "--data-dir"])
@@ -169,7 +189,7 @@ async fn cli_commands_work_against_a_server_through_the_remote_backend() {
     let (admin, admin_entry) = text.split_once('\n').unwrap();
     let config = dir.path().join("chronicle.toml");
     std::fs::write(&config, format!("{entry}{admin_entry}")).unwrap();
-    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
+    let (child, url) = serve_with(&config, &dir.path().join("data")).await;
     let remote = |args: &[&str], token: &str| {
         Command::new(BIN)
             .args(args)
@@ -208,9 +228,7 @@ async fn cli_commands_work_against_a_server_through_the_remote_backend() {
         denials.iter().any(|d| d["status"] == 401 && d["path"] == "/streams/order-1"),
         "the server's audit log, read remotely: {denials:?}"
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
+    assert!(child.stop().await.success());
 }
 
 /// `POST /admin/scavenge` reclaims a tombstoned stream while the server
@@ -220,7 +238,7 @@ async fn scavenge_runs_through_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("chronicle.toml");
     std::fs::write(&config, "[file]\nsegment_size_bytes = 16384\ncompress_sealed = false\n").unwrap();
-    let (mut child, url) = serve_with(&config, &dir.path().join("data")).await;
+    let (child, url) = serve_with(&config, &dir.path().join("data")).await;
     let http = reqwest::Client::new();
     for i in 0..300 {
         let body = format!(r#"[{{"event_type":"T","data":{{"i":{i},"pad":"{}"}}}}]"#, "x".repeat(100));
@@ -240,19 +258,16 @@ async fn scavenge_runs_through_the_server() {
     assert_eq!(page.as_array().unwrap().len(), 100, "{page}");
     let r = http.post(format!("{url}/streams/s-2")).header("content-type", "application/json").body(r#"[{"event_type":"T","data":{}}]"#);
     assert_eq!(r.send().await.unwrap().status(), 200, "appends go on after a scavenge");
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    assert!(tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap().success());
+    assert!(child.stop().await.success());
     let out = Command::new(BIN).arg("verify").arg("--data-dir").arg(dir.path().join("data")).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 301 events"), "{out:?}");
 
     let memory = dir.path().join("memory.toml");
     std::fs::write(&memory, "backend = \"memory\"\n").unwrap();
-    let (mut child, url) = serve_with(&memory, &dir.path().join("unused")).await;
+    let (child, url) = serve_with(&memory, &dir.path().join("unused")).await;
     let r = http.post(format!("{url}/admin/scavenge")).send().await.unwrap();
     assert_eq!(r.status(), 501);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "unsupported", "{body}");
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
 }
