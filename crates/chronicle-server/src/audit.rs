@@ -256,10 +256,31 @@ pub async fn recent(store: &dyn EventStore, limit: usize, denied_only: bool) -> 
     Ok(found)
 }
 
+/// Most records in one audit event.
+const BATCH: usize = 1_000;
+/// How long the writer waits for more records when nobody waits on it:
+/// fewer, larger appends (and syncs) under load.
+const LINGER: Duration = Duration::from_millis(25);
+
+/// Adds to `batch` what arrives within [`LINGER`], unless it is full or
+/// someone waits for it to be stored (a flush: a denial, an admin action,
+/// shutdown).
+async fn linger(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while batch.len() < BATCH && !batch.iter().any(|m| matches!(m, Msg::Flush(_))) {
+        let room = BATCH - batch.len();
+        match tokio::time::timeout_at(deadline, rx.recv_many(batch, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 async fn write(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Msg>) {
     let Ok(stream) = StreamId::new(AUDIT_STREAM) else { return };
     let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, 1_000).await > 0 {
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        linger(&mut rx, &mut batch).await;
         let records: Vec<&AuditRecord> = batch
             .iter()
             .filter_map(|m| match m {
