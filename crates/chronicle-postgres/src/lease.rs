@@ -6,9 +6,8 @@
 
 use crate::{col, db_error};
 use chronicle_core::{Error, Lease, Leases, Result, async_trait};
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 /// How often a held lease's connection is checked.
 const PING: Duration = Duration::from_secs(2);
@@ -58,8 +57,8 @@ impl PgLeases {
     }
 
     async fn connect(&self, holder: &str) -> Result<Session> {
-        let mut config =
-            tokio_postgres::Config::from_str(&self.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
+        let connector = crate::Connector::parse(&self.url)?;
+        let mut config = connector.config().clone();
         // application_name is at most 63 bytes; keep it a char boundary.
         let mut name = format!("{HOLDER_PREFIX}{holder}");
         while name.len() > 63 {
@@ -69,7 +68,7 @@ impl PgLeases {
         config.connect_timeout(Duration::from_secs(5));
         config.keepalives_idle(Duration::from_secs(5));
         let (client, conn) = config
-            .connect(NoTls)
+            .connect(connector.tls())
             .await
             .map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres for a lease: {e}") })?;
         let task = tokio::spawn(async move {

@@ -38,6 +38,7 @@ mod read;
 mod reclaim;
 mod schema;
 mod store;
+mod tls;
 mod write;
 
 pub use group_claim::{ClaimRules, ClaimedRow, Heartbeat};
@@ -47,6 +48,7 @@ pub use lease::PgLeases;
 pub use maintenance::PgMaintenance;
 pub use schema::{dry_run, validate_schema_name};
 pub use store::{PgOptions, PgStore, application_name};
+pub use tls::{Connector, SslMode, TlsSettings};
 
 use chronicle_core::Error;
 

@@ -6,7 +6,7 @@ use deadpool_postgres::Pool;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 const POLL: Duration = Duration::from_millis(250);
 
@@ -19,7 +19,7 @@ pub(crate) fn channel(schema: &str) -> String {
     format!("{schema}_head")
 }
 
-pub(crate) fn spawn(config: tokio_postgres::Config, schema: String, pool: Pool, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn(connector: crate::Connector, schema: String, pool: Pool, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let poll = {
             let (pool, head, schema) = (pool.clone(), head.clone(), schema.clone());
@@ -37,7 +37,7 @@ pub(crate) fn spawn(config: tokio_postgres::Config, schema: String, pool: Pool, 
         };
         let listen = async move {
             loop {
-                if let Ok((client, mut conn)) = config.connect(NoTls).await {
+                if let Ok((client, mut conn)) = connector.config().connect(connector.tls()).await {
                     let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
                     let statement = format!("LISTEN {}", channel(&schema));
                     let listening = client.batch_execute(&statement);

@@ -7,9 +7,8 @@ use chronicle_core::{
     Subscription, Uuid, async_trait, validate_consumer_name,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 /// The `application_name` of every connection of a store (operators can
 /// find and, in tests, terminate them by it).
@@ -62,11 +61,8 @@ impl Drop for Inner {
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url, NoTls).await {
-                    let conn = tokio::spawn(conn);
+                if let Ok(client) = async { crate::Connector::parse(&url)?.connect().await }.await {
                     let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
-                    drop(client);
-                    let _ = conn.await;
                 }
             });
         })
@@ -90,15 +86,15 @@ impl PgStore {
 
     async fn connect_inner(options: PgOptions, cleanup: Option<String>) -> Result<Self> {
         schema::validate_schema_name(&options.schema)?;
-        let mut config =
-            tokio_postgres::Config::from_str(&options.url).map_err(|e| Error::Config { reason: format!("invalid database URL: {e}") })?;
+        let connector = crate::Connector::parse(&options.url)?;
+        let mut config = connector.config().clone();
         config.application_name(application_name(&options.schema));
         // Appends and reads are short OLTP statements; JIT compilation (on
         // by default since PostgreSQL 12) would cost them hundreds of ms
         // whenever the planner over-estimates a row count.
         let extra = config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         config.options(format!("{extra}-c jit=off"));
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config.clone(), connector.tls(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -106,12 +102,15 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| Error::Config { reason: format!("postgres pool: {e}") })?;
-        let mut client = pool.get().await.map_err(|e| Error::Unavailable { reason: format!("cannot connect to postgres: {e}") })?;
+        let mut client = pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => crate::tls::unreachable(&e),
+            e => Error::Unavailable { reason: format!("cannot connect to postgres: {e}") },
+        })?;
         schema::migrate(&mut client, &options.schema).await?;
         let head: i64 = col(&client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?, 0)?;
         drop(client);
         let (tx, _) = watch::channel(head as u64);
-        let listener = listen::spawn(config, options.schema.clone(), pool.clone(), tx.clone());
+        let listener = listen::spawn(connector.with_config(config), options.schema.clone(), pool.clone(), tx.clone());
         // The committer ends by itself once the last handle (and queue) drops.
         let (committer, _) = commit::spawn();
         Ok(Self {

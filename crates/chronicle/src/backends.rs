@@ -313,7 +313,7 @@ fn pg_options(config: &Config, pipeline: AppendPipeline) -> Result<chronicle_pos
         reason: "no database URL: set database_url in chronicle.toml or CHRONICLE_DATABASE_URL".into(),
     })?;
     Ok(chronicle_postgres::PgOptions {
-        url,
+        url: chronicle_postgres::Connector::with_params(&url, &config.postgres.tls_params()),
         schema: config.postgres.schema.clone(),
         pool_size: config.postgres.pool_size as usize,
         pipeline,

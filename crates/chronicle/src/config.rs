@@ -143,11 +143,35 @@ pub struct PostgresOptions {
     pub pool_size: u32,
     /// Schema holding Chronicle's tables.
     pub schema: String,
+    /// TLS to the server (libpq's `sslmode`): `disable`, `prefer` (the
+    /// default), `require`, `verify-ca` or `verify-full`. A setting in
+    /// the database URL wins over these four.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<String>,
+    /// PEM file of the roots that sign the server's certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<String>,
+    /// PEM file of the client certificate (with `sslkey`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslcert: Option<String>,
+    /// PEM file of the client key (with `sslcert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslkey: Option<String>,
 }
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        Self { pool_size: 16, schema: "chronicle".to_owned() }
+        Self { pool_size: 16, schema: "chronicle".to_owned(), sslmode: None, sslrootcert: None, sslcert: None, sslkey: None }
+    }
+}
+
+impl PostgresOptions {
+    /// The TLS settings given here, as connection-string parameters.
+    pub fn tls_params(&self) -> Vec<(&'static str, &str)> {
+        [("sslmode", &self.sslmode), ("sslrootcert", &self.sslrootcert), ("sslcert", &self.sslcert), ("sslkey", &self.sslkey)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect()
     }
 }
 

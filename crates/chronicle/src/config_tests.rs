@@ -29,12 +29,15 @@ max_batch_events = 500
 [postgres]
 pool_size = 4
 schema = "es"
+sslmode = "verify-full"
+sslrootcert = "/etc/ssl/pg-root.pem"
 "#;
     let c = Config::from_toml(text).unwrap();
     assert_eq!(c.backend, BackendKind::Postgres);
     assert_eq!(c.limits.max_metadata_bytes, 100);
     assert_eq!(c.file.sync, SyncMode::Never);
     assert_eq!(c.postgres.schema, "es");
+    assert_eq!(c.postgres.tls_params(), [("sslmode", "verify-full"), ("sslrootcert", "/etc/ssl/pg-root.pem")]);
     assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
 }
 

@@ -53,6 +53,6 @@ pub use chronicle_file::{FileMaintenance, FileStats, FileStore, verify, verify_w
 #[cfg(feature = "memory")]
 pub use chronicle_memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use chronicle_postgres::{PgLeases, PgMaintenance, PgOptions, PgStore};
+pub use chronicle_postgres::{Connector as PgConnector, PgLeases, PgMaintenance, PgOptions, PgStore, SslMode};
 #[cfg(feature = "remote")]
 pub use chronicle_remote::RemoteStore;

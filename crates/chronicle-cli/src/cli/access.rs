@@ -148,7 +148,7 @@ impl AuditTarget {
             Self::Dir(dir) => Config { backend: BackendKind::File, data_dir: dir.clone(), ..base },
             Self::Schema(schema) => Config {
                 backend: BackendKind::Postgres,
-                postgres: chronicle::PostgresOptions { schema: schema.clone(), pool_size: 2 },
+                postgres: chronicle::PostgresOptions { schema: schema.clone(), pool_size: 2, ..config.postgres.clone() },
                 ..base
             },
         }

@@ -4,7 +4,7 @@
 use super::append::payload;
 use crate::cli::{CliError, CliResult, stats::progress_bar};
 use std::time::Instant;
-use tokio_postgres::{NoTls, types::ToSql};
+use tokio_postgres::types::ToSql;
 
 const TABLE: &str = "event_id TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL, aggregate_type VARCHAR(50) NOT NULL, event_type VARCHAR(100) NOT NULL,
     event_data JSONB NOT NULL, metadata JSONB, version INTEGER NOT NULL, timestamp TIMESTAMPTZ DEFAULT NOW(), UNIQUE (aggregate_id, version)";
@@ -16,8 +16,9 @@ fn pg(e: tokio_postgres::Error) -> CliError {
 /// Rows per second of W writers each inserting `batch`-row statements.
 pub(crate) async fn multi_row_insert(url: &str, writers: usize, batch: usize, events: u64, size: usize) -> CliResult<f64> {
     let schema = format!("chronicle_bl_{}", chronicle::Uuid::now_v7().simple());
-    let (admin, conn) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
-    tokio::spawn(conn);
+    // The same connection settings (TLS included) as the store it is compared with.
+    let connector = chronicle::PgConnector::parse(url)?;
+    let admin = connector.connect().await?;
     admin
         .batch_execute(&format!(
             "CREATE SCHEMA {schema}; CREATE TABLE {schema}.events ({TABLE});
@@ -39,10 +40,9 @@ pub(crate) async fn multi_row_insert(url: &str, writers: usize, batch: usize, ev
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let (url, sql, bar) = (url.to_owned(), sql.clone(), bar.clone());
+        let (connector, sql, bar) = (connector.clone(), sql.clone(), bar.clone());
         tasks.push(tokio::spawn(async move {
-            let (client, conn) = tokio_postgres::connect(&url, NoTls).await.map_err(pg)?;
-            tokio::spawn(conn);
+            let client = connector.connect().await?;
             let statement = client.prepare(&sql).await.map_err(pg)?;
             for c in 0..per_writer {
                 let mut rows: Vec<(String, String, String, i32)> = Vec::with_capacity(batch);
