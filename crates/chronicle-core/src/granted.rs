@@ -162,10 +162,25 @@ impl EventStore for GrantedStore {
         Ok(subscription.retain(move |e| principal.may(Action::Read, &e.stream_id)))
     }
 
+    /// Pages of readable streams only; the cursor is the last stream
+    /// shown, never a hidden one.
     async fn list_streams(&self, query: &ListStreams) -> Result<StreamPage> {
-        let mut page = self.inner.list_streams(query).await?;
-        page.streams.retain(|s| self.principal.may(Action::Read, &s.stream_id));
-        Ok(page)
+        if self.principal.reads_everything() {
+            return self.inner.list_streams(query).await;
+        }
+        let size = query.page_size()?;
+        let (mut streams, mut after) = (Vec::new(), query.after.clone());
+        loop {
+            let page = self.inner.list_streams(&ListStreams { after: after.clone(), ..query.clone() }).await?;
+            streams.extend(page.streams.into_iter().filter(|s| self.principal.may(Action::Read, &s.stream_id)));
+            let more = page.next.is_some() || streams.len() > size;
+            if streams.len() >= size || page.next.is_none() {
+                streams.truncate(size);
+                let next = more.then(|| streams.last().map(|s| s.stream_id.to_string())).flatten();
+                return Ok(StreamPage { streams, next });
+            }
+            after = page.next;
+        }
     }
 
     async fn stream_info(&self, stream: &StreamId) -> Result<StreamInfo> {

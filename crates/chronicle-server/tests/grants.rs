@@ -116,6 +116,12 @@ async fn grants_and_system_streams_on_every_route() {
         ids.sort_by_key(|id| (id.starts_with('$'), id.clone()));
         assert_eq!(ids, expected, "GET /streams");
     }
+    // Listing pages of one: the cursor is always a stream the token may read.
+    let (_, first) = call(&s, "GET", "/streams?limit=1", None, &t.orders).await;
+    assert_eq!((streams_of(&first["streams"]), first["next"].as_str()), (vec!["order-1".to_owned()], Some("order-1")), "{first}");
+    let (_, rest) = call(&s, "GET", "/streams?limit=1&after=order-1", None, &t.orders).await;
+    assert_eq!((rest["streams"].as_array().map(Vec::len), rest["next"].as_str()), (Some(0), None), "payment-1 is not named: {rest}");
+
     // A narrowed token's page, cursor and head say nothing of the hidden events.
     let (_, page) = call(&s, "GET", "/events?limit=1", None, &t.payments).await;
     assert_eq!((streams_of(&page), page["head"].as_u64()), (vec!["payment-1".to_owned()], Some(2)), "{page}");
