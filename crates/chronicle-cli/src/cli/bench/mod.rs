@@ -148,10 +148,13 @@ impl Target {
         Ok(chronicle::open_with(&config, pipeline).await?)
     }
 
+    /// The database URL with `[postgres]`'s TLS settings (where the URL
+    /// sets none itself).
     pub(crate) fn database_url(&self) -> CliResult<String> {
-        self.config.database_url.clone().ok_or_else(|| {
+        let url = self.config.database_url.as_deref().ok_or_else(|| {
             CliError::Usage("bench --backend postgres needs CHRONICLE_DATABASE_URL (or database_url in chronicle.toml)".into())
-        })
+        })?;
+        Ok(chronicle::PgConnector::with_params(url, &self.config.postgres.tls_params()))
     }
 
     pub(crate) fn dir(&self, name: &str) -> PathBuf {
