@@ -257,7 +257,7 @@ fn client_config(settings: &TlsSettings) -> Result<rustls::ClientConfig> {
         _ => None,
     };
     let builder = match verify {
-        None => builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(provider()))),
+        None => builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient { chain: None, provider: provider() })),
         Some(names) => {
             let roots = Arc::new(roots(settings.root_cert.as_deref())?);
             let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
@@ -265,7 +265,9 @@ fn client_config(settings: &TlsSettings) -> Result<rustls::ClientConfig> {
                 .map_err(|e| config_error(format!("TLS: {e}")))?;
             match names {
                 true => builder.with_webpki_verifier(webpki),
-                false => builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(webpki))),
+                false => {
+                    builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient { chain: Some(webpki), provider: provider() }))
+                }
             }
         }
     };
@@ -300,51 +302,16 @@ fn roots(file: Option<&str>) -> Result<rustls::RootCertStore> {
     Ok(store)
 }
 
-/// `prefer` and `require`: encrypted, the certificate not checked (as
-/// libpq does); the handshake signatures still are.
+/// `prefer` and `require` (no `chain`): encrypted, the certificate not
+/// checked, as libpq does; `verify-ca` (a `chain`): the chain checked, the
+/// host name not. The handshake signatures are checked either way.
 #[derive(Debug)]
-struct Unverified(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Lenient {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-/// `verify-ca`: the chain checked, the host name not.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -353,7 +320,8 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
             | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. })) => {
                 Ok(ServerCertVerified::assertion())
@@ -368,7 +336,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -377,11 +345,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
