@@ -37,6 +37,7 @@
 
 mod access;
 mod append;
+mod connections;
 mod context;
 mod error;
 mod event;
@@ -70,6 +71,7 @@ mod validation;
 pub use access::{AccessHook, Action, Grant, is_system_stream};
 pub use append::{AppendCondition, AppendRequest, AppendResult, EventQuery, PreparedAppend, PreparedStream, QueryItem, StreamAppend};
 pub use async_trait::async_trait;
+pub use connections::{BreakerState, ConnectionReport, ConnectionStats};
 pub use context::{AppendContext, EntryPoint, Principal, Role};
 pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent};

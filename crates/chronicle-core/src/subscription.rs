@@ -165,6 +165,41 @@ async fn start_position(store: &dyn EventStore, from: SubscribeFrom) -> Result<u
     })
 }
 
+/// Delays between tries while the store is unavailable.
+const UNAVAILABLE_BACKOFF: crate::Backoff = crate::Backoff::new(std::time::Duration::from_millis(100), std::time::Duration::from_secs(2));
+
+/// Runs `op` until it succeeds or fails for good: while the store is
+/// `Unavailable` (a database restarting, a lost connection) it tries again
+/// with backoff, so the subscription resumes at its own position — no gap,
+/// no repeat. `Ok(None)`: the subscriber left meanwhile.
+async fn outlast<T, F: std::future::Future<Output = Result<T>>>(
+    tx: &mpsc::Sender<Result<RecordedEvent>>,
+    mut op: impl FnMut() -> F,
+) -> Result<Option<T>> {
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Ok(value) => {
+                if attempt > 0 {
+                    tracing::info!("subscription resumed after {attempt} failed read(s)");
+                }
+                return Ok(Some(value));
+            }
+            Err(crate::Error::Unavailable { reason }) => {
+                attempt += 1;
+                if attempt == 1 {
+                    tracing::warn!("subscription waiting for the store: {reason}");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(UNAVAILABLE_BACKOFF.delay(attempt)) => {}
+                    () = tx.closed() => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn run(
     store: &dyn EventStore,
     mut head: watch::Receiver<u64>,
@@ -173,10 +208,10 @@ async fn run(
     tx: &mpsc::Sender<Result<RecordedEvent>>,
     seen: &AtomicU64,
 ) -> Result<()> {
-    let mut position = start_position(store, from).await?;
+    let Some(mut position) = outlast(tx, || start_position(store, from)).await? else { return Ok(()) };
     loop {
         let read = ReadAll::forward().from(position).limit(SUBSCRIPTION_PAGE).filter(filter.clone());
-        let page = store.read_all(&read).await?;
+        let Some(page) = outlast(tx, || store.read_all(&read)).await? else { return Ok(()) };
         seen.fetch_max(page.head, Ordering::Relaxed);
         for event in page.events {
             position = event.global_position + 1;

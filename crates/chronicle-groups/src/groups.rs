@@ -36,6 +36,11 @@ pub struct GroupStatus {
     pub redeliveries: u64,
     /// Deliveries: since the node started; on PostgreSQL, ever.
     pub delivered: u64,
+    /// On PostgreSQL, the node that feeds the group from the log now (the
+    /// holder of its lease `group:{name}`; absent while none does); absent
+    /// in the store engine, where the serving node feeds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeder: Option<String>,
 }
 
 /// The engine-specific counts of a [`GroupStatus`].
@@ -62,6 +67,7 @@ impl GroupStatus {
             consumers: c.consumers,
             redeliveries: c.redeliveries,
             delivered: c.delivered,
+            feeder: None,
         }
     }
 }

@@ -169,7 +169,8 @@ impl PgGroups {
             redeliveries: row.redeliveries,
             delivered: row.delivered,
         };
-        Ok(GroupStatus::new(name, Shared::spec_of(&row.spec)?, head, parked, counts))
+        let feeder = self.shared.leases.holder(&crate::pg_feeder::lease_name(name)).await?;
+        Ok(GroupStatus { feeder, ..GroupStatus::new(name, Shared::spec_of(&row.spec)?, head, parked, counts) })
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<GroupStatus>> {

@@ -25,6 +25,11 @@ const HOUSEKEEPING: Duration = Duration::from_millis(500);
 /// consumer's room is full.
 const STALE: Duration = Duration::from_secs(10);
 
+/// The lease of the node that feeds `group`.
+pub(crate) fn lease_name(group: &str) -> String {
+    format!("group:{group}")
+}
+
 /// Runs a feeder task per group on this node (each waits for its lease).
 pub(crate) async fn supervise(shared: Arc<Shared>) {
     let mut feeders: HashMap<String, JoinHandle<()>> = HashMap::new();
@@ -60,7 +65,7 @@ async fn run(shared: Arc<Shared>, name: String, spec: String) {
     };
     let intake = PgIntake { shared: shared.clone(), name: name.clone(), filter };
     loop {
-        match shared.leases.try_acquire(&format!("group:{name}"), &shared.node).await {
+        match shared.leases.try_acquire(&lease_name(&name), &shared.node).await {
             Ok(Some(mut lease)) => {
                 tracing::info!(group = name, "feeding this consumer group");
                 tokio::select! {

@@ -111,6 +111,15 @@ async fn commit(batch: Vec<Job>) -> Vec<Job> {
     let decided = match write_batch(&store, &batch).await {
         Ok(decided) => decided,
         Err(e) if single => vec![Decision::Ready(Err(e))],
+        // The database is out of reach (and the batch's outcome may be
+        // unknown): every append gets `Unavailable`; a retry with the
+        // same event ids is stored once.
+        Err(Error::Unavailable { reason }) => {
+            for job in batch {
+                let _ = job.reply.send(Err(Error::Unavailable { reason: reason.clone() }));
+            }
+            return Vec::new();
+        }
         // Retry each alone so a failure reaches only its own append.
         Err(e) => {
             tracing::debug!(error = %e, appends = batch.len(), "batch write failed; retrying each append alone");

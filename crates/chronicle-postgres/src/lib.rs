@@ -58,12 +58,39 @@ pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a tokio_post
     row.try_get(i).map_err(|e| Error::Corrupted { location: "a postgres row".into(), reason: format!("column {i}: {e}") })
 }
 
-/// Maps a driver error: lost connections are `Unavailable` (retry later),
-/// anything else an I/O error naming PostgreSQL.
+/// Maps a driver error: lost connections and a server that is shutting
+/// down, starting up, out of connections or read-only (a standby) are
+/// `Unavailable` (retry later: an append's outcome is then unknown, and a
+/// retry with the same event ids is stored once); anything else is an I/O
+/// error naming PostgreSQL.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> Error {
-    if e.is_closed() || e.as_db_error().is_none() {
+    let Some(db) = e.as_db_error().filter(|_| !e.is_closed()) else {
         return Error::Unavailable { reason: format!("postgres: {e}") };
+    };
+    let detail = format!("{} ({})", db.message(), db.code().code());
+    if transient(db.code().code()) {
+        return Error::Unavailable { reason: format!("postgres: {detail}") };
     }
-    let detail = e.as_db_error().map(|d| format!("{} ({})", d.message(), d.code().code())).unwrap_or_else(|| e.to_string());
     Error::io("postgres", std::io::Error::other(detail))
+}
+
+/// SQLSTATEs after which the same request may succeed later: connection
+/// exceptions (class 08), operator intervention (57P01 admin shutdown,
+/// 57P02 crash shutdown, 57P03 cannot connect now), too many connections
+/// (53300), a read-only transaction (25006, a standby).
+fn transient(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shutdowns_and_lost_connections_are_transient_constraint_errors_are_not() {
+        for code in ["08006", "08003", "57P01", "57P02", "57P03", "53300", "25006"] {
+            assert!(super::transient(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001", "22P02", "57014"] {
+            assert!(!super::transient(code), "{code}");
+        }
+    }
 }

@@ -2,11 +2,11 @@
 
 use crate::{append, breaker::Breaker, col, commit, db_error, listen, read, schema};
 use chronicle_core::{
-    AppendContext, AppendPipeline, AppendRequest, AppendResult, DeleteMode, Error, EventPage, EventStore, ExpectedVersion, Filter, Health,
-    Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId, StreamInfo, StreamMetadata, SubscribeFrom,
-    Subscription, Uuid, async_trait, validate_consumer_name,
+    AppendContext, AppendPipeline, AppendRequest, AppendResult, ConnectionReport, ConnectionStats, DeleteMode, Error, EventPage,
+    EventStore, ExpectedVersion, Filter, Health, Metrics, ReadAll, ReadStream, RecordedEvent, Result, Snapshot, StoreMetrics, StreamId,
+    StreamInfo, StreamMetadata, SubscribeFrom, Subscription, Uuid, async_trait, validate_consumer_name,
 };
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) head: watch::Sender<u64>,
     breaker: Breaker,
+    /// Connections opened and lost, change-feed wake-ups.
+    pub(crate) counters: Arc<listen::Counters>,
     /// Head at which the tables are next analysed (see [`PgStore::analyze_on_growth`]).
     next_analyze: std::sync::atomic::AtomicU64,
     /// The group-commit queue (see [`commit`]).
@@ -95,7 +97,21 @@ impl PgStore {
         let extra = config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         config.options(format!("{extra}-c jit=off"));
         let manager = Manager::from_config(config.clone(), connector.tls(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let counters = Arc::new(listen::Counters::default());
+        let (opened, lost) = (counters.clone(), counters.clone());
         let pool = Pool::builder(manager)
+            .post_create(Hook::sync_fn(move |_, _| {
+                opened.opened();
+                Ok(())
+            }))
+            // A connection the server closed (a restart, a failover) is
+            // counted here and then replaced by the pool.
+            .pre_recycle(Hook::sync_fn(move |client, _| {
+                if client.is_closed() {
+                    lost.lost();
+                }
+                Ok(())
+            }))
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(10)))
@@ -110,7 +126,7 @@ impl PgStore {
         let head: i64 = col(&client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?, 0)?;
         drop(client);
         let (tx, _) = watch::channel(head as u64);
-        let listener = listen::spawn(connector.with_config(config), options.schema.clone(), pool.clone(), tx.clone());
+        let listener = listen::spawn(connector.with_config(config), options.schema.clone(), pool.clone(), tx.clone(), counters.clone());
         // The committer ends by itself once the last handle (and queue) drops.
         let (committer, _) = commit::spawn();
         Ok(Self {
@@ -121,6 +137,7 @@ impl PgStore {
                 metrics: Arc::default(),
                 head: tx,
                 breaker: Breaker::default(),
+                counters,
                 committer,
                 next_analyze: std::sync::atomic::AtomicU64::new(analyze_step(head as u64)),
                 listener,
@@ -195,6 +212,21 @@ impl PgStore {
         });
     }
 
+    /// This node's connections now (see [`ConnectionStats`]).
+    pub fn connection_stats(&self) -> ConnectionStats {
+        let pool = self.inner.pool.status();
+        let c = &self.inner.counters;
+        ConnectionStats {
+            pool_max: pool.max_size as u64,
+            in_use: pool.size.saturating_sub(pool.available) as u64,
+            idle: pool.available as u64,
+            waiting: pool.waiting as u64,
+            breaker: self.inner.breaker.state(),
+            breaker_trips: self.inner.breaker.trips(),
+            ..c.snapshot()
+        }
+    }
+
     pub(crate) fn publish_head(&self, head: u64) {
         self.inner.head.send_if_modified(|h| std::mem::replace(h, (*h).max(head)) < head);
     }
@@ -213,6 +245,12 @@ pub(crate) fn snapshot_upsert(s: &str) -> String {
 /// The next head at which to analyse: ten times this one (at least 1,000).
 fn analyze_step(head: u64) -> u64 {
     head.saturating_mul(10).max(1_000)
+}
+
+impl ConnectionReport for PgStore {
+    fn connection_stats(&self) -> ConnectionStats {
+        PgStore::connection_stats(self)
+    }
 }
 
 #[async_trait]

@@ -9,110 +9,8 @@
 
 use chronicle_core::AppendPipeline;
 use chronicle_postgres::PgStore;
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    sync::Arc,
-};
-
-const BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A TLS-only cluster on a free port, stopped and removed on drop.
-struct Cluster {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-/// Runs a PostgreSQL tool as `postgres` (initdb refuses root).
-fn as_postgres(tool: &str, args: &[&str]) -> std::process::Output {
-    let path = format!("{BIN}/{tool}");
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let mut command = if root { Command::new("runuser") } else { Command::new(&path) };
-    if root {
-        command.args(["-u", "postgres", "--", &path]);
-    }
-    command.args(args).output().expect("run a PostgreSQL tool")
-}
-
-fn chown_postgres(path: &Path) {
-    if let Ok(out) = Command::new("id").args(["-u", "postgres"]).output()
-        && let Ok(uid) = String::from_utf8_lossy(&out.stdout).trim().parse::<u32>()
-    {
-        let _ = std::os::unix::fs::chown(path, Some(uid), None);
-    }
-}
-
-fn pem_ca(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
-    (params.self_signed(&key).unwrap(), key)
-}
-
-impl Cluster {
-    /// `None` (skipped, or a failure under `CHRONICLE_REQUIRE_SERVICES=1`)
-    /// when PostgreSQL's tools are not installed.
-    fn start() -> Option<Self> {
-        let tools = if Path::new(BIN).join("initdb").exists() { Ok(()) } else { Err(format!("{BIN}/initdb not found")) };
-        chronicle_testkit::service_or_skip("PostgreSQL's initdb", tools)?;
-        let dir = tempfile::Builder::new().prefix("chronicle-tls-").tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-        let data = dir.path().join("data");
-        let out = as_postgres("initdb", &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let (ca, ca_key) = pem_ca("chronicle test CA");
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
-        for (name, text) in [("server.crt", cert.pem()), ("server.key", key.serialize_pem())] {
-            let path = data.join(name);
-            std::fs::write(&path, text).unwrap();
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-            chown_postgres(&path);
-        }
-        std::fs::write(dir.path().join("root.crt"), ca.pem()).unwrap();
-        std::fs::write(dir.path().join("other-root.crt"), pem_ca("someone else").0.pem()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\nssl_cert_file = 'server.crt'\n\
-             ssl_key_file = 'server.key'\nfsync = off\n",
-            dir.path().display()
-        );
-        append(&data.join("postgresql.conf"), &conf);
-        std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
-        chown_postgres(&data.join("pg_hba.conf"));
-        let log = dir.path().join("log");
-        let out = as_postgres("pg_ctl", &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "start"]);
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {} {}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Some(Self { dir, port })
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn url(&self, host: &str, tls: &str) -> String {
-        format!("postgres://postgres@{host}:{}/postgres?{tls}", self.port)
-    }
-}
-
-fn append(path: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = as_postgres("pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"]);
-    }
-}
+use chronicle_testkit::pg_cluster::{Access, PgCluster};
+use std::sync::Arc;
 
 async fn connect(url: &str) -> chronicle_core::Result<PgStore> {
     PgStore::connect_temporary(url, AppendPipeline::default()).await
@@ -120,7 +18,7 @@ async fn connect(url: &str) -> chronicle_core::Result<PgStore> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verified_tls_only_postgres() {
-    let Some(cluster) = Cluster::start() else { return };
+    let Some(cluster) = PgCluster::start(Access::TlsOnly) else { return };
     let root = format!("sslrootcert={}", cluster.file("root.crt").display());
     let full = cluster.url("localhost", &format!("sslmode=verify-full&{root}"));
 

@@ -25,12 +25,14 @@ mod body;
 mod contract;
 mod error;
 mod metrics;
+mod node;
 pub mod rate;
 mod routes;
 mod settings;
 
 pub use error::{ApiError, ApiResult};
 pub use metrics::HttpMetrics;
+pub use node::Node;
 pub use settings::{AuthOptions, ServerSettings, SettingsError, TlsOptions};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Request};
@@ -72,6 +74,8 @@ pub(crate) struct AppState {
     pub(crate) retention: Option<Arc<chronicle_retention::Retention>>,
     /// The privacy layer (`None`: nothing encrypted; 404 at `/privacy/…`).
     pub(crate) privacy: Option<Arc<chronicle_privacy::Privacy>>,
+    /// This node's name and connections.
+    pub(crate) node: node::Node,
 }
 
 impl AppState {
@@ -159,6 +163,7 @@ impl Server {
                 groups: None,
                 retention: None,
                 privacy: None,
+                node: node::Node::default(),
             },
             shutdown,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -231,6 +236,13 @@ impl Server {
     /// operations go to the audit log.
     pub fn with_privacy(mut self, privacy: Arc<chronicle_privacy::Privacy>) -> Self {
         self.state.privacy = Some(privacy);
+        self
+    }
+
+    /// Names this node (in `/health/*`, as the `node` label in `/metrics`)
+    /// and reports its database connections there.
+    pub fn with_node(mut self, node: node::Node) -> Self {
+        self.state.node = node;
         self
     }
 

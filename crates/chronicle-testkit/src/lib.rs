@@ -28,6 +28,7 @@ pub mod tally;
 // range by construction; a panic there fails the model-based test.
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub mod model;
+pub mod pg_cluster;
 // Test bodies too (see `cases`).
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub mod privacy;

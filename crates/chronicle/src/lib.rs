@@ -40,12 +40,12 @@ pub use config::{
 pub use error::ConfigError;
 
 pub use chronicle_core::{
-    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, Backoff, DeleteMode, DenyEventTypes,
-    Direction, EntryPoint, Error, EventPage, EventQuery, EventStore, ExpectedVersion, Filter, Health, Lease, Leases, Limits, LocalLeases,
-    Maintenance, Metadata, NewEvent, NoMaintenance, PreparedAppend, PreparedStream, Principal, QueryItem, RawJson, ReadAll, ReadStream,
-    RecordedEvent, Result, Role, ScavengeReport, Snapshot, StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo,
-    StreamMetadata, StreamStatus, SubscribeFrom, Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait,
-    category_of,
+    Actor, AppendCondition, AppendContext, AppendHook, AppendPipeline, AppendRequest, AppendResult, Backoff, BreakerState,
+    ConnectionReport, ConnectionStats, DeleteMode, DenyEventTypes, Direction, EntryPoint, Error, EventPage, EventQuery, EventStore,
+    ExpectedVersion, Filter, Health, Lease, Leases, Limits, LocalLeases, Maintenance, Metadata, NewEvent, NoMaintenance, PreparedAppend,
+    PreparedStream, Principal, QueryItem, RawJson, ReadAll, ReadStream, RecordedEvent, Result, Role, ScavengeReport, Snapshot,
+    StampPrincipal, StoreMetrics, StoreStats, StreamAppend, StreamId, StreamInfo, StreamMetadata, StreamStatus, SubscribeFrom,
+    Subscription, Timestamp, Uuid, ValidatedEvent, VerifyOptions, VerifyReport, async_trait, category_of,
 };
 pub use chronicle_core::{ExportRange, ListStreams, LogItem, LogReader, StreamPage, StreamSummary, canonical};
 #[cfg(feature = "file")]

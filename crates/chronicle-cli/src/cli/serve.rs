@@ -6,14 +6,24 @@ use chronicle_publish::Publisher;
 use chronicle_server::{Server, ServerSettings};
 use std::{net::SocketAddr, sync::Arc};
 
-/// How this node shows as a lease holder: host, listen port, process id.
-fn node_name(local: SocketAddr) -> String {
+/// The generated name of a node without `--node`: host, listen port,
+/// process id.
+fn generated_node_name(local: SocketAddr) -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
     format!("{host}:{} pid {}", local.port(), std::process::id())
+}
+
+/// Checks a `--node` name: 1-48 printable characters (it ends up in a
+/// PostgreSQL `application_name`, 63 bytes at most, after a prefix).
+fn parse_node(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 48 || s.chars().any(char::is_control) {
+        return Err("a node name is 1 to 48 bytes of printable characters".into());
+    }
+    Ok(s.to_owned())
 }
 
 /// The default listen address.
@@ -27,6 +37,10 @@ pub(crate) struct ServeArgs {
     /// Serve without tokens on a non-loopback address (anyone who can reach it may read, write and delete).
     #[arg(long)]
     allow_anonymous: bool,
+    /// This node's name: in /health/ready, as the `node` label in /metrics, as the holder of leases
+    /// (default: host, port and process id).
+    #[arg(long, env = "CHRONICLE_NODE", value_name = "NAME", value_parser = parse_node)]
+    node: Option<String>,
 }
 
 /// Parses and validates a listen address.
@@ -88,6 +102,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener.local_addr().map_err(CliError::Output)?;
+    let node = args.node.clone().unwrap_or_else(|| generated_node_name(local));
     let where_ = if config.backend == BackendKind::File { format!(" at {}", config.data_dir.display()) } else { String::new() };
     tracing::info!("chronicle serving the {} backend{where_} on http://{local} (OpenAPI: http://{local}/openapi.json)", config.backend);
     if anonymous {
@@ -100,6 +115,13 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the audit log at {audit_at}: {e}")))?;
     tracing::info!("audit log at {audit_at}");
+    if let super::access::AuditTarget::Schema(audit) = &audit_at {
+        tracing::info!(
+            "stateless node {node:?}: events, audit log ({audit}), leases, consumer groups, checkpoints and keys live in PostgreSQL \
+             schema {}; nothing is written on this machine",
+            config.postgres.schema
+        );
+    }
     // Sinks see encrypted fields masked ("***"), as any reader without clearance does.
     let published = match &opened.privacy {
         Some(p) => {
@@ -107,7 +129,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         }
         None => opened.shaped.clone(),
     };
-    let publisher = Arc::new(Publisher::new(published, opened.leases.clone(), &publishing, &node_name(local)));
+    let publisher = Arc::new(Publisher::new(published, opened.leases.clone(), &publishing, &node));
     if !publisher.is_empty() {
         publisher.start();
         let names: Vec<&str> = publishing.sinks.iter().map(|s| s.name()).collect();
@@ -115,7 +137,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     }
     // Consumer groups: in the store when one node serves it, in shared rows on PostgreSQL.
     let groups = match (&opened.postgres, config.backend) {
-        (Some(pg), _) => Some(chronicle_groups::Groups::postgres(pg.clone(), opened.leases.clone(), &node_name(local)).await),
+        (Some(pg), _) => Some(chronicle_groups::Groups::postgres(pg.clone(), opened.leases.clone(), &node).await),
         (None, BackendKind::File | BackendKind::Memory) => Some(chronicle_groups::Groups::open(opened.shaped.clone()).await),
         _ => None,
     };
@@ -125,7 +147,7 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
         tracing::info!("retention: {} (chronicle retention run --dry-run shows what a pass removes)", retention.summary());
     }
     let retention = Arc::new(chronicle_retention::Retention::new(opened.raw.clone(), opened.maintenance.clone(), retention));
-    let retention_task = tokio::spawn(retention.clone().schedule(opened.leases.clone(), node_name(local), retention_stopped));
+    let retention_task = tokio::spawn(retention.clone().schedule(opened.leases.clone(), node.clone(), retention_stopped));
     let mut server = Server::new(opened.shaped.clone())
         .with_publisher(publisher.clone())
         .with_maintenance(opened.maintenance)
@@ -136,6 +158,8 @@ pub(crate) async fn run(config: &Config, args: ServeArgs) -> CliResult {
     if let Some(groups) = &groups {
         server = server.with_groups(groups.clone());
     }
+    let connections = opened.postgres.clone().map(|pg| Arc::new(pg) as Arc<dyn chronicle::ConnectionReport>);
+    server = server.with_node(chronicle_server::Node { name: Some(node.clone()), connections });
     if let Some(privacy) = &opened.privacy {
         server = server.with_privacy(privacy.clone());
         tokio::spawn(privacy.clone().follow(opened.raw.clone()));

@@ -18,17 +18,22 @@ use chronicle_wire::CheckpointBody;
 use serde::Deserialize;
 
 /// Liveness: the process runs.
-#[utoipa::path(get, path = "/health/live", tag = "ops", responses((status = 200, description = "{live, ready, detail}"), (status = 503)))]
+#[utoipa::path(get, path = "/health/live", tag = "ops", responses(
+    (status = 200, body = crate::node::HealthBody, description = "Live"),
+    (status = 503, body = crate::node::HealthBody, description = "Not live: restart the process")))]
 pub(crate) async fn live(State(state): State<AppState>) -> impl IntoResponse {
     let h = state.store.health().await;
-    (if h.live { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(h))
+    (if h.live { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(state.node.health(h)))
 }
 
-/// Readiness: the store serves requests.
-#[utoipa::path(get, path = "/health/ready", tag = "ops", responses((status = 200, description = "{live, ready, detail}"), (status = 503)))]
+/// Readiness: the store serves requests. Names the node and, on
+/// PostgreSQL, reports its connections and circuit breaker.
+#[utoipa::path(get, path = "/health/ready", tag = "ops", responses(
+    (status = 200, body = crate::node::HealthBody, description = "Ready"),
+    (status = 503, body = crate::node::HealthBody, description = "Not ready (the database is unreachable, the breaker open): route traffic elsewhere")))]
 pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let h = state.store.health().await;
-    (if h.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(h))
+    (if h.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(state.node.health(h)))
 }
 
 /// Prometheus metrics (text exposition format).
@@ -38,6 +43,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     let maintenance = state.maintenance.clone();
     let bytes = tokio::task::spawn_blocking(move || maintenance.storage_bytes()).await.ok().flatten();
     let mut text = state.metrics.render(&store, bytes);
+    text.push_str(&state.node.render_prometheus());
     // Projection and saga states, as their runners last recorded them.
     match chronicle_toolkit::latest_states(&*state.store).await {
         Ok(states) => text.push_str(&chronicle_toolkit::render_prometheus(&states)),
