@@ -3,7 +3,6 @@
 
 use crate::{PgStore, col, db_error};
 use chronicle_core::{DeleteMode, Error, EventQuery, ExpectedVersion, Result, StreamId, StreamInfo, StreamMetadata, StreamStatus, Uuid};
-use deadpool_postgres::Transaction;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 
@@ -49,7 +48,7 @@ pub(crate) const STREAM_COLS: &str = "stream_id, last_version, status, deleted_t
 /// multi-stream appends cannot deadlock) and looks up `ids`, pipelined in
 /// one round trip.
 pub(crate) async fn lock_streams(
-    tx: &Transaction<'_>,
+    tx: &impl deadpool_postgres::GenericClient,
     s: &str,
     names: &mut Vec<String>,
     ids: &[Uuid],
@@ -78,7 +77,12 @@ pub(crate) async fn lock_streams(
     Ok((rows, found))
 }
 
-pub(crate) async fn condition_conflict(tx: &Transaction<'_>, s: &str, query: &EventQuery, after: Option<u64>) -> Result<Option<u64>> {
+pub(crate) async fn condition_conflict(
+    tx: &impl deadpool_postgres::GenericClient,
+    s: &str,
+    query: &EventQuery,
+    after: Option<u64>,
+) -> Result<Option<u64>> {
     let mut clauses = Vec::new();
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(after.unwrap_or(0) as i64)];
     for item in &query.items {

@@ -18,12 +18,13 @@ use crate::{
     append::{condition_conflict, lock_streams},
     col, db_error,
     listen::channel,
-    write::{Columns, insert},
+    write::{Columns, insert, insert_statement},
 };
 use chronicle_core::{
     AppendPlan, AppendView, Committed, Error, EventLocation, EventQuery, PreparedAppend, Result, StreamId, StreamInfo, StreamStatus, Uuid,
     plan_append,
 };
+use deadpool_postgres::Object;
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,6 +32,11 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_JOBS: usize = 256;
 /// Most events in one batch (a single larger append still goes alone).
 const MAX_EVENTS: usize = 10_000;
+
+/// How recent another process's commit must be for the head to count as contended.
+const CONTENDED_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a batch gathers while the head is contended.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// What an append returns.
 pub(crate) type Outcome = Result<Committed>;
@@ -69,6 +75,12 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>) {
                 Some(job) => pending.push_back(job),
                 None => return,
             }
+        }
+        // Other processes commit to this schema too: every batch waits its
+        // turn for the head row, so gather a little longer before taking
+        // one — fewer, larger batches instead of one per waiting append.
+        if pending.front().is_some_and(|j| j.store.inner.counters.others_committing(CONTENDED_WINDOW)) {
+            tokio::time::sleep(LINGER).await;
         }
         while pending.len() < MAX_JOBS
             && let Ok(job) = rx.try_recv()
@@ -179,15 +191,15 @@ impl AppendView for View {
 
 async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     let s = store.inner.schema.as_str();
-    let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
+    let open = Open::begin(store.client().await?).await?;
+    let tx = open.client()?;
     let mut names: Vec<String> = batch.iter().flat_map(|j| j.prepared.streams.iter().map(|p| p.stream.to_string())).collect();
     // Only client-chosen ids can already be stored; fresh UUIDv7s cannot.
     let ids: Vec<Uuid> = batch
         .iter()
         .flat_map(|j| j.prepared.streams.iter().flat_map(|p| p.events.iter().filter(|e| !e.id_assigned()).map(|e| e.event_id)))
         .collect();
-    let (rows, found) = lock_streams(&tx, s, &mut names, &ids).await?;
+    let (rows, found) = lock_streams(tx, s, &mut names, &ids).await?;
     let mut view = View {
         streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
         ids: found.iter().map(located).collect::<Result<_>>()?,
@@ -218,7 +230,7 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
             // the check and the write.
             let lock = tx.prepare_cached(&format!("SELECT position FROM {s}.head FOR UPDATE")).await.map_err(db_error)?;
             tx.query_one(&lock, &[]).await.map_err(db_error)?;
-            if let Some(position) = condition_conflict(&tx, s, &cond.query, cond.after).await? {
+            if let Some(position) = condition_conflict(tx, s, &cond.query, cond.after).await? {
                 decisions.push(Decision::Ready(Err(Error::AppendConditionFailed { position })));
                 continue;
             }
@@ -234,12 +246,19 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
         decisions.push(Decision::Ready(Ok(Committed { results, idempotent: false, events: Vec::new() })));
     }
     if view.planned == 0 {
-        // Nothing to write: dropping the transaction rolls back the empty
-        // stream rows the locking created.
+        // Nothing to write: roll back the empty stream rows the locking created.
+        open.rollback().await?;
         return Ok(decisions);
     }
-    let (base, recorded_at) = insert(&tx, s, &columns, &channel(s)).await?;
-    tx.commit().await.map_err(db_error)?;
+    // The write takes the head row's lock; COMMIT goes in the same round
+    // trip, so the lock is held for one round trip and the WAL flush.
+    // (Prepared first: a COMMIT must never overtake the write.)
+    let (write, channel) = (insert_statement(tx, s).await?, channel(s));
+    let (written, committed) = tokio::join!(insert(tx, &write, &columns, &channel, store.inner.counters.tag()), tx.batch_execute("COMMIT"));
+    // Either way the transaction ended: a failed write aborts it, and the COMMIT then rolls it back.
+    open.ended();
+    let (base, recorded_at) = written?;
+    committed.map_err(db_error)?;
     store.publish_head(base + view.planned);
     store.analyze_on_growth(base + view.planned);
     for (job, decision) in batch.iter().zip(&mut decisions) {
@@ -254,6 +273,43 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
         }
     }
     Ok(decisions)
+}
+
+/// A transaction opened with `BEGIN` on a pooled connection (so the write
+/// and its COMMIT can share a round trip). Ended by COMMIT or ROLLBACK it
+/// returns the connection to the pool; dropped while open (an error on
+/// the way) it closes the connection, and PostgreSQL rolls back.
+struct Open(Option<Object>);
+
+impl Open {
+    async fn begin(client: Object) -> Result<Self> {
+        client.batch_execute("BEGIN").await.map_err(db_error)?;
+        Ok(Self(Some(client)))
+    }
+
+    /// The connection (only `ended`, which consumes `self`, takes it).
+    fn client(&self) -> Result<&Object> {
+        self.0.as_ref().ok_or_else(|| Error::Unavailable { reason: "the transaction's connection is gone".into() })
+    }
+
+    async fn rollback(self) -> Result<()> {
+        self.client()?.batch_execute("ROLLBACK").await.map_err(db_error)?;
+        self.ended();
+        Ok(())
+    }
+
+    /// The transaction ended (committed or rolled back): the connection goes back to the pool.
+    fn ended(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
 }
 
 /// A stored event id and where it is (a row of the id lookup).

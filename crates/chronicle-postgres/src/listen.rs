@@ -24,6 +24,12 @@ pub(crate) struct Counters {
     reconnects: AtomicU64,
     notify_wakeups: AtomicU64,
     listening: AtomicBool,
+    /// When (µs since `epoch`) a NOTIFY last raised the head: another
+    /// process committed (this one's commits raise it before their NOTIFY).
+    last_foreign_commit: AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+    /// `:` and a random id: the suffix of this store's NOTIFY payloads.
+    tag: std::sync::OnceLock<String>,
 }
 
 impl Counters {
@@ -35,6 +41,22 @@ impl Counters {
     /// A connection was found closed by the server (it gets replaced).
     pub(crate) fn lost(&self) {
         self.reconnects.fetch_add(1, Relaxed);
+    }
+
+    /// The suffix this store's commits put after the head in their NOTIFY.
+    pub(crate) fn tag(&self) -> &str {
+        self.tag.get_or_init(|| format!(":{}", chronicle_core::Uuid::now_v7().simple()))
+    }
+
+    fn now_micros(&self) -> u64 {
+        self.epoch.get_or_init(std::time::Instant::now).elapsed().as_micros() as u64
+    }
+
+    /// Whether another process committed to this schema within `window`
+    /// (the head row is contended: see `commit`'s linger).
+    pub(crate) fn others_committing(&self, window: Duration) -> bool {
+        let last = self.last_foreign_commit.load(Relaxed);
+        last != 0 && self.now_micros().saturating_sub(last) <= window.as_micros() as u64
     }
 
     /// The counters (pool and breaker fields left to the store).
@@ -104,11 +126,17 @@ pub(crate) fn spawn(
                     };
                     let drive = async {
                         while let Some(Ok(message)) = messages.next().await {
-                            if let AsyncMessage::Notification(n) = message
-                                && let Ok(position) = n.payload().parse::<u64>()
-                                && raise(&head, position)
-                            {
-                                counters.notify_wakeups.fetch_add(1, Relaxed);
+                            if let AsyncMessage::Notification(n) = message {
+                                // `head` or `head:sender` (an older node sends no sender).
+                                let (position, sender) = n.payload().split_at(n.payload().find(':').unwrap_or(n.payload().len()));
+                                if sender != counters.tag() {
+                                    counters.last_foreign_commit.store(counters.now_micros().max(1), Relaxed);
+                                }
+                                if let Ok(position) = position.parse::<u64>()
+                                    && raise(&head, position)
+                                {
+                                    counters.notify_wakeups.fetch_add(1, Relaxed);
+                                }
                             }
                         }
                     };

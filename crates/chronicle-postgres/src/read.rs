@@ -145,9 +145,11 @@ pub(crate) async fn read_all(store: &PgStore, read: &ReadAll) -> Result<EventPag
         .start()
         .await
         .map_err(db_error)?;
-    let head = tx.query_one(&format!("SELECT position FROM {s}.head"), &[]).await.map_err(db_error)?;
+    // Both statements prepared once per connection, sent in one round trip.
+    let head_sql = format!("SELECT position FROM {s}.head");
+    let (head, page) = tokio::try_join!(tx.prepare_cached(&head_sql), tx.prepare_cached(&sql)).map_err(db_error)?;
+    let (head, rows) = tokio::try_join!(tx.query_one(&head, &[]), tx.query(&page, &refs)).map_err(db_error)?;
     let head = col::<i64>(&head, 0)? as u64;
-    let rows = tx.query(&sql, &refs).await.map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     store.publish_head(head);
     let events = rows.iter().map(event).collect::<Result<Vec<_>>>()?;

@@ -280,8 +280,8 @@ impl EventStore for PgStore {
 
     async fn head(&self) -> Result<u64> {
         let client = self.client().await?;
-        let head: i64 =
-            col(&client.query_one(&format!("SELECT position FROM {}.head", self.inner.schema), &[]).await.map_err(db_error)?, 0)?;
+        let statement = client.prepare_cached(&format!("SELECT position FROM {}.head", self.inner.schema)).await.map_err(db_error)?;
+        let head: i64 = col(&client.query_one(&statement, &[]).await.map_err(db_error)?, 0)?;
         self.publish_head(head as u64);
         Ok(head as u64)
     }

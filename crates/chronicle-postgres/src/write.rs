@@ -5,7 +5,7 @@ use crate::db_error;
 use chronicle_core::{AppendResult, Error, PreparedAppend, Result, Timestamp, Uuid};
 use deadpool_postgres::Transaction;
 use std::collections::HashMap;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::{Statement, types::ToSql};
 
 /// The events of a batch, column by column (one multi-row insert), and the
 /// last version each stream reaches.
@@ -79,12 +79,9 @@ impl Columns {
     }
 }
 
-/// Writes the batch; returns the head before it (add it to the relative
-/// positions) and the batch's `recorded_at`. From this statement to commit the head row stays locked, so
-/// batches commit in position order and a rollback leaves no hole.
-pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: &str) -> Result<(u64, Timestamp)> {
-    let write = tx
-        .prepare_cached(&format!(
+/// The batch write of schema `s`, prepared (once per connection).
+pub(crate) async fn insert_statement(tx: &impl deadpool_postgres::GenericClient, s: &str) -> Result<Statement> {
+    tx.prepare_cached(&format!(
             "WITH h AS (
                  UPDATE {s}.head SET position = position + $1, recorded_at = greatest(recorded_at, $2)
                  RETURNING position - $1 AS base, recorded_at),
@@ -99,13 +96,30 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
              advanced AS (
                  UPDATE {s}.streams SET last_version = u.v, status = 1 FROM unnest($16::text[], $17::bigint[]) AS u(st, v) WHERE stream_id = u.st
                  RETURNING 1)
-             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text), h.recorded_at FROM h"
-        ))
-        .await
-        .map_err(db_error)?;
+             SELECT h.base, (SELECT count(*) FROM inserted), (SELECT count(*) FROM advanced), pg_notify($18, (h.base + $1)::text || $19), h.recorded_at FROM h"
+    ))
+    .await
+    .map_err(db_error)
+}
+
+/// Writes the batch with `write` (see [`insert_statement`]); returns the
+/// head before it (add it to the relative positions) and the batch's
+/// `recorded_at`. From this statement to commit the head row stays
+/// locked, so batches commit in position order and a rollback leaves no
+/// hole. The statement is sent on the first poll, so a COMMIT polled after
+/// it goes in the same round trip. The NOTIFY payload is the new head
+/// followed by `sender` (`:` and the committing store's tag), so a
+/// listener tells its own commits apart.
+pub(crate) async fn insert(
+    tx: &impl deadpool_postgres::GenericClient,
+    write: &Statement,
+    c: &Columns,
+    channel: &str,
+    sender: &str,
+) -> Result<(u64, Timestamp)> {
     let n = c.position.len() as i64;
     let (streams, versions): (Vec<&String>, Vec<i64>) = c.last_versions.iter().map(|(k, v)| (k, *v)).unzip();
-    let params: [&(dyn ToSql + Sync); 18] = [
+    let params: [&(dyn ToSql + Sync); 19] = [
         &n,
         &Timestamp::now().as_micros(),
         &c.position,
@@ -124,8 +138,9 @@ pub(crate) async fn insert(tx: &Transaction<'_>, s: &str, c: &Columns, channel: 
         &streams,
         &versions,
         &channel,
+        &sender,
     ];
-    match tx.query_one(&write, &params).await {
+    match tx.query_one(write, &params).await {
         Ok(row) => {
             let base: i64 = row.try_get(0).map_err(db_error)?;
             let recorded_at: i64 = row.try_get(4).map_err(db_error)?;

@@ -8,6 +8,7 @@ mod backup;
 mod groups;
 mod http;
 mod mixed;
+mod nodes;
 mod pg;
 mod privacy;
 mod projection;
@@ -82,6 +83,11 @@ pub(crate) struct BenchArgs {
     /// encrypted), each next to its same-run baseline (file or memory).
     #[arg(long)]
     privacy: bool,
+    /// With --backend postgres: run the `nodes` comparison only (unless --workload names others): the same HTTP load
+    /// through 1 and through N `chronicle serve` nodes on one database, appends/s and subscriber lag (--writers,
+    /// default 32; --events, default 20,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    nodes: Option<u16>,
     /// Every workload at small sizes (well under a minute).
     #[arg(long)]
     quick: bool,
@@ -192,9 +198,15 @@ pub(crate) async fn run(config: &Config, data_dir: Option<&Path>, args: BenchArg
         mixed_secs: args.duration.unwrap_or(if q { 1.0 } else { 5.0 }),
         event_size: args.event_size,
     };
-    let selected: Vec<&str> =
-        if args.workloads.is_empty() { WORKLOADS.to_vec() } else { args.workloads.iter().map(String::as_str).collect() };
+    let selected: Vec<&str> = match (args.workloads.is_empty(), args.nodes) {
+        (true, Some(_)) => Vec::new(),
+        (true, None) => WORKLOADS.to_vec(),
+        (false, _) => args.workloads.iter().map(String::as_str).collect(),
+    };
     let mut results: Vec<BenchResult> = Vec::new();
+    if let Some(count) = args.nodes {
+        results.extend(nodes::run(&target, usize::from(count), q, args.writers, args.events).await?);
+    }
     let mut dataset = None;
     for workload in selected {
         match workload {

@@ -84,7 +84,7 @@ async fn one(target: &Target, kind: &'static str, n: u64) -> CliResult<Vec<Bench
     publisher.start();
     let local = subscriber(&opened.store, n, &sent, start).await?;
     let bar = progress_bar(n, &format!("publish to {kind}"));
-    let append_secs = write(&opened.store, n, &sent, start, &bar).await?;
+    let (append_secs, _) = write(std::slice::from_ref(&opened.store), 8, n, &sent, start, &bar).await?;
     bar.finish_and_clear();
     let acked = wait_for_acks(&clock, n, &publisher).await;
     let last_ack = start.elapsed().as_secs_f64();

@@ -6,6 +6,9 @@
 pub(crate) struct BenchResult {
     pub(crate) workload: &'static str,
     pub(crate) backend: &'static str,
+    /// `chronicle serve` nodes the load went through (`--nodes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) nodes: Option<usize>,
     pub(crate) writers: Option<usize>,
     pub(crate) batch: Option<usize>,
     pub(crate) events: Option<u64>,
@@ -69,9 +72,13 @@ pub(crate) fn table(results: &[BenchResult], revision: &str, cores: usize) -> St
     let u = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     let z = |v: Option<usize>| v.map_or("-".to_owned(), |v| v.to_string());
     for r in results {
+        let workload = match r.nodes {
+            Some(n) => format!("{}@{n}", r.workload),
+            None => r.workload.to_owned(),
+        };
         t += &format!(
             "{:<14} {:<7} {:>7} {:>5} {:>9} {:>11} {:>7} {:>7} {:>7} {:>8} {:>8} {:>11} {:>6}  {}\n",
-            r.workload,
+            workload,
             r.backend,
             z(r.writers),
             z(r.batch),

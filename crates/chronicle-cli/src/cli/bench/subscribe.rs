@@ -24,7 +24,7 @@ pub(crate) async fn run(target: &Target, sizes: &Sizes, subscribers: usize) -> C
         subs.push(subscriber(&store, n, &sent, start).await?);
     }
     let bar = progress_bar(n, &format!("subscribe x{subscribers}"));
-    let append_secs = write(&store, n, &sent, start, &bar).await?;
+    let (append_secs, _) = write(std::slice::from_ref(&store), WRITERS, n, &sent, start, &bar).await?;
     bar.finish_and_clear();
     let (mut latencies, mut last) = (Vec::new(), 0f64);
     for s in subs {
@@ -70,38 +70,45 @@ pub(crate) async fn subscriber(
     }))
 }
 
-/// 8 writers append `n` single bench events; returns the seconds from
-/// `start` to the last acknowledged append.
+/// `writers` writers append `n` single bench events, writer `w` through
+/// `stores[w % stores.len()]`; returns the seconds from `start` to the
+/// last acknowledged append, and each append's latency (µs).
 pub(crate) async fn write(
-    store: &Arc<dyn chronicle::EventStore>,
+    stores: &[Arc<dyn chronicle::EventStore>],
+    writers: u64,
     n: u64,
     sent: &SentAt,
     start: Instant,
     bar: &indicatif::ProgressBar,
-) -> CliResult<f64> {
+) -> CliResult<(f64, Vec<u64>)> {
     let next = Arc::new(AtomicU64::new(0));
-    let mut writers = Vec::new();
-    for w in 0..WRITERS {
-        let (store, sent, next, bar) = (store.clone(), sent.clone(), next.clone(), bar.clone());
-        writers.push(tokio::spawn(async move {
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let Some(store) = stores.get(w as usize % stores.len().max(1)).cloned() else { break };
+        let (sent, next, bar) = (sent.clone(), next.clone(), bar.clone());
+        tasks.push(tokio::spawn(async move {
             let stream = StreamId::new(format!("sub-{w}"))?;
+            let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Relaxed);
                 if i >= n {
-                    return Ok::<_, chronicle::Error>(());
+                    return Ok::<_, chronicle::Error>(latencies);
                 }
+                let at = start.elapsed().as_micros() as u64;
                 if let Some(s) = sent.get(i as usize) {
-                    s.store(start.elapsed().as_micros() as u64, Relaxed);
+                    s.store(at, Relaxed);
                 }
                 store.append(&stream, ExpectedVersion::Any, vec![bench_event(i, 300)]).await?;
+                latencies.push((start.elapsed().as_micros() as u64).saturating_sub(at));
                 bar.inc(1);
             }
         }));
     }
-    for w in writers {
-        w.await.map_err(join)??;
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.map_err(join)??);
     }
-    Ok(start.elapsed().as_secs_f64())
+    Ok((start.elapsed().as_secs_f64(), latencies))
 }
 
 pub(crate) fn join(e: tokio::task::JoinError) -> CliError {
