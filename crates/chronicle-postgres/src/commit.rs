@@ -36,7 +36,7 @@ const MAX_EVENTS: usize = 10_000;
 /// How recent another process's commit must be for the head to count as contended.
 const CONTENDED_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 /// How long a batch gathers while the head is contended.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(3);
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What an append returns.
 pub(crate) type Outcome = Result<Committed>;
@@ -191,7 +191,7 @@ impl AppendView for View {
 
 async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     let s = store.inner.schema.as_str();
-    let open = Open::begin(store.client().await?).await?;
+    let open = Open(Some(store.client().await?));
     let tx = open.client()?;
     let mut names: Vec<String> = batch.iter().flat_map(|j| j.prepared.streams.iter().map(|p| p.stream.to_string())).collect();
     // Only client-chosen ids can already be stored; fresh UUIDv7s cannot.
@@ -199,7 +199,10 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
         .iter()
         .flat_map(|j| j.prepared.streams.iter().flat_map(|p| p.events.iter().filter(|e| !e.id_assigned()).map(|e| e.event_id)))
         .collect();
-    let (rows, found) = lock_streams(tx, s, &mut names, &ids).await?;
+    // BEGIN and the stream locks in one round trip (BEGIN is sent first).
+    let (begun, locked) = tokio::join!(tx.batch_execute("BEGIN"), lock_streams(tx, s, &mut names, &ids));
+    begun.map_err(db_error)?;
+    let (rows, found) = locked?;
     let mut view = View {
         streams: rows.iter().map(|(k, r)| (k.clone(), r.info)).collect(),
         ids: found.iter().map(located).collect::<Result<_>>()?,
@@ -275,18 +278,14 @@ async fn write_batch(store: &PgStore, batch: &[Job]) -> Result<Vec<Decision>> {
     Ok(decisions)
 }
 
-/// A transaction opened with `BEGIN` on a pooled connection (so the write
-/// and its COMMIT can share a round trip). Ended by COMMIT or ROLLBACK it
-/// returns the connection to the pool; dropped while open (an error on
-/// the way) it closes the connection, and PostgreSQL rolls back.
+/// A transaction on a pooled connection, begun and ended with plain
+/// `BEGIN` and `COMMIT`/`ROLLBACK` statements (so each can share a round
+/// trip with the statements next to it). Ended, it returns the connection
+/// to the pool; dropped while open (an error on the way) it closes the
+/// connection, and PostgreSQL rolls back.
 struct Open(Option<Object>);
 
 impl Open {
-    async fn begin(client: Object) -> Result<Self> {
-        client.batch_execute("BEGIN").await.map_err(db_error)?;
-        Ok(Self(Some(client)))
-    }
-
     /// The connection (only `ended`, which consumes `self`, takes it).
     fn client(&self) -> Result<&Object> {
         self.0.as_ref().ok_or_else(|| Error::Unavailable { reason: "the transaction's connection is gone".into() })
