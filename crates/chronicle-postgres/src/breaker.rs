@@ -37,7 +37,10 @@ impl Breaker {
             self.failures.store(0, Relaxed);
         }
         if self.tripped.load(Relaxed) {
-            *self.open_until.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            // Under the lock, so a concurrent `failure` cannot set the
+            // deadline between the two writes and be forgotten.
+            let mut until = self.open_until.lock().unwrap_or_else(PoisonError::into_inner);
+            *until = None;
             self.tripped.store(false, Relaxed);
         }
     }

@@ -38,7 +38,7 @@ impl Counters {
         self.opened.fetch_add(1, Relaxed);
     }
 
-    /// A connection was found closed by the server (it gets replaced).
+    /// A connection was found closed by the server and replaced.
     pub(crate) fn lost(&self) {
         self.reconnects.fetch_add(1, Relaxed);
     }
@@ -83,10 +83,9 @@ pub(crate) fn channel(schema: &str) -> String {
 /// Reads the head row through the pool and raises the watch to it.
 async fn poll_head(pool: &Pool, schema: &str, head: &watch::Sender<u64>) {
     if let Ok(client) = pool.get().await
-        && let Ok(row) = client.query_one(&format!("SELECT position FROM {schema}.head"), &[]).await
-        && let Ok(position) = crate::col::<i64>(&row, 0)
+        && let Ok(position) = crate::store::read_head(&client, schema).await
     {
-        raise(head, position as u64);
+        raise(head, position);
     }
 }
 
@@ -113,7 +112,7 @@ pub(crate) fn spawn(
                 if let Ok((client, mut conn)) = connector.config().connect(connector.tls()).await {
                     counters.opened();
                     if std::mem::replace(&mut connected_before, true) {
-                        counters.reconnects.fetch_add(1, Relaxed);
+                        counters.lost();
                     }
                     let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
                     let statement = format!("LISTEN {}", channel(&schema));

@@ -146,7 +146,7 @@ pub(crate) async fn read_all(store: &PgStore, read: &ReadAll) -> Result<EventPag
         .await
         .map_err(db_error)?;
     // Both statements prepared once per connection, sent in one round trip.
-    let head_sql = format!("SELECT position FROM {s}.head");
+    let head_sql = crate::store::head_sql(s);
     let (head, page) = tokio::try_join!(tx.prepare_cached(&head_sql), tx.prepare_cached(&sql)).map_err(db_error)?;
     let (head, rows) = tokio::try_join!(tx.query_one(&head, &[]), tx.query(&page, &refs)).map_err(db_error)?;
     let head = col::<i64>(&head, 0)? as u64;

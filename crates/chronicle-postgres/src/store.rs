@@ -123,9 +123,9 @@ impl PgStore {
             e => Error::Unavailable { reason: format!("cannot connect to postgres: {e}") },
         })?;
         schema::migrate(&mut client, &options.schema).await?;
-        let head: i64 = col(&client.query_one(&format!("SELECT position FROM {}.head", options.schema), &[]).await.map_err(db_error)?, 0)?;
+        let head = read_head(&client, &options.schema).await?;
         drop(client);
-        let (tx, _) = watch::channel(head as u64);
+        let (tx, _) = watch::channel(head);
         let listener = listen::spawn(connector.with_config(config), options.schema.clone(), pool.clone(), tx.clone(), counters.clone());
         // The committer ends by itself once the last handle (and queue) drops.
         let (committer, _) = commit::spawn();
@@ -139,7 +139,7 @@ impl PgStore {
                 breaker: Breaker::default(),
                 counters,
                 committer,
-                next_analyze: std::sync::atomic::AtomicU64::new(analyze_step(head as u64)),
+                next_analyze: std::sync::atomic::AtomicU64::new(analyze_step(head)),
                 listener,
                 cleanup,
                 url: options.url,
@@ -212,21 +212,6 @@ impl PgStore {
         });
     }
 
-    /// This node's connections now (see [`ConnectionStats`]).
-    pub fn connection_stats(&self) -> ConnectionStats {
-        let pool = self.inner.pool.status();
-        let c = &self.inner.counters;
-        ConnectionStats {
-            pool_max: pool.max_size as u64,
-            in_use: pool.size.saturating_sub(pool.available) as u64,
-            idle: pool.available as u64,
-            waiting: pool.waiting as u64,
-            breaker: self.inner.breaker.state(),
-            breaker_trips: self.inner.breaker.trips(),
-            ..c.snapshot()
-        }
-    }
-
     pub(crate) fn publish_head(&self, head: u64) {
         self.inner.head.send_if_modified(|h| std::mem::replace(h, (*h).max(head)) < head);
     }
@@ -247,10 +232,32 @@ fn analyze_step(head: u64) -> u64 {
     head.saturating_mul(10).max(1_000)
 }
 
+/// This node's connections now: the pool, the breaker, and the counters
+/// of [`listen::Counters`].
 impl ConnectionReport for PgStore {
     fn connection_stats(&self) -> ConnectionStats {
-        PgStore::connection_stats(self)
+        let pool = self.inner.pool.status();
+        ConnectionStats {
+            pool_max: pool.max_size as u64,
+            in_use: pool.size.saturating_sub(pool.available) as u64,
+            idle: pool.available as u64,
+            waiting: pool.waiting as u64,
+            breaker: self.inner.breaker.state(),
+            breaker_trips: self.inner.breaker.trips(),
+            ..self.inner.counters.snapshot()
+        }
     }
+}
+
+/// The `head` row's query for schema `s`.
+pub(crate) fn head_sql(s: &str) -> String {
+    format!("SELECT position FROM {s}.head")
+}
+
+/// The last position of schema `s` (the statement prepared once per connection).
+pub(crate) async fn read_head(client: &impl deadpool_postgres::GenericClient, s: &str) -> Result<u64> {
+    let statement = client.prepare_cached(&head_sql(s)).await.map_err(db_error)?;
+    Ok(col::<i64>(&client.query_one(&statement, &[]).await.map_err(db_error)?, 0)? as u64)
 }
 
 #[async_trait]
@@ -279,11 +286,9 @@ impl EventStore for PgStore {
     }
 
     async fn head(&self) -> Result<u64> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(&format!("SELECT position FROM {}.head", self.inner.schema)).await.map_err(db_error)?;
-        let head: i64 = col(&client.query_one(&statement, &[]).await.map_err(db_error)?, 0)?;
-        self.publish_head(head as u64);
-        Ok(head as u64)
+        let head = read_head(&self.client().await?, &self.inner.schema).await?;
+        self.publish_head(head);
+        Ok(head)
     }
 
     async fn subscribe(&self, from: SubscribeFrom, filter: Filter) -> Result<Subscription> {

@@ -2,7 +2,7 @@
 //! and, on a backend that talks to a database server, its connections
 //! (pool, reconnects, change-feed wake-ups, circuit breaker).
 
-use chronicle_core::{ConnectionReport, ConnectionStats, Health};
+use chronicle_core::{BreakerState, ConnectionReport, ConnectionStats, Health};
 use serde::Serialize;
 use std::{fmt::Write as _, sync::Arc};
 
@@ -69,9 +69,12 @@ impl Node {
         metric("chronicle_db_reconnects_total", "Database connections found dead and replaced.", "counter", &[("", c.reconnects)]);
         metric("chronicle_db_notify_wakeups_total", "Head advances learnt from NOTIFY.", "counter", &[("", c.notify_wakeups)]);
         metric("chronicle_db_listening", "1 while the change-notification connection listens.", "gauge", &[("", u64::from(c.listening))]);
-        let states = ["closed", "open", "half_open"].map(|s| (s, u64::from(c.breaker.as_str() == s)));
-        let states: Vec<(String, u64)> = states.iter().map(|(s, v)| (format!(",state=\"{s}\""), *v)).collect();
-        let states: Vec<(&str, u64)> = states.iter().map(|(s, v)| (s.as_str(), *v)).collect();
+        let state = |s| u64::from(c.breaker == s);
+        let states = [
+            (",state=\"closed\"", state(BreakerState::Closed)),
+            (",state=\"open\"", state(BreakerState::Open)),
+            (",state=\"half_open\"", state(BreakerState::HalfOpen)),
+        ];
         metric("chronicle_db_breaker_state", "The circuit breaker's state (1 for the current one).", "gauge", &states);
         metric("chronicle_db_breaker_trips_total", "Times the circuit breaker opened.", "counter", &[("", c.breaker_trips)]);
         out
@@ -86,7 +89,6 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chronicle_core::BreakerState;
 
     #[derive(Debug)]
     struct Fixed(ConnectionStats);
