@@ -2,9 +2,11 @@
 //! PostgreSQL cluster, 16 writers (8 through each node, one stream each,
 //! every append with its own event id and the exact expected version) and
 //! two live subscribers (one per node, over the WebSocket) while
-//! `pg_ctl restart -m fast` terminates every session. Appends caught by
-//! the restart fail with 503 `unavailable`; each writer retries the same
-//! request (same ids, same expected version) until it is acknowledged.
+//! `pg_ctl restart -m fast` terminates every session, and then while the
+//! database is stopped for a while (the breaker opens) and started again.
+//! Appends caught by either fail with 503 `unavailable`; each writer
+//! retries the same request (same ids, same expected version) until it is
+//! acknowledged.
 //! Afterwards every acknowledged event is stored exactly once, nothing
 //! unacknowledged slipped in, and both subscribers saw every position once,
 //! in order; the nodes report their reconnects and breaker.
@@ -136,7 +138,35 @@ async fn a_primary_restart_loses_and_duplicates_nothing() {
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await; // writing on after the restart
+    // Then a database that stays down (longer than a connection's own
+    // retries, so appends surely fail and are retried): the node turns
+    // unready with its breaker open, and ready again (breaker closed) once
+    // the database is back.
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.pg_ctl(&["-w", "-m", "fast", "stop"]);
+        cluster
+    })
+    .await
+    .unwrap();
+    let open = async || {
+        let (status, health) = ready(&http, &bases[0]).await;
+        status == 503 && health["connections"]["breaker"] == "open" && health["node"] == "node-a"
+    };
+    wait(30, "node-a unready with its breaker open", open).await;
+    let metrics = http.get(format!("{}/metrics", bases[0])).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("chronicle_db_breaker_state{node=\"node-a\",state=\"open\"} 1"), "{metrics}");
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.pg_ctl(&["-w", "start"]);
+        cluster
+    })
+    .await
+    .unwrap();
+    let closed = async || {
+        let (status, health) = ready(&http, &bases[0]).await;
+        status == 200 && health["connections"]["breaker"] == "closed"
+    };
+    wait(30, "node-a ready again", closed).await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // writing on after the outage
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
     let mut retried = 0;
@@ -146,7 +176,7 @@ async fn a_primary_restart_loses_and_duplicates_nothing() {
         retried += written.retried;
     }
     eprintln!("{} appends acknowledged, {retried} of them after a retry", acknowledged.len());
-    assert!(retried > 0, "the restart caught some appends in flight");
+    assert!(retried > 0, "the outages caught some appends");
 
     // Every acknowledged event stored exactly once; nothing else stored.
     let store = RemoteStore::new(&bases[1], None).unwrap();
@@ -180,31 +210,5 @@ async fn a_primary_restart_loses_and_duplicates_nothing() {
         task.abort();
     }
 
-    // A database that stays down: the node turns unready with its breaker
-    // open, and ready again (breaker closed) once the database is back.
-    let cluster = tokio::task::spawn_blocking(move || {
-        cluster.pg_ctl(&["-w", "-m", "fast", "stop"]);
-        cluster
-    })
-    .await
-    .unwrap();
-    let open = async || {
-        let (status, health) = ready(&http, &bases[0]).await;
-        status == 503 && health["connections"]["breaker"] == "open" && health["node"] == "node-a"
-    };
-    wait(30, "node-a unready with its breaker open", open).await;
-    let metrics = http.get(format!("{}/metrics", bases[0])).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("chronicle_db_breaker_state{node=\"node-a\",state=\"open\"} 1"), "{metrics}");
-    let cluster = tokio::task::spawn_blocking(move || {
-        cluster.pg_ctl(&["-w", "start"]);
-        cluster
-    })
-    .await
-    .unwrap();
-    let closed = async || {
-        let (status, health) = ready(&http, &bases[0]).await;
-        status == 200 && health["connections"]["breaker"] == "closed"
-    };
-    wait(30, "node-a ready again", closed).await;
     drop(cluster);
 }
